@@ -9,11 +9,14 @@ config (devices, replies) without reloading the models.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from daemon import __version__
 from daemon.broker import PrivateBroker
@@ -21,10 +24,13 @@ from daemon.config import ConfigError, Settings, load_settings
 from daemon.messages import Source, to_json
 from daemon.mqtt import Inbound, MqttLink, Topics
 from daemon.nlu.engine import IntentEngine
+from daemon.nlu.fastpath import detect_lang
 from daemon.nlu.llm import LlamaEngine
 from daemon.notify import Notifier, watchdog_task
 from daemon.registry import Registry
+from daemon.serial_link import serial_task
 from daemon.service import Dispatcher
+from daemon.tts import MuteGate, TtsWorker
 from daemon.workers import ThreadWorker
 
 _LOG = logging.getLogger(__name__)
@@ -63,6 +69,8 @@ class Daemon:
         self.dispatcher: Dispatcher | None = None
         self.started = time.monotonic()
         self._requests: set[asyncio.Task[None]] = set()
+        self.mute_gate = MuteGate(settings.tts.mute_tail_s)
+        self.tts: TtsWorker | None = None
 
     async def run(self) -> int:
         s = self.settings
@@ -94,6 +102,14 @@ class Daemon:
             asyncio.create_task(self._status_task(), name="status"),
             asyncio.create_task(watchdog_task(self.notifier), name="watchdog"),
         ]
+        if s.tts.enabled and s.tts.output != "off":
+            self.tts = TtsWorker(s.tts, gate=self.mute_gate, on_audio=self._publish_tts_audio)
+            self.dispatcher.speak = self._speak
+            tasks.append(asyncio.create_task(self.tts.run(), name="tts"))
+        if s.serial.enabled:
+            tasks.append(
+                asyncio.create_task(serial_task(s.serial, self._serial_line), name="serial")
+            )
         try:
             await asyncio.wait_for(self.link.connected.wait(), 10)
         except TimeoutError:
@@ -129,9 +145,35 @@ class Daemon:
             if msg.topic == self.topics.text:
                 # Each request is its own task so that a slow model call does not hold
                 # up error replies to bad payloads that arrive behind it.
-                task = asyncio.create_task(self._answer(msg.payload, "mqtt"))
-                self._requests.add(task)
-                task.add_done_callback(self._requests.discard)
+                self._spawn(self._answer(msg.payload, "mqtt"))
+            elif msg.topic == self.topics.say:
+                text = msg.payload.decode("utf-8", errors="replace").strip()
+                if text and self.tts is not None:
+                    self._spawn(self.tts.speak(text, detect_lang(text)))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+
+    def _speak(self, text: str, lang: str, source: Source) -> None:
+        if self.tts is not None and source in self.settings.tts.speak_sources:
+            self._spawn(self.tts.speak(text, lang))
+
+    async def _publish_tts_audio(self, wav: bytes) -> None:
+        assert self.link is not None
+        self.link.publish(self.topics.tts_audio, wav, qos=0)
+
+    async def _serial_line(self, line: bytes, truncated: bool) -> bytes:
+        """One serial line in, one JSON line (intent or error) back."""
+        assert self.dispatcher is not None
+        enc = self.settings.serial.encoding
+        if enc.lower().replace("-", "") != "utf8":
+            # Undecodable lines stay as they are: the dispatcher answers not_utf8.
+            with contextlib.suppress(UnicodeDecodeError):
+                line = line.decode(enc).encode("utf-8")
+        outcome = await self.dispatcher.handle(line, "serial", truncated)
+        return outcome.model_dump_json().encode("utf-8")
 
     async def _answer(self, payload: bytes, source: Source) -> None:
         assert self.dispatcher is not None

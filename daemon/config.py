@@ -19,7 +19,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from daemon.serial_link import SerialSettings
 from daemon.settings_base import Section
+from daemon.tts import TtsSettings
 from daemon.vocabulary import ACTIONS, LANGS
 
 DEFAULT_CONFIG = Path("config.toml")
@@ -122,6 +124,8 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
     llm: LlmSettings = Field(default_factory=LlmSettings)  # type: ignore[arg-type]
     request: RequestSettings = Field(default_factory=RequestSettings)  # type: ignore[arg-type]
+    serial: SerialSettings = Field(default_factory=SerialSettings)
+    tts: TtsSettings = Field(default_factory=TtsSettings)
     replies: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Reply templates per language and action; override the built-in ones.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from daemon.messages import (
     ErrorReply,
@@ -31,7 +31,9 @@ from daemon.workers import ThreadWorker
 _LOG = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes], None]
-Speak = Callable[[str, str, Source], Awaitable[None]]
+# Hands a reply to the speaker and returns at once: a channel's answer must not wait
+# for the speech to finish.
+Speak = Callable[[str, str, Source], None]
 
 
 class Dispatcher:
@@ -118,7 +120,7 @@ class Dispatcher:
             latency,
         )
         if self.speak is not None:
-            await self.speak(understood.reply, understood.lang, request.source)
+            self.speak(understood.reply, understood.lang, request.source)
         return intent
 
     def _fail(self, err: ErrorReply) -> ErrorReply:

@@ -80,6 +80,13 @@ class TtsSettings(Section):
             "voice name or language code. Unknown ones fall back to the default voice."
         ),
     )
+    speak_sources: list[Literal["mqtt", "serial", "voice", "cli"]] = Field(
+        ["voice"],
+        description=(
+            "Requests from these channels get their reply spoken. Hubs sending text over "
+            "MQTT usually answer on their own speakers, so 'mqtt' is off by default."
+        ),
+    )
     mute_tail_s: float = Field(
         0.4,
         ge=0.0,
