@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from daemon import __version__
+from daemon.asr import VoskEngine
+from daemon.audio_sources import make_source
 from daemon.broker import PrivateBroker
 from daemon.config import ConfigError, Settings, load_settings
 from daemon.messages import Source, to_json
@@ -27,10 +29,11 @@ from daemon.nlu.engine import IntentEngine
 from daemon.nlu.fastpath import detect_lang
 from daemon.nlu.llm import LlamaEngine
 from daemon.notify import Notifier, watchdog_task
-from daemon.registry import Registry
+from daemon.registry import Registry, spoken_phrases
 from daemon.serial_link import serial_task
 from daemon.service import Dispatcher
 from daemon.tts import MuteGate, TtsWorker
+from daemon.voice import VoiceChannel
 from daemon.workers import ThreadWorker
 
 _LOG = logging.getLogger(__name__)
@@ -71,6 +74,8 @@ class Daemon:
         self._requests: set[asyncio.Task[None]] = set()
         self.mute_gate = MuteGate(settings.tts.mute_tail_s)
         self.tts: TtsWorker | None = None
+        self.voice: VoiceChannel | None = None
+        self.mic: VoiceChannel | None = None
 
     async def run(self) -> int:
         s = self.settings
@@ -106,6 +111,8 @@ class Daemon:
             self.tts = TtsWorker(s.tts, gate=self.mute_gate, on_audio=self._publish_tts_audio)
             self.dispatcher.speak = self._speak
             tasks.append(asyncio.create_task(self.tts.run(), name="tts"))
+        if s.asr.enabled:
+            tasks.extend(await self._start_voice(engine.registry))
         if s.serial.enabled:
             tasks.append(
                 asyncio.create_task(serial_task(s.serial, self._serial_line), name="serial")
@@ -127,6 +134,9 @@ class Daemon:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for channel in (self.voice, self.mic):
+            if channel is not None:
+                await channel.close()
         await self.link.stop()
         if self.broker is not None:
             await self.broker.stop()
@@ -146,10 +156,52 @@ class Daemon:
                 # Each request is its own task so that a slow model call does not hold
                 # up error replies to bad payloads that arrive behind it.
                 self._spawn(self._answer(msg.payload, "mqtt"))
+            elif msg.topic == self.topics.audio and self.voice is not None:
+                await self.voice.feed(msg.payload)
+            elif msg.topic == self.topics.audio_end and self.voice is not None:
+                await self.voice.end_of_utterance()
             elif msg.topic == self.topics.say:
                 text = msg.payload.decode("utf-8", errors="replace").strip()
                 if text and self.tts is not None:
                     self._spawn(self.tts.speak(text, detect_lang(text)))
+
+    async def _start_voice(self, registry: Registry) -> list[asyncio.Task[None]]:
+        """Speech in: one Vosk stream for MQTT audio, one for the local microphone."""
+        asr = self.settings.asr
+        phrases = spoken_phrases(registry)
+
+        def factory() -> VoskEngine:
+            return VoskEngine.from_settings(asr, phrases)
+
+        async def partial(text: str) -> None:
+            assert self.link is not None
+            self.link.publish(self.topics.asr_partial, text.encode("utf-8"), qos=0)
+
+        async def utterance(text: str) -> None:
+            self._spawn(self._answer(text.encode("utf-8"), "voice"))
+
+        self.voice = VoiceChannel(
+            factory,
+            partial,
+            utterance,
+            sample_rate=asr.sample_rate,
+            muter=self.mute_gate,
+            name="voice-mqtt",
+        )
+        await self.voice.start()
+        tasks = []
+        source = make_source(asr.source, asr.device, asr.file)
+        if source is not None:
+            self.mic = VoiceChannel(factory, partial, utterance, muter=self.mute_gate, name="mic")
+            await self.mic.start()
+            tasks.append(asyncio.create_task(self.mic.mic_task(source), name="microphone"))
+        _LOG.info(
+            "speech: %s mode, audio on %s%s",
+            asr.mode,
+            self.topics.audio,
+            f", microphone {asr.source}" if source is not None else "",
+        )
+        return tasks
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

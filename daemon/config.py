@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from daemon.asr import AsrSettings
 from daemon.serial_link import SerialSettings
 from daemon.settings_base import Section
 from daemon.tts import TtsSettings
@@ -126,6 +127,7 @@ class Settings(BaseSettings):
     request: RequestSettings = Field(default_factory=RequestSettings)  # type: ignore[arg-type]
     serial: SerialSettings = Field(default_factory=SerialSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
+    asr: AsrSettings = Field(default_factory=AsrSettings)
     replies: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Reply templates per language and action; override the built-in ones.",
@@ -230,11 +232,28 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
         model = standin if (not official.exists() and standin.exists()) else official
     llm = s.llm.model_copy(update={"model_path": model, "state_dir": rel(s.llm.state_dir)})
     mqtt = s.mqtt.model_copy(update={"ca_file": rel(s.mqtt.ca_file)})
-    return s.model_copy(update={"llm": llm, "mqtt": mqtt})
+    asr = s.asr.model_copy(update={"model_path": rel(s.asr.model_path), "file": rel(s.asr.file)})
+    return s.model_copy(update={"llm": llm, "mqtt": mqtt, "asr": asr})
 
 
 def model_problems(s: Settings) -> list[str]:
-    """What is wrong with the model file, as config error lines (empty when it looks fine)."""
+    """What is wrong with the model files, as config error lines (empty when they look fine)."""
+    problems = []
+    if s.asr.enabled and (s.asr.model_path is None or not (s.asr.model_path / "am").is_dir()):
+        problems.append(
+            f"config: asr.model_path: {s.asr.model_path} is not a Vosk model folder "
+            "(see models/README.md for small English and Chinese models)"
+        )
+    if (
+        s.asr.enabled
+        and s.asr.source == "file"
+        and (s.asr.file is None or not s.asr.file.is_file())
+    ):
+        problems.append(f"config: asr.file: {s.asr.file} does not exist (asr.source = 'file')")
+    return problems + _llm_problems(s)
+
+
+def _llm_problems(s: Settings) -> list[str]:
     path = s.llm.model_path
     if path is None or not s.llm.enabled:
         return []

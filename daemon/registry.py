@@ -84,3 +84,22 @@ class Registry:
             out.append(Decision(QUERY, dev.id))
             out.extend(Decision(a, dev.id) for a in dev.actions)
         return out
+
+
+# Words people use around device names, for the speech recognizer's command grammar.
+SPOKEN_WORDS = (
+    "turn on", "turn off", "switch on", "switch off", "open", "close", "lock", "unlock",
+    "start", "stop", "set", "the", "to", "please", "percent", "degrees", "speed", "volume",
+    "brightness", "is", "what", "on", "off",
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
+    "eighty", "ninety", "hundred",
+    "打开", "关闭", "关掉", "开", "关", "锁上", "解锁", "启动", "停止", "调到", "把", "度",
+    "档", "百分之", "吗", "一", "二", "两", "三", "四", "五", "六", "七", "八", "九", "十", "百",
+)  # fmt: skip
+
+
+def spoken_phrases(registry: Registry) -> list[str]:
+    """Device names and aliases plus the words around them (see SPOKEN_WORDS)."""
+    return [p for d in registry.devices for p in (d.name, *d.aliases)] + list(SPOKEN_WORDS)

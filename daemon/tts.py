@@ -152,6 +152,11 @@ class MuteGate:
         with self._lock:
             return self._active > 0 or time.monotonic() < self._until
 
+    def set_muted(self, until_monotonic: float) -> None:
+        """Muted until then plus the tail, for sounds that dialogd plays by other means."""
+        with self._lock:
+            self._until = max(self._until, until_monotonic + self._tail_s)
+
     @contextlib.contextmanager
     def speaking(self) -> Iterator[None]:
         self.begin()

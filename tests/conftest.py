@@ -90,10 +90,16 @@ class Listener:
     port: int
     topic: str = "dialogd/#"
     messages: queue.Queue[tuple[str, bytes]] = field(default_factory=queue.Queue)
+    history: list[tuple[str, bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
-        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, bytes(m.payload)))
+
+        def on_message(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+            self.history.append((m.topic, bytes(m.payload)))
+            self.messages.put((m.topic, bytes(m.payload)))
+
+        self.client.on_message = on_message
         subscribed = queue.Queue[int]()
         self.client.on_subscribe = lambda c, u, mid, rc, p: subscribed.put(mid)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topic, qos=1)

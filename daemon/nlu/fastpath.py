@@ -17,6 +17,28 @@ from daemon.registry import Decision, DeviceInfo, Registry
 from daemon.vocabulary import ACTIONS, QUERY, UNKNOWN
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_ZH_FILLERS = (
+    "|".join(
+        (
+            "嗯",
+            "呃",
+            "啊",
+            "那个",
+            "这个",
+            "请",
+            "麻烦你?",
+            "帮我",
+            "帮忙",
+            "把",
+            "给",
+            "将",
+            "一下",
+        ),
+    )
+    + r"|打开|关掉|关闭|关上|启动|开始|的|那|这|\s"
+)
+_ZH_FILLER_HEAD = re.compile(f"^({_ZH_FILLERS})+")
+_ZH_FILLER_TAIL = re.compile(f"({_ZH_FILLERS})+$")
 
 
 def detect_lang(text: str) -> str:
@@ -89,9 +111,22 @@ _EN_LEVEL_WORDS = {"max": 100, "maximum": 100, "full": 100, "half": 50}
 
 
 def _stem(word: str) -> str:
+    """A crude stemmer, applied alike to names and requests: "heater", "heating" and
+    "heat" meet at "heat"; "lights" at "light"."""
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
+        word = word[:-1]
+    if len(word) >= 6 and word.endswith(("ing", "er")):
+        word = word[:-3] if word.endswith("ing") else word[:-2]
     return word
+
+
+# Multi-word verbs, rewritten to the plain verb before matching.
+_EN_PHRASAL = (
+    (re.compile(r"\bkick (it |them )?off\b"), "start"),
+    (re.compile(r"\b(fire|power|boot) (it |them )?up\b"), "turn on"),
+    (re.compile(r"\b(shut|power) (it |them )?down\b"), "turn off"),
+    (re.compile(r"\bcut (the )?power (to|on|for)\b"), "turn off"),
+)
 
 
 def _en_words(text: str) -> list[str]:
@@ -100,6 +135,8 @@ def _en_words(text: str) -> list[str]:
     t = re.sub(r"(\d),(\d)", r"\1\2", t)
     t = re.sub(r"[^a-z0-9' ]+", " ", t.replace("-", " "))
     t = t.replace("'", "")
+    for pattern, verb in _EN_PHRASAL:
+        t = pattern.sub(verb, t)
     return en_words_to_digits(t.split())
 
 
@@ -278,11 +315,19 @@ class FastPath:
     ) -> Decision | None:
         # "turn on the sauna": a command for a thing that is not in the home. Only when
         # no word of any device name is present, else a paraphrase might be at play.
-        if is_question or not families or any(_stem(w) in self._device_words for w in words):
+        joined = " ".join(words)
+        if is_question or not (families or _EN_CONTROL.match(joined)):
+            return None
+        stems = [_stem(w) for w in words]
+        if any(s in self._device_words for s in stems):
+            # "the bathroom light", "the back door": a device word, but named as a thing
+            # this home does not have.
+            if self._foreign_modifier(stems, self._device_words):
+                return Decision(UNKNOWN)
             return None
         objects = [w for w in rest if w not in _EN_STOP and not w.isdigit()]
         objects = [w for w in objects if w not in _EN_VERB_WORDS]
-        if not objects or not _EN_CONTROL.search(" ".join(words)):
+        if not objects or not _EN_CONTROL.search(joined):
             return None
         return Decision(UNKNOWN)
 
@@ -355,13 +400,20 @@ class FastPath:
         if numbers:
             return None
         # The verb table is in priority order: "开始" and "开锁" before a bare "开".
+        if families[:1] == ["on"] and "unlock" in info.actions and "锁" in t:
+            return Decision("unlock", info.id)  # "打开门锁": opening a lock is unlocking it
         return _pick_action(info, set(families[:1]))
 
     def _zh_unknown(self, rest: str, families: list[str]) -> Decision | None:
         if not families or self._ZH_QUESTION.search(rest):
             return None
-        if any(noun in rest for noun in self._zh_nouns):
-            return None
+        for noun in self._zh_nouns:
+            i = rest.find(noun)
+            if i < 0:
+                continue
+            # "浴室灯", "扫地机器人": a generic noun behind a name this home lacks.
+            before = _ZH_FILLER_TAIL.sub("", _ZH_FILLER_HEAD.sub("", rest[:i]))
+            return Decision(UNKNOWN) if len(before) >= 2 and _CJK.search(before[-1]) else None
         leftover = re.sub(
             r"打开|开启|关掉|关闭|关上|启动|开始|停止|请|帮我|一下|把|给|吧|了|开|关|锁|[\s\d]",
             "",

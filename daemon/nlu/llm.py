@@ -223,7 +223,7 @@ class LlamaEngine:
             self.llm.eval(pending + tag)
             forced += len(tag)
             evaluated += len(pending) + len(tag)
-            reply, n = self._free_reply()
+            reply, n = self._free_reply(lang)
             sampled += n
             evaluated += max(0, n - 1)
         assert decision.action == CHAT or self.registry.check(decision) is None, line
@@ -237,16 +237,38 @@ class LlamaEngine:
             ms=(time.perf_counter() - t0) * 1000,
         )
 
-    def _free_reply(self) -> tuple[str, int]:
+    def _free_reply(self, lang: str) -> tuple[str, int]:
+        """Greedy reply up to the first full stop: one short sentence, few tokens.
+
+        The language is enforced on the few best candidates only (no vocabulary-wide
+        mask): English replies stay ASCII, Chinese replies start with a Chinese token.
+        """
         out: list[int] = []
         for _ in range(self.max_reply_tokens):
-            tok = int(np.argmax(self._logits()))
+            tok, piece = self._pick_in_language(self._logits(), lang, first=not out)
             if tok == self._im_end or tok in self._newline or self.llm.token_eos() == tok:
                 break
             out.append(tok)
+            if len(out) >= 6 and any(c in piece for c in ".!。！"):
+                break  # a full sentence: no need to evaluate its last token
             self.llm.eval([tok])
         text = self.llm.detokenize(out).decode("utf-8", errors="ignore").strip()
         return text, len(out)
+
+    def _pick_in_language(
+        self, logits: npt.NDArray[np.float32], lang: str, first: bool
+    ) -> tuple[int, str]:
+        top = np.argpartition(logits, -64)[-64:]
+        for tok in (int(t) for t in top[np.argsort(-logits[top])]):
+            if tok == self._im_end:
+                return tok, ""
+            raw = self.llm.detokenize([tok])
+            piece = raw.decode("utf-8", errors="ignore")
+            if lang == "en" and raw.isascii() and piece:
+                return tok, piece
+            if lang == "zh" and (not first or any("\u3400" <= c <= "\u9fff" for c in piece)):
+                return tok, piece
+        return self._im_end, ""  # nothing fitting among the best: end the reply here
 
     def close(self) -> None:
         self.llm.close()
