@@ -12,9 +12,11 @@ Two things make it cheap on a Pi:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +157,8 @@ class LlamaEngine:
             return False
         self.llm.input_ids[: len(tokens)] = tokens
         self.llm.n_tokens = len(tokens)
+        with contextlib.suppress(OSError):
+            os.utime(path)  # most recently used: kept when old caches are pruned
         return True
 
     def _save_prefix(self, tokens: list[int]) -> None:
@@ -163,8 +167,10 @@ class LlamaEngine:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob("prefix-*.kv"):
-                old.unlink()
+            # Keep a few (a SIGHUP may switch back); the rest would only fill the SD card.
+            old = sorted(path.parent.glob("prefix-*.kv"), key=lambda p: p.stat().st_mtime)
+            for stale in old[:-3]:
+                stale.unlink()
             buf = (llama_cpp.llama_token * len(tokens))(*tokens)
             tmp = path.with_suffix(".tmp")
             if llama_cpp.llama_state_save_file(

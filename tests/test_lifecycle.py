@@ -1,0 +1,120 @@
+"""The real `dialogd run` as systemd runs it: notify protocol, SIGTERM drain, SIGHUP reload."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+from pathlib import Path
+
+from daemon.messages import Intent
+from tests.conftest import (
+    Broker,
+    DaemonProcess,
+    Listener,
+    need_model,
+    reference_devices,
+    write_config,
+)
+
+
+def _notify_socket(tmp: Path) -> tuple[socket.socket, str]:
+    path = str(tmp / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.5)
+    return sock, path
+
+
+def _read_until(sock: socket.socket, needle: str, timeout: float) -> list[str]:
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            got.extend(sock.recv(4096).decode().splitlines())
+        except TimeoutError:
+            continue
+        if needle in got:
+            return got
+    raise TimeoutError(f"{needle} not received; got {got}")
+
+
+def test_notify_ready_watchdog_stopping(broker: Broker, tmp_path: Path) -> None:
+    need_model()
+    sock, path = _notify_socket(tmp_path)
+    cfg = write_config(tmp_path / "config.toml", port=broker.port)
+    started = time.monotonic()
+    d = DaemonProcess(cfg, env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"})
+    try:
+        before_ready = _read_until(sock, "READY=1", 90)
+        ready_s = time.monotonic() - started
+        assert any(line.startswith("STATUS=loading") for line in before_ready)
+        assert "model" in d.output() and "loaded" in d.output(), "READY only after the model"
+        pings = [line for line in _read_until(sock, "WATCHDOG=1", 5) if line == "WATCHDOG=1"]
+        time.sleep(2.2)
+        while True:
+            try:
+                pings += [x for x in sock.recv(4096).decode().splitlines() if x == "WATCHDOG=1"]
+            except TimeoutError:
+                break
+        assert len(pings) >= 4, f"pings every WATCHDOG_USEC/2: {pings}"
+        d.signal(signal.SIGTERM)
+        assert "STOPPING=1" in _read_until(sock, "STOPPING=1", 10)
+        assert d.stop() == 0
+        print(f"start to READY: {ready_s:.2f} s")
+    finally:
+        d.stop()
+        sock.close()
+
+
+def test_sigterm_while_answering_finishes_the_requests(broker: Broker, tmp_path: Path) -> None:
+    need_model()
+    bus = Listener(broker.port)
+    d = DaemonProcess(write_config(tmp_path / "config.toml", port=broker.port))
+    try:
+        bus.wait_for("dialogd/test/status", 90, lambda p: p == b"online")
+        # Small talk goes to the model: three of them keep it busy for a while.
+        for i in range(3):
+            bus.publish("dialogd/test/text", json.dumps({"text": "tell me a joke", "id": f"j{i}"}))
+        time.sleep(0.15)
+        d.signal(signal.SIGTERM)
+        for i in range(3):
+            Intent.model_validate(bus.wait_json("dialogd/test/intent", 60, id=f"j{i}"))
+        bus.wait_for("dialogd/test/status", 30, lambda p: p == b"offline")
+        assert d.stop() == 0
+        assert "finishing requests in flight" in d.output()
+    finally:
+        bus.close()
+        d.stop()
+
+
+def test_sighup_reloads_devices_without_restart(broker: Broker, tmp_path: Path) -> None:
+    need_model()
+    bus = Listener(broker.port)
+    cfg = write_config(tmp_path / "config.toml", port=broker.port)
+    d = DaemonProcess(cfg)
+    try:
+        bus.wait_for("dialogd/test/status", 90, lambda p: p == b"online")
+        bus.publish("dialogd/test/text", json.dumps({"text": "turn on the porch light", "id": "a"}))
+        before = Intent.model_validate(bus.wait_json("dialogd/test/intent", id="a"))
+        assert before.action == "unknown"
+        garden = (
+            '\n[[devices]]\nid = "porch_light"\nname = "porch light"\n'
+            'aliases = ["门廊灯"]\nactions = ["turn_on", "turn_off"]\n'
+        )
+        cfg.write_text(cfg.read_text() + garden)
+        pid_before = d.proc.pid
+        d.signal(signal.SIGHUP)
+        d.wait_log("config reloaded", 30)
+        assert "porch_light" in d.output()
+        bus.publish("dialogd/test/text", json.dumps({"text": "turn on the porch light", "id": "b"}))
+        after = Intent.model_validate(bus.wait_json("dialogd/test/intent", id="b"))
+        assert (after.action, after.device) == ("turn_on", "porch_light")
+        assert d.proc.pid == pid_before and d.proc.poll() is None
+        assert reference_devices()  # the rest of the home is still there:
+        bus.publish("dialogd/test/text", json.dumps({"text": "turn on the tv", "id": "c"}))
+        assert Intent.model_validate(bus.wait_json("dialogd/test/intent", id="c")).device == "tv"
+    finally:
+        bus.close()
+        assert d.stop() == 0
