@@ -80,7 +80,17 @@ def _parser() -> argparse.ArgumentParser:
         help="download the LLM (and configured Vosk models) with resume and sha256 checks",
     )
     fetch.add_argument(
+        "names",
+        nargs="*",
+        default=["llm"],
+        metavar="NAME",
+        help="what to fetch: llm (default), vosk-en, vosk-cn",
+    )
+    fetch.add_argument(
         "--dir", type=Path, default=None, help="where to put them (default: the config's models/)"
+    )
+    fetch.add_argument(
+        "--sha256", default=None, help="expected checksum, for a model without a pinned one"
     )
     fetch.add_argument(
         "--mirror",
@@ -217,21 +227,37 @@ def _check(settings: Settings) -> int:
 
 
 def _models_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.fetch import FetchError, fetch_llm, fetch_standin
+    from dataclasses import replace
+
+    from daemon.fetch import CATALOG, FetchError, download, fetch_llm, fetch_standin
 
     dest = args.dir
     if dest is None:
         assert settings.llm.model_path is not None
         dest = settings.llm.model_path.parent
+    unknown = [n for n in args.names if n != "llm" and n not in CATALOG]
+    if unknown:
+        print(
+            f"models fetch: unknown model(s) {unknown}; use llm, vosk-en or vosk-cn",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     try:
-        if args.standin:
-            path = fetch_standin(dest)
-        else:
-            path = fetch_llm(dest, mirror=args.mirror, allow_standin=not args.no_standin)
+        for name in args.names:
+            if args.standin and name == "llm":
+                path = fetch_standin(dest)
+            elif name == "llm":
+                path = fetch_llm(dest, mirror=args.mirror, allow_standin=not args.no_standin)
+            else:
+                model = CATALOG[name]
+                if args.sha256:
+                    model = replace(model, sha256=args.sha256.lower())
+                url = f"{args.mirror.rstrip('/')}/{model.filename}" if args.mirror else None
+                path = download(model, dest, url)
+            print(path)
     except FetchError as exc:
         print(f"models fetch: {exc}", file=sys.stderr)
         return 1
-    print(path)
     return 0
 
 

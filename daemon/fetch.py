@@ -29,9 +29,9 @@ class ModelFile:
     key: str
     filename: str
     url: str
-    sha256: str
-    size: int
-    unpack: bool = False  # a zip to extract (Vosk models)
+    sha256: str | None  # None: no pinned checksum; the user must give one (--sha256)
+    size: int | None
+    unpack: str | None = None  # a zip holding this folder (Vosk models)
     what: str = ""
 
 
@@ -47,6 +47,24 @@ CATALOG: dict[str, ModelFile] = {
             "74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db",
             491_400_032,
             what="Qwen2.5-0.5B-Instruct Q4_K_M, the intent model",
+        ),
+        ModelFile(
+            "vosk-en",
+            "vosk-model-small-en-us-0.15.zip",
+            "https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip",
+            "30f26242c4eb449f948e42cb302dd7a686cb29a3423a8367f99ff41780942498",
+            41_205_931,
+            unpack="vosk-model-small-en-us-0.15",
+            what="Vosk small English model (dynamic graph: grammars work)",
+        ),
+        ModelFile(
+            "vosk-cn",
+            "vosk-model-small-cn-0.22.zip",
+            "https://alphacephei.com/vosk/models/vosk-model-small-cn-0.22.zip",
+            None,  # no checksum we could confirm: pass --sha256 from a source you trust
+            None,
+            unpack="vosk-model-small-cn-0.22",
+            what="Vosk small Chinese model (dynamic graph: grammars work)",
         ),
     )
 }
@@ -77,24 +95,66 @@ def sha256_file(path: Path) -> str:
 
 
 def _verified(path: Path, model: ModelFile) -> bool:
-    return (
-        path.is_file() and path.stat().st_size == model.size and sha256_file(path) == model.sha256
-    )
+    if not path.is_file() or (model.size is not None and path.stat().st_size != model.size):
+        return False
+    return sha256_file(path) == model.sha256
+
+
+_MARK = ".dialogd-sha256"
 
 
 def download(model: ModelFile, dest_dir: Path, url: str | None = None, timeout: float = 30) -> Path:
-    """Fetch `model` into dest_dir (resuming a partial download); return the final path."""
+    """Fetch `model` into dest_dir (resuming a partial download); return the final path.
+
+    A zip (Vosk) is extracted and removed; a marker in its folder records the archive's
+    checksum, so that the next run knows the folder is complete.
+    """
+    if model.sha256 is None:
+        raise FetchError(
+            f"{model.key} has no pinned checksum; run again with --sha256 HASH "
+            "taken from a source you trust"
+        )
     dest_dir.mkdir(parents=True, exist_ok=True)
     final = dest_dir / model.filename
-    if _verified(final, model):
+    if model.unpack:
+        mark = dest_dir / model.unpack / _MARK
+        if mark.is_file() and mark.read_text().strip() == model.sha256:
+            _LOG.info("%s is already here and verified", mark.parent)
+            return mark.parent
+    elif _verified(final, model):
         _LOG.info("%s is already here and verified", final)
         return final
     part = final.with_name(final.name + ".part")
+    _fetch_into(part, model, url or model.url, timeout)
+    digest = sha256_file(part)
+    if digest != model.sha256:
+        bad = part.with_name(part.name + ".bad")
+        part.replace(bad)
+        raise FetchError(
+            f"{model.filename}: sha256 {digest} ({bad.stat().st_size} bytes), expected "
+            f"{model.sha256}; kept as {bad.name}, not used"
+        )
+    part.replace(final)
+    _LOG.info("%s verified (sha256 %s)", final, digest[:16])
+    if not model.unpack:
+        return final
+    folder = dest_dir / model.unpack
+    with zipfile.ZipFile(final) as z:
+        z.extractall(dest_dir)
+    if not folder.is_dir():
+        raise FetchError(f"{final.name} did not hold the folder {model.unpack}")
+    (folder / _MARK).write_text(digest + "\n")
+    final.unlink()
+    return folder
+
+
+def _fetch_into(part: Path, model: ModelFile, url: str, timeout: float) -> None:
+    """Append the rest of `url` to `part`, resuming from its size (HTTP Range)."""
     have = part.stat().st_size if part.exists() else 0
-    if have > model.size:
+    if model.size is not None and have > model.size:
         part.unlink()
         have = 0
-    req = urllib.request.Request(url or model.url, headers={"User-Agent": "dialogd"})
+    req = urllib.request.Request(url, headers={"User-Agent": "dialogd"})
     if have:
         req.add_header("Range", f"bytes={have}-")
     try:
@@ -102,45 +162,28 @@ def download(model: ModelFile, dest_dir: Path, url: str | None = None, timeout: 
             if have and resp.status != 206:
                 _LOG.info("server ignored the resume request; starting over")
                 have = 0
-            mode = "ab" if have else "wb"
             if have:
-                _LOG.info("resuming %s at %d of %d bytes", model.filename, have, model.size)
-            with part.open(mode) as out:
-                done = have
-                next_report = done + model.size // 10
+                _LOG.info("resuming %s at byte %d", model.filename, have)
+            total = model.size or have + int(resp.headers.get("Content-Length") or 0)
+            step = max(total // 10, CHUNK)
+            with part.open("ab" if have else "wb") as out:
+                done, next_report = have, have + step
                 while block := resp.read(CHUNK):
                     out.write(block)
                     done += len(block)
                     if done >= next_report:
-                        _LOG.info("%s: %d%%", model.filename, 100 * done // model.size)
-                        next_report += model.size // 10
+                        _LOG.info("%s: %d%%", model.filename, 100 * done // max(total, 1))
+                        next_report += step
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise FetchError(f"cannot download {model.filename}: {exc}") from exc
     got = part.stat().st_size
-    if got < model.size:
+    expected = model.size or total
+    if got < expected:
         # Keep the partial file: the next run resumes from here.
         raise FetchError(
-            f"download of {model.filename} stopped at {got} of {model.size} bytes; "
+            f"download of {model.filename} stopped at {got} of {expected} bytes; "
             "run the command again to resume"
         )
-    digest = sha256_file(part)
-    if got != model.size or digest != model.sha256:
-        bad = part.with_name(part.name + ".bad")
-        part.replace(bad)
-        raise FetchError(
-            f"{model.filename}: sha256 {digest} / {bad.stat().st_size} bytes, expected "
-            f"{model.sha256} / {model.size} bytes; kept as {bad.name}, not used"
-        )
-    part.replace(final)
-    if model.unpack:
-        _unzip(final, dest_dir)
-    _LOG.info("%s verified (sha256 %s)", final, digest[:16])
-    return final
-
-
-def _unzip(archive: Path, dest_dir: Path) -> None:
-    with zipfile.ZipFile(archive) as z:
-        z.extractall(dest_dir)
 
 
 def fetch_standin(dest_dir: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -12,7 +13,8 @@ from typing import ClassVar
 
 import pytest
 
-from daemon.fetch import FetchError, ModelFile, download, fetch_llm
+from daemon.fetch import CATALOG, FetchError, ModelFile, download, fetch_llm
+from tests.conftest import DIALOGD, ROOT
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -98,3 +100,52 @@ def test_official_model_via_a_mirror(server: tuple[str, type[_Handler]], tmp_pat
 def test_unreachable_hub_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="cannot download"):
         fetch_llm(tmp_path, mirror="http://127.0.0.1:9", allow_standin=False)
+
+
+def _vosk_zip(folder: str) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{folder}/am/final.mdl", b"\0" * 5000)
+        z.writestr(f"{folder}/conf/model.conf", b"--min-active=200\n")
+    return buf.getvalue()
+
+
+def test_vosk_zip_is_verified_and_unpacked(
+    server: tuple[str, type[_Handler]], tmp_path: Path
+) -> None:
+    base, handler = server
+    handler.blob = _vosk_zip("vosk-model-small-en-us-0.15")
+    pinned = CATALOG["vosk-en"]
+    model = replace(pinned, sha256=hashlib.sha256(handler.blob).hexdigest(), size=len(handler.blob))
+    folder = download(model, tmp_path, f"{base}/{pinned.filename}")
+    assert (folder / "am" / "final.mdl").is_file()
+    assert not (tmp_path / pinned.filename).exists(), "the zip is removed once unpacked"
+    assert download(model, tmp_path, f"{base}/{pinned.filename}") == folder
+    assert len(handler.requests) == 1, "a verified folder is not fetched again"
+
+
+def test_model_without_pinned_checksum_needs_one(
+    server: tuple[str, type[_Handler]], tmp_path: Path
+) -> None:
+    base, handler = server
+    handler.blob = _vosk_zip("vosk-model-small-cn-0.22")
+    cli = [*DIALOGD, "models", "fetch", "vosk-cn", "--dir", str(tmp_path), "--mirror", base]
+    refused = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "--sha256" in refused.stderr
+    digest = hashlib.sha256(handler.blob).hexdigest()
+    ok = subprocess.run(
+        [*cli, "--sha256", digest], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "vosk-model-small-cn-0.22" / "conf" / "model.conf").is_file()
+    wrong = subprocess.run(
+        [*cli, "--sha256", "0" * 64, "--dir", str(tmp_path / "x")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrong.returncode == 1 and "sha256" in wrong.stderr

@@ -61,14 +61,24 @@ def test_chosen_commands_exact(engine: IntentEngine) -> None:
 
 
 def test_model_alone_on_chosen_commands(engine: IntentEngine) -> None:
-    """Without the rule-based fast path, the constrained model itself gets them right."""
+    """Without the rules' decision, the constrained model itself gets them right (given,
+    as in the engine, the devices that the request names)."""
     model = engine.model
     assert isinstance(model, LlamaEngine)
     hits = 0
     for text in CHOSEN:
-        d = model.decide(text).decision
+        lang = engine.understand(text).lang
+        d = model.decide(text, lang, engine.fast.mentions(text) or None).decision
         hits += (d.action, d.device, d.value) == expected(text)
     assert hits >= 8, hits
+
+
+def test_device_hint_restricts_the_model(engine: IntentEngine) -> None:
+    model = engine.model
+    assert isinstance(model, LlamaEngine)
+    for text in ("tell me a joke", "turn on the sauna", "kitchen"):
+        d = model.decide(text, "en", {"kitchen_light"}).decision
+        assert d.device == "kitchen_light", d
 
 
 def test_every_dev_item_yields_a_valid_intent(engine: IntentEngine) -> None:

@@ -26,7 +26,9 @@ GUARDED = {"unlock": re.compile(r"unlock|解锁|开锁|打开门锁|打开锁")}
 class Model(Protocol):
     """What the engine needs of a language model (LlamaEngine, or none at all)."""
 
-    def decide(self, text: str, lang: str = "en") -> ModelAnswerLike: ...
+    def decide(
+        self, text: str, lang: str = "en", devices: set[str] | None = None
+    ) -> ModelAnswerLike: ...
 
     def set_registry(self, registry: Registry) -> None: ...
 
@@ -42,6 +44,8 @@ class ModelAnswerLike(Protocol):
     def evaluated_tokens(self) -> int: ...
     @property
     def sampled_tokens(self) -> int: ...
+    @property
+    def decided_ms(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Understood:
     ms: float
     evaluated_tokens: int = 0
     sampled_tokens: int = 0
+    decided_ms: float = 0.0  # until action, device and value were known (before a chat reply)
 
 
 class IntentEngine:
@@ -88,7 +93,7 @@ class IntentEngine:
             # Without a model, "not sure" has to be an honest "unknown".
             d = Decision(UNKNOWN)
             return Understood(d, self.replies.render(d, lang), lang, "rules", _ms(t0))
-        answer = self.model.decide(text, lang)
+        answer = self.model.decide(text, lang, self.fast.mentions(text) or None)
         d = answer.decision
         problem = self.registry.check(d)
         if problem is not None:  # cannot happen with the trie; kept as the last guard
@@ -101,7 +106,14 @@ class IntentEngine:
             d = Decision(UNKNOWN)
         reply = answer.reply if d.action == CHAT and answer.reply else self.replies.render(d, lang)
         return Understood(
-            d, reply, lang, "model", _ms(t0), answer.evaluated_tokens, answer.sampled_tokens
+            d,
+            reply,
+            lang,
+            "model",
+            _ms(t0),
+            answer.evaluated_tokens,
+            answer.sampled_tokens,
+            decided_ms=answer.decided_ms,
         )
 
 

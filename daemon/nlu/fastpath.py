@@ -168,7 +168,8 @@ class FastPath:
         self._zh_phrases.sort(key=lambda p: -len(p[0]))
         self._idf = {w: 1.0 / len(devs) for w, devs in df.items()}
         self._device_words = set(df)
-        self._zh_nouns = {p[-1] for p, _ in self._zh_phrases} | {"灯", "门", "机"}
+        # Generic nouns: "灯" alone could be any light, so it is never "unknown" outright.
+        self._zh_nouns = {"灯", "门", "机", "扇", "帘", "锁", "视"}
 
     def decide(self, text: str) -> Decision | None:
         if _INJECTION.search(text.lower()):
@@ -176,6 +177,22 @@ class FastPath:
         if detect_lang(text) == "zh":
             return self._decide_zh(text)
         return self._decide_en(text)
+
+    def mentions(self, text: str) -> set[str]:
+        """The devices a request names (by name, alias, or distinctive words).
+
+        A hint for the model when the rules are not sure what to do: an answer about
+        the kitchen light is likely when the kitchen light is named.
+        """
+        if detect_lang(text) == "zh":
+            return self._zh_devices(
+                zh_numbers_to_digits(re.sub(r"\s+", "", text)).replace("的", "")
+            )[0]
+        stems = [_stem(w) for w in _en_words(text)]
+        named = {m.device for m in self._en_matches(stems)}
+        if not named and (fuzzy := self._en_fuzzy(stems, set())) is not None:
+            named = {fuzzy}
+        return named
 
     # ------------------------------------------------------------------------ English
 
@@ -360,16 +377,7 @@ class FastPath:
         t = zh_numbers_to_digits(re.sub(r"\s+", "", text)).replace("的", "")
         if self._ZH_NEGATION.search(t):
             return None
-        found: list[tuple[int, int, str]] = []
-        for phrase, dev in self._zh_phrases:
-            start = 0
-            while (i := t.find(phrase, start)) >= 0:
-                if not any(s < i + len(phrase) and i < e for s, e, _ in found):
-                    found.append((i, i + len(phrase), dev))
-                start = i + 1
-        # English names inside Chinese text ("打开TV") count too.
-        stems = [_stem(w) for w in _en_words(t)]
-        devices = {d for *_, d in found} | {m.device for m in self._en_matches(stems)}
+        devices, found = self._zh_devices(t)
         rest = t
         for s, e, _ in sorted(found, reverse=True):
             rest = rest[:s] + " " + rest[e:]
@@ -403,6 +411,19 @@ class FastPath:
         if families[:1] == ["on"] and "unlock" in info.actions and "锁" in t:
             return Decision("unlock", info.id)  # "打开门锁": opening a lock is unlocking it
         return _pick_action(info, set(families[:1]))
+
+    def _zh_devices(self, t: str) -> tuple[set[str], list[tuple[int, int, str]]]:
+        """Devices named in normalised Chinese text, and where (longest names first)."""
+        found: list[tuple[int, int, str]] = []
+        for phrase, dev in self._zh_phrases:
+            start = 0
+            while (i := t.find(phrase, start)) >= 0:
+                if not any(s < i + len(phrase) and i < e for s, e, _ in found):
+                    found.append((i, i + len(phrase), dev))
+                start = i + 1
+        # English names inside Chinese text ("打开TV") count too.
+        stems = [_stem(w) for w in _en_words(t)]
+        return {d for *_, d in found} | {m.device for m in self._en_matches(stems)}, found
 
     def _zh_unknown(self, rest: str, families: list[str]) -> Decision | None:
         if not families or self._ZH_QUESTION.search(rest):

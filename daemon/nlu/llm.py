@@ -37,6 +37,7 @@ class _Node:
     children: dict[int, _Node] = field(default_factory=dict)
     end: bool = False  # a complete answer line ends here
     free: bool = False  # "chat:" — the reply that follows is generated freely
+    devices: set[str | None] = field(default_factory=set)  # reachable from here
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class ModelAnswer:
     evaluated_tokens: int  # all tokens the model evaluated for this request
     sampled_tokens: int  # positions where the model chose (constrained or free)
     forced_tokens: int  # tokens the trie dictated, evaluated in batches
-    ms: float
+    ms: float  # all of it, a chat reply included
+    decided_ms: float  # until action, device and value were known
 
 
 class LlamaEngine:
@@ -121,9 +123,12 @@ class LlamaEngine:
     def _build_trie(self, lines: list[str]) -> _Node:
         root = _Node()
         for line in lines:
+            device = parse_answer(line).device
             node = root
+            node.devices.add(device)
             for t in self._tok(line):
                 node = node.children.setdefault(t, _Node())
+                node.devices.add(device)
             if line == "chat:":
                 node.free = True
             else:
@@ -187,7 +192,12 @@ class LlamaEngine:
         ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
 
-    def decide(self, text: str, lang: str = "en") -> ModelAnswer:
+    def decide(self, text: str, lang: str = "en", devices: set[str] | None = None) -> ModelAnswer:
+        """Map `text` to a decision; with `devices`, only answers about those devices.
+
+        The device hint comes from the names in the request: a 0.5B model otherwise
+        too often answers "unknown" for a plainly named device.
+        """
         t0 = time.perf_counter()
         self.llm.n_tokens = self.prefix_tokens  # eval() drops the KV cells after it
         turn = self._tok(ChatML.turn(text))
@@ -202,8 +212,12 @@ class LlamaEngine:
         pending: list[int] = []
         sampled = forced = 0
         while not node.end and not node.free:
-            if len(node.children) == 1:
-                tok = next(iter(node.children))
+            children = node.children
+            if devices:
+                allowed = {t: n for t, n in children.items() if n.devices & devices}
+                children = allowed or children
+            if len(children) == 1:
+                tok = next(iter(children))
                 forced += 1
             else:
                 if pending:
@@ -211,7 +225,7 @@ class LlamaEngine:
                     evaluated += len(pending)
                     pending = []
                 logits = self._logits()
-                ids = list(node.children)
+                ids = list(children)
                 tok = ids[int(np.argmax(logits[ids]))]
                 sampled += 1
             out.append(tok)
@@ -221,6 +235,7 @@ class LlamaEngine:
             "utf-8", errors="replace"
         )
         decision = parse_answer(line)
+        decided_ms = (time.perf_counter() - t0) * 1000
         reply = None
         if node.free and self.chat_replies:
             # The language tag is forced, not sampled: a 0.5B model otherwise drifts
@@ -241,6 +256,7 @@ class LlamaEngine:
             sampled_tokens=sampled,
             forced_tokens=forced,
             ms=(time.perf_counter() - t0) * 1000,
+            decided_ms=decided_ms,
         )
 
     def _free_reply(self, lang: str) -> tuple[str, int]:
@@ -250,13 +266,15 @@ class LlamaEngine:
         mask): English replies stay ASCII, Chinese replies start with a Chinese token.
         """
         out: list[int] = []
+        started = False  # a leading space is not the start of the sentence
         for _ in range(self.max_reply_tokens):
-            tok, piece = self._pick_in_language(self._logits(), lang, first=not out)
+            tok, piece = self._pick_in_language(self._logits(), lang, first=not started)
             if tok == self._im_end or tok in self._newline or self.llm.token_eos() == tok:
                 break
             out.append(tok)
-            if len(out) >= 6 and any(c in piece for c in ".!。！"):
-                break  # a full sentence: no need to evaluate its last token
+            started = started or bool(piece.strip())
+            if len(out) >= 2 and any(c in piece for c in ".!?。！？"):
+                break  # one sentence is the reply: no need to evaluate its last token
             self.llm.eval([tok])
         text = self.llm.detokenize(out).decode("utf-8", errors="ignore").strip()
         return text, len(out)
@@ -272,7 +290,9 @@ class LlamaEngine:
             piece = raw.decode("utf-8", errors="ignore")
             if lang == "en" and raw.isascii() and piece:
                 return tok, piece
-            if lang == "zh" and (not first or any("\u3400" <= c <= "\u9fff" for c in piece)):
+            if lang == "zh" and (
+                not first or not piece.strip() or any("\u3400" <= c <= "\u9fff" for c in piece)
+            ):
                 return tok, piece
         return self._im_end, ""  # nothing fitting among the best: end the reply here
 
