@@ -163,7 +163,8 @@ def _ask(settings: Settings, text: str) -> int:
     import time
 
     from daemon.app import build_engine
-    from daemon.messages import Intent, RequestError, parse_request, utc_now
+    from daemon.messages import RequestError, parse_request
+    from daemon.service import build_intent
 
     try:
         req = parse_request(
@@ -174,20 +175,7 @@ def _ask(settings: Settings, text: str) -> int:
         return 1
     engine = build_engine(settings)
     u = engine.understand(req.text)
-    intent = Intent(
-        id=req.id,
-        ts=utc_now(),
-        site=settings.site_id,
-        source="cli",
-        text=req.text,
-        action=u.decision.action,
-        device=u.decision.device,
-        value=u.decision.value,
-        reply=u.reply,
-        lang=u.lang,
-        latency_ms=round(u.ms),
-        engine=u.engine,
-    )
+    intent = build_intent(req, u, settings.site_id, u.ms)
     print(intent.model_dump_json(indent=2))
     return 0
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from daemon.config import Settings
-from daemon.messages import Intent, utc_now
+from daemon.messages import Intent, Request
 from daemon.nlu.engine import IntentEngine, Understood
+from daemon.service import build_intent
 from daemon.stats import percentile
 
 
@@ -39,20 +40,7 @@ def load_set(path: Path) -> list[Item]:
 
 
 def as_intent(u: Understood, text: str, site: str) -> Intent:
-    return Intent(
-        id="eval",
-        ts=utc_now(),
-        site=site,
-        source="cli",
-        text=text,
-        action=u.decision.action,
-        device=u.decision.device,
-        value=u.decision.value,
-        reply=u.reply,
-        lang=u.lang,
-        latency_ms=round(u.ms),
-        engine=u.engine,
-    )
+    return build_intent(Request(text=text, source="cli", id="eval"), u, site, u.ms)
 
 
 def evaluate(engine: IntentEngine, items: list[Item], site: str, quiet: bool) -> dict[str, object]:

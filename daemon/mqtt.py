@@ -23,55 +23,22 @@ from daemon.config import MqttSettings
 _LOG = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
 class Topics:
-    """All topics of one site, derived from the prefix and the site id."""
+    """All topics of one site: <prefix>/<site>/<leaf>."""
 
-    prefix: str
-    site: str
-
-    def _t(self, leaf: str) -> str:
-        return f"{self.prefix}/{self.site}/{leaf}"
-
-    @property
-    def text(self) -> str:
-        return self._t("text")
-
-    @property
-    def intent(self) -> str:
-        return self._t("intent")
-
-    @property
-    def error(self) -> str:
-        return self._t("error")
-
-    @property
-    def status(self) -> str:
-        return self._t("status")
-
-    @property
-    def state(self) -> str:
-        return self._t("status/detail")
-
-    @property
-    def audio(self) -> str:
-        return self._t("audio")
-
-    @property
-    def audio_end(self) -> str:
-        return self._t("audio/end")
-
-    @property
-    def asr_partial(self) -> str:
-        return self._t("asr/partial")
-
-    @property
-    def say(self) -> str:
-        return self._t("say")
-
-    @property
-    def tts_audio(self) -> str:
-        return self._t("tts/audio")
+    def __init__(self, prefix: str, site: str) -> None:
+        self.site = site
+        base = f"{prefix}/{site}"
+        self.text = f"{base}/text"
+        self.intent = f"{base}/intent"
+        self.error = f"{base}/error"
+        self.status = f"{base}/status"
+        self.state = f"{base}/status/detail"
+        self.audio = f"{base}/audio"
+        self.audio_end = f"{base}/audio/end"
+        self.asr_partial = f"{base}/asr/partial"
+        self.say = f"{base}/say"
+        self.tts_audio = f"{base}/tts/audio"
 
     def inbound(self) -> list[str]:
         return [self.text, self.audio, self.audio_end, self.say]

@@ -36,6 +36,24 @@ Publish = Callable[[str, bytes], None]
 Speak = Callable[[str, str, Source], None]
 
 
+def build_intent(request: Request, u: Understood, site: str, latency_ms: float) -> Intent:
+    """The published form of a decided request."""
+    return Intent(
+        id=request.id,
+        ts=utc_now(),
+        site=site,
+        source=request.source,
+        text=request.text,
+        action=u.decision.action,
+        device=u.decision.device,
+        value=u.decision.value,
+        reply=u.reply,
+        lang=u.lang,
+        latency_ms=round(latency_ms),
+        engine=u.engine,
+    )
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -92,20 +110,7 @@ class Dispatcher:
             )
         d = understood.decision
         latency = (time.monotonic() - request.received) * 1000
-        intent = Intent(
-            id=request.id,
-            ts=utc_now(),
-            site=self.site,
-            source=request.source,
-            text=request.text,
-            action=d.action,
-            device=d.device,
-            value=d.value,
-            reply=understood.reply,
-            lang=understood.lang,
-            latency_ms=round(latency),
-            engine=understood.engine,
-        )
+        intent = build_intent(request, understood, self.site, latency)
         self.publish(self.topics.intent, to_json(intent))
         self.stats.record(latency, understood.engine)
         _LOG.info(

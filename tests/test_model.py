@@ -110,10 +110,17 @@ def test_any_input_gives_a_valid_intent_and_injection_unlocks_nothing(
         assert u.decision.action != "unlock", u.decision
 
 
-def test_chat_reply_in_the_users_language(engine: IntentEngine) -> None:
-    en = engine.understand("tell me a joke")
+@pytest.mark.parametrize("model_writes", [False, True])
+def test_chat_reply_in_the_users_language(engine: IntentEngine, model_writes: bool) -> None:
+    model = engine.model
+    assert isinstance(model, LlamaEngine)
+    model.chat_replies = model_writes
+    try:
+        en = engine.understand("tell me a joke")
+        zh = engine.understand("给我讲个笑话")
+    finally:
+        model.chat_replies = False
     assert en.decision == Decision("chat") and en.reply.isascii() and en.reply.strip()
-    zh = engine.understand("给我讲个笑话")
     assert zh.decision == Decision("chat") and any("\u4e00" <= c <= "\u9fff" for c in zh.reply)
 
 

@@ -104,7 +104,10 @@ class IntentEngine:
             # so many words.
             _LOG.warning("model chose %s for %r without the word for it; refusing", d, text)
             d = Decision(UNKNOWN)
-        reply = answer.reply if d.action == CHAT and answer.reply else self.replies.render(d, lang)
+        if d.action == CHAT:
+            reply = answer.reply or self.replies.small_talk(text, lang)
+        else:
+            reply = self.replies.render(d, lang)
         return Understood(
             d,
             reply,

@@ -40,6 +40,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("how bright is the bedroom light", "query bedroom_light"),
     ("hello there", "chat: [en] Hello, how can I help?"),
     ("what's your name", "chat: [en] I'm your home assistant."),
+    ("what are you able to do", "chat: [en] I run your home's devices."),
     ("thanks", "chat: [en] You're welcome!"),
     ("how are you today", "chat: [en] I'm fine, thanks!"),
     ("say something funny", "chat: [en] I'd tell a UDP joke, but you might not get it."),
