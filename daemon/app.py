@@ -107,6 +107,8 @@ class Daemon:
             asyncio.create_task(self._status_task(), name="status"),
             asyncio.create_task(watchdog_task(self.notifier), name="watchdog"),
         ]
+        if self.broker is not None:
+            tasks.append(asyncio.create_task(self.broker.supervise(), name="private-broker"))
         if s.tts.enabled and s.tts.output != "off":
             self.tts = TtsWorker(s.tts, gate=self.mute_gate, on_audio=self._publish_tts_audio)
             self.dispatcher.speak = self._speak

@@ -35,6 +35,8 @@ class PrivateBroker:
                 "no MQTT broker configured and mosquitto is not installed: "
                 "`sudo apt-get install mosquitto`, or set [mqtt] host"
             )
+        if self._dir is not None:
+            self._dir.cleanup()
         if _port_open(self.host, self.port):
             raise BrokerError(
                 f"port {self.port} on {self.host} is taken by another program; if it is a "
@@ -60,6 +62,19 @@ class PrivateBroker:
         _LOG.info(
             "private MQTT broker (mosquitto pid %d) on %s:%d", self._proc.pid, self.host, self.port
         )
+
+    async def supervise(self) -> None:
+        """Long-lived task: restart the broker if it dies (paho then reconnects)."""
+        while True:
+            assert self._proc is not None
+            code = await self._proc.wait()
+            _LOG.error("private mosquitto exited with code %s; restarting it in 1 s", code)
+            await asyncio.sleep(1)
+            try:
+                await self.start()
+            except BrokerError as exc:
+                _LOG.error("cannot restart the private broker: %s; retrying in 10 s", exc)
+                await asyncio.sleep(10)
 
     async def stop(self) -> None:
         if self._proc is not None and self._proc.returncode is None:

@@ -133,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         return _config_failed(problems)
     if args.command == "run":
         from daemon.app import run
+        from daemon.broker import BrokerError
 
         try:
             return asyncio.run(run(settings, args.config))
+        except BrokerError as exc:
+            print(f"dialogd: {exc}", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:
             return 130
     if args.command == "ask":

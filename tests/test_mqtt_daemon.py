@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,5 +114,30 @@ def test_private_broker_when_none_configured(tmp_path: Path) -> None:
         finally:
             bus.close()
         assert "private MQTT broker" in d.output()
+
+        # The private broker dies: dialogd restarts it and its MQTT link reconnects.
+        children = Path(f"/proc/{d.proc.pid}/task/{d.proc.pid}/children").read_text().split()
+        mosquitto = [
+            int(c) for c in children if b"mosquitto" in Path(f"/proc/{c}/cmdline").read_bytes()
+        ]
+        assert len(mosquitto) == 1
+        os.kill(mosquitto[0], signal.SIGKILL)
+        d.wait_log("restarting it", 10)
+        d.wait_log("MQTT connected", 10)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                bus = Listener(port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        try:
+            bus.wait_for(STATUS, 20, lambda p: p == b"online")
+            bus.publish(TEXT, json.dumps({"text": "stop the washing machine", "id": "again"}))
+            intent = Intent.model_validate(bus.wait_json(INTENT, id="again"))
+            assert intent.action == "stop"
+        finally:
+            bus.close()
     finally:
         assert d.stop() == 0
