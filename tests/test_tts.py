@@ -145,7 +145,7 @@ def test_pyttsx3_renders_english_and_chinese_with_fitting_durations() -> None:
 @needs_espeak
 def test_rate_applies_and_voice_switching_is_stable() -> None:
     # Back-to-back replies switching voices must come out the same each time: pyttsx3's
-    # runAndWait() cancels whatever espeak still has queued (see daemon/tts.py), which
+    # runAndWait() cancels whatever espeak still has queued (see daemon/tts_engine.py), which
     # without care drops rate changes and cuts utterances to nothing.
     durations: dict[str, list[float]] = {"en": [], "zh": []}
     with Speaker(TtsSettings(rate=250)) as sp:
