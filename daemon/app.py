@@ -21,7 +21,7 @@ from typing import Any
 from daemon import __version__
 from daemon.asr import VoskEngine
 from daemon.audio_sources import make_source
-from daemon.broker import PrivateBroker
+from daemon.broker import PrivateBroker, port_open
 from daemon.config import ConfigError, Settings, load_settings
 from daemon.messages import Source, to_json
 from daemon.mqtt import Inbound, MqttLink, Topics
@@ -89,9 +89,19 @@ class Daemon:
 
         host = s.mqtt.host
         if host is None:
-            self.broker = PrivateBroker(s.mqtt.port)
-            await self.broker.start()
-            host = self.broker.host
+            host = "127.0.0.1"
+            if port_open(host, s.mqtt.port):
+                # Typically Debian's own mosquitto service, started when the package was
+                # installed: use it rather than fail.
+                _LOG.warning(
+                    "no [mqtt] host configured, but a server already listens on %s:%d; "
+                    "using it as the broker instead of starting a private one",
+                    host,
+                    s.mqtt.port,
+                )
+            else:
+                self.broker = PrivateBroker(s.mqtt.port)
+                await self.broker.start()
         self.link = MqttLink(s.mqtt, self.topics, host, s.mqtt.port)
         self.dispatcher = Dispatcher(
             site=s.site_id,

@@ -37,7 +37,7 @@ class PrivateBroker:
             )
         if self._dir is not None:
             self._dir.cleanup()
-        if _port_open(self.host, self.port):
+        if port_open(self.host, self.port):
             raise BrokerError(
                 f"port {self.port} on {self.host} is taken by another program; if it is a "
                 f'broker, set [mqtt] host = "{self.host}", else pick another [mqtt] port'
@@ -52,7 +52,7 @@ class PrivateBroker:
             exe, "-c", str(conf), stdin=asyncio.subprocess.DEVNULL
         )
         deadline = asyncio.get_running_loop().time() + timeout
-        while not _port_open(self.host, self.port):
+        while not port_open(self.host, self.port):
             if self._proc.returncode is not None:
                 raise BrokerError(f"private mosquitto exited with code {self._proc.returncode}")
             if asyncio.get_running_loop().time() > deadline:
@@ -90,7 +90,7 @@ class PrivateBroker:
             self._dir = None
 
 
-def _port_open(host: str, port: int) -> bool:
+def port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.2)
         return s.connect_ex((host, port)) == 0

@@ -141,3 +141,18 @@ def test_private_broker_when_none_configured(tmp_path: Path) -> None:
             bus.close()
     finally:
         assert d.stop() == 0
+
+
+def test_no_host_but_a_broker_already_on_the_port(broker: Broker, tmp_path: Path) -> None:
+    """Debian starts its own mosquitto on 1883 when the package is installed: use it."""
+    need_model()
+    bus = Listener(broker.port)
+    d = DaemonProcess(write_config(tmp_path / "config.toml", port=None, private_port=broker.port))
+    try:
+        bus.wait_for(STATUS, 90, lambda p: p == b"online")
+        bus.publish(TEXT, json.dumps({"text": "turn off the tv", "id": "shared"}))
+        assert Intent.model_validate(bus.wait_json(INTENT, id="shared")).action == "turn_off"
+        assert "already listens" in d.output() and "private MQTT broker" not in d.output()
+    finally:
+        bus.close()
+        assert d.stop() == 0
