@@ -262,32 +262,44 @@ class Daemon:
             await asyncio.sleep(STATUS_EVERY_S)
 
     async def reload(self) -> None:
-        """SIGHUP: re-read the config; apply devices and replies, keep the models."""
-        assert self.dispatcher is not None
+        """SIGHUP: re-read the config; apply devices, replies and topics, keep the models."""
+        assert self.dispatcher is not None and self.link is not None
+        self.notifier.reloading("reloading the config")
         try:
             new = load_settings(self.config_path)
         except ConfigError as exc:
             for line in exc.problems:
                 _LOG.error("reload refused: %s", line)
+            self.notifier.ready("reload refused; serving with the old config")
             return
-        old_ids = {d.id for d in self.settings.devices}
+        old = self.settings
+        old_ids = {d.id for d in old.devices}
         new_ids = {d.id for d in new.devices}
         registry = Registry.from_config(new.devices)
         await self.engine_worker.run(self.dispatcher.engine.reload, registry, dict(new.replies))
-        changed = [
-            k for k in ("mqtt", "llm", "site_id") if getattr(new, k) != getattr(self.settings, k)
+        update: dict[str, Any] = {"devices": new.devices, "replies": new.replies}
+        if (new.site_id, new.mqtt.prefix) != (old.site_id, old.mqtt.prefix):
+            self.topics = Topics(new.mqtt.prefix, new.site_id)
+            self.dispatcher.topics, self.dispatcher.site = self.topics, new.site_id
+            await self.link.retopic(self.topics)
+            update["site_id"] = new.site_id
+            update["mqtt"] = old.mqtt.model_copy(update={"prefix": new.mqtt.prefix})
+            _LOG.info("topics are now %s/%s/...", new.mqtt.prefix, new.site_id)
+        self.settings = old.model_copy(update=update)
+        # What is still as it was: the rest of [mqtt], the models, channels.
+        pending = [
+            k
+            for k in ("mqtt", "llm", "serial", "asr", "tts", "request")
+            if getattr(new, k) != getattr(self.settings, k)
         ]
-        self.settings = self.settings.model_copy(
-            update={"devices": new.devices, "replies": new.replies}
-        )
         _LOG.info(
             "config reloaded: %d device(s) (added %s, removed %s)%s",
             len(new_ids),
             sorted(new_ids - old_ids) or "none",
             sorted(old_ids - new_ids) or "none",
-            f"; changes to {', '.join(changed)} need a restart" if changed else "",
+            f"; changes to [{'], ['.join(pending)}] need a restart" if pending else "",
         )
-        self.notifier.status(f"reloaded: {len(new_ids)} devices")
+        self.notifier.ready(f"reloaded: {len(new_ids)} devices; serving on {self.topics.text}")
 
 
 async def run(settings: Settings, config_path: Path | None) -> int:

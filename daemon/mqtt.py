@@ -144,6 +144,21 @@ class MqttLink:
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             _LOG.error("MQTT publish on %s failed: %s", topic, mqtt.error_string(info.rc))
 
+    async def retopic(self, topics: Topics) -> None:
+        """Move to another site's topics: the old status goes offline, and a new
+        connection carries the new last will and subscriptions."""
+        old = self.topics
+        if self.client.is_connected():
+            info = self.client.publish(old.status, b"offline", qos=1, retain=True)
+            await asyncio.to_thread(info.wait_for_publish, 2.0)
+        self.topics = topics
+        self._stopping = True  # this disconnect is ours: not an outage to report
+        self.client.disconnect()
+        await asyncio.to_thread(self.client.loop_stop)
+        self._stopping = False
+        self.client.will_set(topics.status, b"offline", qos=1, retain=True)
+        self.start()
+
     async def stop(self) -> None:
         """Publish `offline` (the will only fires on an unclean end) and disconnect."""
         self._stopping = True

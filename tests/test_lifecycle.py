@@ -118,3 +118,24 @@ def test_sighup_reloads_devices_without_restart(broker: Broker, tmp_path: Path) 
     finally:
         bus.close()
         assert d.stop() == 0
+
+
+def test_sighup_moves_to_new_topics(broker: Broker, tmp_path: Path) -> None:
+    need_model()
+    bus = Listener(broker.port)
+    cfg = write_config(tmp_path / "config.toml", port=broker.port)
+    d = DaemonProcess(cfg)
+    try:
+        bus.wait_for("dialogd/test/status", 90, lambda p: p == b"online")
+        cfg.write_text(cfg.read_text().replace('site_id = "test"', 'site_id = "attic"'))
+        d.signal(signal.SIGHUP)
+        bus.wait_for("dialogd/test/status", 30, lambda p: p == b"offline")
+        bus.wait_for("dialogd/attic/status", 30, lambda p: p == b"online")
+        bus.publish("dialogd/attic/text", json.dumps({"text": "turn on the tv", "id": "moved"}))
+        intent = Intent.model_validate(bus.wait_json("dialogd/attic/intent", id="moved"))
+        assert intent.site == "attic"
+        assert "topics are now dialogd/attic" in d.output()
+    finally:
+        bus.close()
+        assert d.stop() == 0
+    assert "lost" not in d.output(), "a planned move is not reported as an outage"
