@@ -51,6 +51,7 @@ def test_chinese_numbers() -> None:
         ("把空调调到二十五度", Decision("set_temperature", "thermostat", 25)),
         ("风扇调到三档", Decision("set_speed", "bedroom_fan", 3)),
         ("打开热水器", Decision("unknown")),
+        ("微波炉加热两分钟", Decision("unknown")),  # no verb we know, an appliance we lack
         ("大门锁了吗", Decision("query", "front_door_lock")),
     ],
 )

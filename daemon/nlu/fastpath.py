@@ -37,6 +37,7 @@ _ZH_FILLERS = (
     )
     + r"|打开|关掉|关闭|关上|启动|开始|的|那|这|\s"
 )
+_ZH_APPLIANCE = re.compile(r"[\u4e00-\u9fff]{1,3}(?:器|炉|壶|箱|锅|煲|柜|仪|泵|机器人)")
 _ZH_FILLER_HEAD = re.compile(f"^({_ZH_FILLERS})+")
 _ZH_FILLER_TAIL = re.compile(f"({_ZH_FILLERS})+$")
 
@@ -426,7 +427,14 @@ class FastPath:
         return {d for *_, d in found} | {m.device for m in self._en_matches(stems)}, found
 
     def _zh_unknown(self, rest: str, families: list[str]) -> Decision | None:
-        if not families or self._ZH_QUESTION.search(rest):
+        if not families:
+            # No verb we know, but an appliance we do not have ("热水壶烧一下水"): its
+            # name ends like one (壶, 炉, 器, ...) and names nothing in the registry.
+            m = _ZH_APPLIANCE.search(rest)
+            if m and not any(noun in m.group(0) for noun in self._zh_nouns):
+                return Decision(UNKNOWN)
+            return None
+        if self._ZH_QUESTION.search(rest):
             return None
         for noun in self._zh_nouns:
             i = rest.find(noun)
