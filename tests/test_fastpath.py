@@ -51,7 +51,11 @@ def test_chinese_numbers() -> None:
         ("把空调调到二十五度", Decision("set_temperature", "thermostat", 25)),
         ("风扇调到三档", Decision("set_speed", "bedroom_fan", 3)),
         ("打开热水器", Decision("unknown")),
-        ("微波炉加热两分钟", Decision("unknown")),  # no verb we know, an appliance we lack
+        ("微波炉加热两分钟", Decision("unknown")),
+        (
+            "kitchen light 开一下",
+            Decision("turn_on", "kitchen_light"),
+        ),  # mixed languages  # no verb we know, an appliance we lack
         ("大门锁了吗", Decision("query", "front_door_lock")),
     ],
 )

@@ -137,3 +137,20 @@ def test_eval_command_prints_the_summary_line(config: Path) -> None:
     assert summary["n"] == 48 and summary["valid"] == 48
     assert summary["exact"] >= 46
     assert {"p50_ms", "p95_ms"} <= summary.keys()
+
+
+@pytest.mark.parametrize("name", ["heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl"])
+def test_other_phrasings(engine: IntentEngine, name: str) -> None:
+    """Phrasings of the same home written apart from the rules, English and Chinese."""
+    items = load_set(DATA / name)
+    exact = 0
+    for item in items:
+        u = engine.understand(item.text)
+        as_intent(u, item.text, "test")
+        assert engine.registry.check(u.decision) is None
+        exact += (u.decision.action, u.decision.device, u.decision.value) == (
+            item.action,
+            item.device,
+            item.value,
+        )
+    assert exact >= 0.95 * len(items), f"{exact}/{len(items)}"

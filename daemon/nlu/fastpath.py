@@ -37,6 +37,15 @@ _ZH_FILLERS = (
     )
     + r"|打开|关掉|关闭|关上|启动|开始|的|那|这|\s"
 )
+_ZH_SPACE = re.compile(r"(?<=[\u3400-\u9fff])\s+|\s+(?=[\u3400-\u9fff])")
+
+
+def _zh_normal(text: str) -> str:
+    """Chinese text without spaces next to Chinese characters ("kitchen light 开一下" keeps
+    its English words apart), numbers as digits, and no 的 ("客厅的灯" is "客厅灯")."""
+    return zh_numbers_to_digits(_ZH_SPACE.sub("", text.strip())).replace("的", "")
+
+
 _ZH_APPLIANCE = re.compile(r"[\u4e00-\u9fff]{1,3}(?:器|炉|壶|箱|锅|煲|柜|仪|泵|机器人)")
 _ZH_FILLER_HEAD = re.compile(f"^({_ZH_FILLERS})+")
 _ZH_FILLER_TAIL = re.compile(f"({_ZH_FILLERS})+$")
@@ -186,9 +195,7 @@ class FastPath:
         the kitchen light is likely when the kitchen light is named.
         """
         if detect_lang(text) == "zh":
-            return self._zh_devices(
-                zh_numbers_to_digits(re.sub(r"\s+", "", text)).replace("的", "")
-            )[0]
+            return self._zh_devices(_zh_normal(text))[0]
         stems = [_stem(w) for w in _en_words(text)]
         named = {m.device for m in self._en_matches(stems)}
         if not named and (fuzzy := self._en_fuzzy(stems, set())) is not None:
@@ -375,7 +382,7 @@ class FastPath:
     }
 
     def _decide_zh(self, text: str) -> Decision | None:
-        t = zh_numbers_to_digits(re.sub(r"\s+", "", text)).replace("的", "")
+        t = _zh_normal(text)
         if self._ZH_NEGATION.search(t):
             return None
         devices, found = self._zh_devices(t)
