@@ -129,3 +129,24 @@ def test_unplug_and_replug_resumes(setup: tuple[DaemonProcess, Listener, Esp32, 
     finally:
         dev2.unplug()
     assert d.output().count("lost") + d.output().count("not available") <= 2
+
+
+def test_intents_decided_during_a_broker_outage_are_published_after_it(
+    broker: Broker, setup: tuple[DaemonProcess, Listener, Esp32, Path]
+) -> None:
+    d, bus, dev, _ = setup
+    _wait_answer(dev, b"turn on the tv\n")
+    bus.close()
+    broker.stop()
+    d.wait_log("MQTT connection", timeout=15)
+    # The serial channel keeps working while the broker is away...
+    reply = Intent.model_validate(dev.ask(b'{"text": "close the blinds", "id": "offline-1"}\n'))
+    assert reply.action == "close"
+    broker.start()
+    # ...and the intent it decided reaches the bus once the broker is back.
+    bus2 = Listener(broker.port)
+    try:
+        got = Intent.model_validate(bus2.wait_json("dialogd/test/intent", 30, id="offline-1"))
+        assert got == reply
+    finally:
+        bus2.close()
