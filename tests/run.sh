@@ -14,6 +14,7 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitt
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
 command -v g++ >/dev/null || need+=(build-essential)   # llama-cpp-python compiles
+command -v arecord >/dev/null || need+=(alsa-utils)     # the ALSA microphone source
 python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
