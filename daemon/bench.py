@@ -169,13 +169,18 @@ def _per_token_costs(engine: LlamaEngine, registry: Registry) -> dict[str, float
         llm.eval([tok])
         return (time.perf_counter() - t0) * 1000
 
-    def timed(step: Callable[[], float]) -> float:
+    def timed(step: Callable[[], float]) -> list[float]:
         llm.n_tokens = engine.prefix_tokens
         llm.eval(engine._tok("tell me a long story<|im_end|>\n<|im_start|>assistant\n"))
-        return float(np.median([step() for _ in range(steps)]))
+        return [step() for _ in range(steps)]
 
-    free = timed(free_step)
-    trie = timed(trie_step)
+    # Alternating rounds, so that a noisy moment on a shared machine hits both alike.
+    free_ms: list[float] = []
+    trie_ms: list[float] = []
+    for _ in range(4):
+        free_ms += timed(free_step)
+        trie_ms += timed(trie_step)
+    free, trie = float(np.median(free_ms)), float(np.median(trie_ms))
 
     # llama.cpp's own sampler with and without a JSON-schema grammar, same prompt.
     from llama_cpp.llama_grammar import LlamaGrammar

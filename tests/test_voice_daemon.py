@@ -93,3 +93,36 @@ def test_microphone_path_from_a_file_source(broker: Broker, tmp_path: Path) -> N
     finally:
         bus.close()
         assert d.stop() == 0
+
+
+def test_audio_is_ignored_while_dialogd_speaks(broker: Broker, tmp_path: Path) -> None:
+    """A satellite plays the reply; its mic hears it: that audio must not become a request."""
+    need_model()
+    pcm = _speech(tmp_path, "티비 꺼")
+    bus = Listener(broker.port)
+    cfg = _config(tmp_path, broker.port, "")
+    cfg.write_text(
+        cfg.read_text().replace('output = "mqtt"', 'output = "mqtt"\nspeak_sources = ["mqtt"]')
+    )
+    d = DaemonProcess(cfg)
+
+    def say_tv_off() -> None:
+        for i in range(0, len(pcm), 4000):
+            bus.publish("dialogd/test/audio", pcm[i : i + 4000])
+        bus.publish("dialogd/test/audio", b"")
+
+    try:
+        bus.wait_for("dialogd/test/status", 90, lambda p: p == b"online")
+        bus.publish("dialogd/test/text", "hello there, how are you doing today my friend?")
+        wav = bus.wait_for("dialogd/test/tts/audio", 30)
+        muted_until = time.monotonic() + len(wav) / (2 * 22050)  # the satellite plays it
+        say_tv_off()
+        assert time.monotonic() < muted_until, "the speech was sent while the reply played"
+        with pytest.raises(TimeoutError):
+            bus.wait_json("dialogd/test/intent", 2, source="voice")
+        time.sleep(max(0.0, muted_until - time.monotonic()) + 0.6)
+        say_tv_off()
+        Intent.model_validate(bus.wait_json("dialogd/test/intent", 30, source="voice"))
+    finally:
+        bus.close()
+        assert d.stop() == 0
