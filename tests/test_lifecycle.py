@@ -14,7 +14,6 @@ from tests.conftest import (
     DaemonProcess,
     Listener,
     need_model,
-    reference_devices,
     write_config,
 )
 
@@ -112,7 +111,7 @@ def test_sighup_reloads_devices_without_restart(broker: Broker, tmp_path: Path) 
         after = Intent.model_validate(bus.wait_json("dialogd/test/intent", id="b"))
         assert (after.action, after.device) == ("turn_on", "porch_light")
         assert d.proc.pid == pid_before and d.proc.poll() is None
-        assert reference_devices()  # the rest of the home is still there:
+        # The rest of the home is still there.
         bus.publish("dialogd/test/text", json.dumps({"text": "turn on the tv", "id": "c"}))
         assert Intent.model_validate(bus.wait_json("dialogd/test/intent", id="c")).device == "tv"
     finally:
