@@ -248,7 +248,7 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
     row = Row("dialogd-model")  # the model path alone, for every item
     for it in items:
         lang = engine.understand(it.text).lang
-        a = model.decide(it.text, lang, engine.fast.mentions(it.text) or None)
+        a = model.decide(it.text, lang, engine.fast.hint(it.text))
         row.add(
             registry.check(a.decision) is None,
             _same(a.decision, it),

@@ -37,6 +37,19 @@ class Decision:
     value: int | None = None
 
 
+@dataclass(frozen=True)
+class Hint:
+    """What the words of a request pin down, for the model's decoder to respect.
+
+    None leaves a dimension open. `values` empty means "no number was said", so no
+    set_* answer; a dimension that would rule out every answer is ignored.
+    """
+
+    devices: frozenset[str] | None = None
+    actions: frozenset[str] | None = None
+    values: frozenset[int] | None = None
+
+
 class Registry:
     def __init__(self, devices: Iterable[DeviceInfo]) -> None:
         self.devices: tuple[DeviceInfo, ...] = tuple(devices)

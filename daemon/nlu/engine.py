@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from daemon.nlu.fastpath import FastPath, detect_lang
+from daemon.nlu.fastpath import FastPath, detect_lang, suspicious
 from daemon.nlu.replies import Replies
-from daemon.registry import Decision, Registry
+from daemon.registry import Decision, Hint, Registry
 from daemon.vocabulary import CHAT, UNKNOWN
 
 _LOG = logging.getLogger(__name__)
@@ -26,9 +26,7 @@ GUARDED = {"unlock": re.compile(r"unlock|解锁|开锁|打开门锁|打开锁")}
 class Model(Protocol):
     """What the engine needs of a language model (LlamaEngine, or none at all)."""
 
-    def decide(
-        self, text: str, lang: str = "en", devices: set[str] | None = None
-    ) -> ModelAnswerLike: ...
+    def decide(self, text: str, lang: str = "en", hint: Hint | None = None) -> ModelAnswerLike: ...
 
     def set_registry(self, registry: Registry) -> None: ...
 
@@ -93,15 +91,17 @@ class IntentEngine:
             # Without a model, "not sure" has to be an honest "unknown".
             d = Decision(UNKNOWN)
             return Understood(d, self.replies.render(d, lang), lang, "rules", _ms(t0))
-        answer = self.model.decide(text, lang, self.fast.mentions(text) or None)
+        wary = suspicious(text)
+        # No hint for a suspicious request: its own words are what it wants obeyed.
+        answer = self.model.decide(text, lang, None if wary else self.fast.hint(text))
         d = answer.decision
         problem = self.registry.check(d)
         if problem is not None:  # cannot happen with the trie; kept as the last guard
             _LOG.error("model produced an invalid decision %s (%s); using unknown", d, problem)
             d = Decision(UNKNOWN)
-        elif d.action in GUARDED and not GUARDED[d.action].search(text.lower()):
+        elif d.action in GUARDED and (wary or not GUARDED[d.action].search(text.lower())):
             # A model can be talked into anything; a door unlocks only when asked in
-            # so many words.
+            # so many words, and never by text that tries to instruct the assistant.
             _LOG.warning("model chose %s for %r without the word for it; refusing", d, text)
             d = Decision(UNKNOWN)
         if d.action == CHAT:

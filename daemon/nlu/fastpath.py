@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from daemon.nlu.numbers import en_words_to_digits, zh_numbers_to_digits
-from daemon.registry import Decision, DeviceInfo, Registry
-from daemon.vocabulary import ACTIONS, QUERY, UNKNOWN
+from daemon.registry import Decision, DeviceInfo, Hint, Registry
+from daemon.vocabulary import ACTIONS, CHAT, QUERY, UNKNOWN
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _ZH_FILLERS = (
@@ -49,6 +49,11 @@ def _zh_normal(text: str) -> str:
 _ZH_APPLIANCE = re.compile(r"[\u4e00-\u9fff]{1,3}(?:器|炉|壶|箱|锅|煲|柜|仪|泵|机器人)")
 _ZH_FILLER_HEAD = re.compile(f"^({_ZH_FILLERS})+")
 _ZH_FILLER_TAIL = re.compile(f"({_ZH_FILLERS})+$")
+
+
+def suspicious(text: str) -> bool:
+    """Text that talks to the assistant about its rules or output: never a clear command."""
+    return bool(_INJECTION.search(text.lower()))
 
 
 def detect_lang(text: str) -> str:
@@ -182,11 +187,54 @@ class FastPath:
         self._zh_nouns = {"灯", "门", "机", "扇", "帘", "锁", "视"}
 
     def decide(self, text: str) -> Decision | None:
-        if _INJECTION.search(text.lower()):
+        if suspicious(text):
             return None
         if detect_lang(text) == "zh":
             return self._decide_zh(text)
         return self._decide_en(text)
+
+    def hint(self, text: str) -> Hint:
+        """Devices, verb and numbers the request contains, for when the rules are not
+        sure enough to decide: the model then chooses among the answers that fit them."""
+        if detect_lang(text) == "zh":
+            t = _zh_normal(text)
+            named, found = self._zh_devices(t)
+            rest = t
+            for s, e, _ in sorted(found, reverse=True):
+                rest = rest[:s] + " " + rest[e:]
+            # The table is in priority order, as in _decide_zh.
+            families = [fam for pattern, fam in self._ZH_VERBS if re.search(pattern, rest)][:1]
+            numbers = {int(n) for n in re.findall(r"\d+", rest)}
+            numbers |= {v for k, v in self._ZH_SPEED.items() if k in rest and len(k) > 1}
+            question = bool(self._ZH_QUESTION.search(rest))
+        else:
+            words = _en_words(text)
+            stems = [_stem(w) for w in words]
+            matches = self._en_matches(stems)
+            named = {m.device for m in matches}
+            if not named and (fuzzy := self._en_fuzzy(stems, set())) is not None:
+                named = {fuzzy}
+            left = [
+                w for i, w in enumerate(words) if not any(m.start <= i < m.end for m in matches)
+            ]
+            found_families = {f for pattern, f in _EN_VERBS if re.search(pattern, " ".join(left))}
+            families = list(found_families) if len(found_families) == 1 else []
+            numbers = {int(w) for w in left if w.isdigit()}
+            numbers |= {_EN_SPEED_WORDS[w] for w in left if w in _EN_SPEED_WORDS}
+            numbers |= {_EN_LEVEL_WORDS[w] for w in left if w in _EN_LEVEL_WORDS}
+            question = bool(words) and words[0] in _EN_QUESTION_START
+        actions: set[str] | None = None
+        if question:
+            actions = {QUERY, CHAT, UNKNOWN}
+        elif families:
+            actions = {*_FAMILY_ACTIONS[families[0]], CHAT, UNKNOWN}
+        if actions is not None and numbers:
+            actions |= {a for a, spec in ACTIONS.items() if spec is not None}
+        return Hint(
+            devices=frozenset(named) or None,
+            actions=frozenset(actions) if actions is not None else None,
+            values=frozenset(numbers),
+        )
 
     def mentions(self, text: str) -> set[str]:
         """The devices a request names (by name, alias, or distinctive words).
@@ -359,7 +407,7 @@ class FastPath:
     # ------------------------------------------------------------------------ Chinese
 
     _ZH_VERBS: tuple[tuple[str, str], ...] = (
-        ("解锁|开锁", "unlock"),
+        ("解锁|开锁|解开", "unlock"),
         ("锁", "lock"),
         ("拉开|升起", "open"),
         ("拉上|合上|降下", "close"),

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from daemon.nlu.prompt import ChatML, answer_lines, build_prefix, parse_answer
-from daemon.registry import Decision, Registry
+from daemon.registry import Decision, Hint, Registry
 from daemon.vocabulary import CHAT
 
 _LOG = logging.getLogger(__name__)
@@ -37,7 +37,17 @@ class _Node:
     children: dict[int, _Node] = field(default_factory=dict)
     end: bool = False  # a complete answer line ends here
     free: bool = False  # "chat:" — the reply that follows is generated freely
-    devices: set[str | None] = field(default_factory=set)  # reachable from here
+    # What the answers reachable from here name, for filtering by a Hint.
+    devices: set[str | None] = field(default_factory=set)
+    actions: set[str] = field(default_factory=set)
+    values: set[int | None] = field(default_factory=set)
+
+    def fits(self, hint: Hint, dimension: str) -> bool:
+        if dimension == "devices":
+            return hint.devices is None or bool(self.devices & hint.devices)
+        if dimension == "actions":
+            return hint.actions is None or bool(self.actions & hint.actions)
+        return hint.values is None or None in self.values or bool(self.values & hint.values)
 
 
 @dataclass(frozen=True)
@@ -123,16 +133,19 @@ class LlamaEngine:
     def _build_trie(self, lines: list[str]) -> _Node:
         root = _Node()
         for line in lines:
-            device = parse_answer(line).device
+            d = parse_answer(line)
+            free = line == "chat:"
             node = root
-            node.devices.add(device)
-            for t in self._tok(line):
-                node = node.children.setdefault(t, _Node())
-                node.devices.add(device)
-            if line == "chat:":
-                node.free = True
-            else:
-                node.children.setdefault(self._im_end, _Node(end=True))
+            # The root, each token of the line, and the end token (unless the reply
+            # that follows "chat:" is free text) all lead to this answer.
+            for t in [None, *self._tok(line), *([] if free else [self._im_end])]:
+                if t is not None:
+                    node = node.children.setdefault(t, _Node())
+                node.devices.add(d.device)
+                node.actions.add(d.action)
+                node.values.add(d.value)
+            node.free = free
+            node.end = not free
         return root
 
     def _state_file(self, tokens: list[int]) -> Path | None:
@@ -192,11 +205,12 @@ class LlamaEngine:
         ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
 
-    def decide(self, text: str, lang: str = "en", devices: set[str] | None = None) -> ModelAnswer:
-        """Map `text` to a decision; with `devices`, only answers about those devices.
+    def decide(self, text: str, lang: str = "en", hint: Hint | None = None) -> ModelAnswer:
+        """Map `text` to a decision; with a hint, only answers that fit it.
 
-        The device hint comes from the names in the request: a 0.5B model otherwise
-        too often answers "unknown" for a plainly named device.
+        The hint comes from the request's own words (the devices it names, its verb, its
+        numbers): a 0.5B model otherwise answers "unknown" for a plainly named device,
+        or copies "10" as "100".
         """
         t0 = time.perf_counter()
         self.llm.n_tokens = self.prefix_tokens  # eval() drops the KV cells after it
@@ -213,9 +227,10 @@ class LlamaEngine:
         sampled = forced = 0
         while not node.end and not node.free:
             children = node.children
-            if devices:
-                allowed = {t: n for t, n in children.items() if n.devices & devices}
-                children = allowed or children
+            if hint is not None:
+                for dimension in ("devices", "actions", "values"):
+                    allowed = {t: n for t, n in children.items() if n.fits(hint, dimension)}
+                    children = allowed or children
             if len(children) == 1:
                 tok = next(iter(children))
                 forced += 1
