@@ -23,7 +23,7 @@ from daemon.asr import VoskEngine
 from daemon.audio_sources import make_source
 from daemon.broker import PrivateBroker, port_open
 from daemon.config import ConfigError, Settings, load_settings
-from daemon.messages import Source, to_json
+from daemon.messages import Source
 from daemon.mqtt import Inbound, MqttLink, Topics
 from daemon.nlu.engine import IntentEngine
 from daemon.nlu.fastpath import detect_lang
@@ -304,6 +304,3 @@ class Daemon:
 
 async def run(settings: Settings, config_path: Path | None) -> int:
     return await Daemon(settings, config_path).run()
-
-
-__all__ = ["Daemon", "build_engine", "run", "to_json"]

@@ -28,6 +28,7 @@ import numpy as np
 from daemon.config import Settings
 from daemon.evaluate import Item, load_set
 from daemon.nlu.engine import IntentEngine
+from daemon.nlu.fastpath import detect_lang
 from daemon.nlu.llm import LlamaEngine
 from daemon.registry import Decision, Registry
 from daemon.stats import percentile
@@ -247,7 +248,7 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
     counter.take()
     row = Row("dialogd-model")  # the model path alone, for every item
     for it in items:
-        lang = engine.understand(it.text).lang
+        lang = detect_lang(it.text)
         a = model.decide(it.text, lang, engine.fast.hint(it.text))
         row.add(
             registry.check(a.decision) is None,

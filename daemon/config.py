@@ -30,10 +30,7 @@ OFFICIAL_MODEL = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
 STANDIN_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
 
-_Section = Section
-
-
-class MqttSettings(_Section):
+class MqttSettings(Section):
     host: str | None = Field(
         None,
         description="Broker host name. Unset: dialogd starts a private Mosquitto on 127.0.0.1.",
@@ -59,7 +56,7 @@ class MqttSettings(_Section):
         return v
 
 
-class LlmSettings(_Section):
+class LlmSettings(Section):
     model_path: Path | None = Field(
         None,
         description=(
@@ -90,14 +87,14 @@ class LlmSettings(_Section):
     )
 
 
-class RequestSettings(_Section):
+class RequestSettings(Section):
     max_chars: int = Field(400, ge=1, description="Longer requests are refused with an error.")
     drain_timeout_s: float = Field(
         20.0, ge=0, description="On shutdown, how long to let requests in flight finish."
     )
 
 
-class Device(_Section):
+class Device(Section):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable id used in intents.")
     name: str = Field(min_length=1, description="What people call it, in the main language.")
     aliases: list[str] = Field(default_factory=list, description="Other names, any language.")

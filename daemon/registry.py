@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from daemon.vocabulary import ACTIONS, CHAT, QUERY, UNKNOWN, ValueSpec
+from daemon.vocabulary import ACTIONS, CHAT, QUERY, UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,6 @@ class Registry:
             for d in devices
         )
 
-    def value_spec(self, action: str) -> ValueSpec | None:
-        return ACTIONS.get(action)
-
     def check(self, d: Decision) -> str | None:
         """Why `d` is not a valid intent for this home, or None when it is."""
         if d.action in (CHAT, UNKNOWN):
@@ -89,14 +86,6 @@ class Registry:
         if d.value is None or not spec.lo <= d.value <= spec.hi:
             return f"{d.action} needs a value from {spec.lo} to {spec.hi}"
         return None
-
-    def options(self) -> list[Decision]:
-        """Every valid decision without its value (set_* carry value=None here)."""
-        out = [Decision(CHAT), Decision(UNKNOWN)]
-        for dev in self.devices:
-            out.append(Decision(QUERY, dev.id))
-            out.extend(Decision(a, dev.id) for a in dev.actions)
-        return out
 
 
 # Words people use around device names, for the speech recognizer's command grammar.

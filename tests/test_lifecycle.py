@@ -6,7 +6,10 @@ import json
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from daemon.messages import Intent
 from tests.conftest import (
@@ -67,74 +70,72 @@ def test_notify_ready_watchdog_stopping(broker: Broker, tmp_path: Path) -> None:
         sock.close()
 
 
-def test_sigterm_while_answering_finishes_the_requests(broker: Broker, tmp_path: Path) -> None:
+@pytest.fixture
+def served(broker: Broker, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Listener, Path]]:
+    """`dialogd run` on the test broker, online; its config file, to edit and reload."""
     need_model()
     bus = Listener(broker.port)
-    d = DaemonProcess(write_config(tmp_path / "config.toml", port=broker.port))
+    cfg = write_config(tmp_path / "config.toml", port=broker.port)
+    d = DaemonProcess(cfg)
     try:
         bus.wait_for("dialogd/test/status", 90, lambda p: p == b"online")
-        # Small talk goes to the model: three of them keep it busy for a while.
-        for i in range(3):
-            bus.publish("dialogd/test/text", json.dumps({"text": "tell me a joke", "id": f"j{i}"}))
-        time.sleep(0.15)
-        d.signal(signal.SIGTERM)
-        for i in range(3):
-            Intent.model_validate(bus.wait_json("dialogd/test/intent", 60, id=f"j{i}"))
-        bus.wait_for("dialogd/test/status", 30, lambda p: p == b"offline")
-        assert d.stop() == 0
-        assert "finishing requests in flight" in d.output()
+        yield d, bus, cfg
     finally:
         bus.close()
         d.stop()
 
 
-def test_sighup_reloads_devices_without_restart(broker: Broker, tmp_path: Path) -> None:
-    need_model()
-    bus = Listener(broker.port)
-    cfg = write_config(tmp_path / "config.toml", port=broker.port)
-    d = DaemonProcess(cfg)
-    try:
-        bus.wait_for("dialogd/test/status", 90, lambda p: p == b"online")
-        bus.publish("dialogd/test/text", json.dumps({"text": "turn on the porch light", "id": "a"}))
-        before = Intent.model_validate(bus.wait_json("dialogd/test/intent", id="a"))
-        assert before.action == "unknown"
-        garden = (
-            '\n[[devices]]\nid = "porch_light"\nname = "porch light"\n'
-            'aliases = ["门廊灯"]\nactions = ["turn_on", "turn_off"]\n'
-        )
-        cfg.write_text(cfg.read_text() + garden)
-        pid_before = d.proc.pid
-        d.signal(signal.SIGHUP)
-        d.wait_log("config reloaded", 30)
-        assert "porch_light" in d.output()
-        bus.publish("dialogd/test/text", json.dumps({"text": "turn on the porch light", "id": "b"}))
-        after = Intent.model_validate(bus.wait_json("dialogd/test/intent", id="b"))
-        assert (after.action, after.device) == ("turn_on", "porch_light")
-        assert d.proc.pid == pid_before and d.proc.poll() is None
-        # The rest of the home is still there.
-        bus.publish("dialogd/test/text", json.dumps({"text": "turn on the tv", "id": "c"}))
-        assert Intent.model_validate(bus.wait_json("dialogd/test/intent", id="c")).device == "tv"
-    finally:
-        bus.close()
-        assert d.stop() == 0
+def test_sigterm_while_answering_finishes_the_requests(
+    served: tuple[DaemonProcess, Listener, Path],
+) -> None:
+    d, bus, _ = served
+    # Small talk goes to the model: five of them queue up on its one thread.
+    for i in range(5):
+        bus.publish("dialogd/test/text", json.dumps({"text": "tell me a joke", "id": f"j{i}"}))
+    time.sleep(0.05)
+    d.signal(signal.SIGTERM)
+    for i in range(5):
+        Intent.model_validate(bus.wait_json("dialogd/test/intent", 60, id=f"j{i}"))
+    bus.wait_for("dialogd/test/status", 30, lambda p: p == b"offline")
+    assert d.stop() == 0
+    assert "request(s) in flight" in d.output(), "SIGTERM came while requests were in flight"
 
 
-def test_sighup_moves_to_new_topics(broker: Broker, tmp_path: Path) -> None:
-    need_model()
-    bus = Listener(broker.port)
-    cfg = write_config(tmp_path / "config.toml", port=broker.port)
-    d = DaemonProcess(cfg)
-    try:
-        bus.wait_for("dialogd/test/status", 90, lambda p: p == b"online")
-        cfg.write_text(cfg.read_text().replace('site_id = "test"', 'site_id = "attic"'))
-        d.signal(signal.SIGHUP)
-        bus.wait_for("dialogd/test/status", 30, lambda p: p == b"offline")
-        bus.wait_for("dialogd/attic/status", 30, lambda p: p == b"online")
-        bus.publish("dialogd/attic/text", json.dumps({"text": "turn on the tv", "id": "moved"}))
-        intent = Intent.model_validate(bus.wait_json("dialogd/attic/intent", id="moved"))
-        assert intent.site == "attic"
-        assert "topics are now dialogd/attic" in d.output()
-    finally:
-        bus.close()
-        assert d.stop() == 0
+def test_sighup_reloads_devices_without_restart(
+    served: tuple[DaemonProcess, Listener, Path],
+) -> None:
+    d, bus, cfg = served
+    bus.publish("dialogd/test/text", json.dumps({"text": "turn on the porch light", "id": "a"}))
+    before = Intent.model_validate(bus.wait_json("dialogd/test/intent", id="a"))
+    assert before.action == "unknown"
+    garden = (
+        '\n[[devices]]\nid = "porch_light"\nname = "porch light"\n'
+        'aliases = ["门廊灯"]\nactions = ["turn_on", "turn_off"]\n'
+    )
+    cfg.write_text(cfg.read_text() + garden)
+    pid_before = d.proc.pid
+    d.signal(signal.SIGHUP)
+    d.wait_log("config reloaded", 30)
+    assert "porch_light" in d.output()
+    bus.publish("dialogd/test/text", json.dumps({"text": "turn on the porch light", "id": "b"}))
+    after = Intent.model_validate(bus.wait_json("dialogd/test/intent", id="b"))
+    assert (after.action, after.device) == ("turn_on", "porch_light")
+    assert d.proc.pid == pid_before and d.proc.poll() is None
+    # The rest of the home is still there.
+    bus.publish("dialogd/test/text", json.dumps({"text": "turn on the tv", "id": "c"}))
+    assert Intent.model_validate(bus.wait_json("dialogd/test/intent", id="c")).device == "tv"
+    assert d.stop() == 0
+
+
+def test_sighup_moves_to_new_topics(served: tuple[DaemonProcess, Listener, Path]) -> None:
+    d, bus, cfg = served
+    cfg.write_text(cfg.read_text().replace('site_id = "test"', 'site_id = "attic"'))
+    d.signal(signal.SIGHUP)
+    bus.wait_for("dialogd/test/status", 30, lambda p: p == b"offline")
+    bus.wait_for("dialogd/attic/status", 30, lambda p: p == b"online")
+    bus.publish("dialogd/attic/text", json.dumps({"text": "turn on the tv", "id": "moved"}))
+    intent = Intent.model_validate(bus.wait_json("dialogd/attic/intent", id="moved"))
+    assert intent.site == "attic"
+    assert "topics are now dialogd/attic" in d.output()
+    assert d.stop() == 0
     assert "lost" not in d.output(), "a planned move is not reported as an outage"

@@ -13,6 +13,7 @@ from daemon.app import build_engine
 from daemon.config import load_settings
 from daemon.evaluate import as_intent, load_set
 from daemon.nlu.engine import IntentEngine
+from daemon.nlu.fastpath import detect_lang
 from daemon.nlu.llm import LlamaEngine
 from daemon.registry import Decision, Hint
 from tests.conftest import DATA, DIALOGD, ROOT, need_model, write_config
@@ -67,7 +68,7 @@ def test_model_alone_on_chosen_commands(engine: IntentEngine) -> None:
     assert isinstance(model, LlamaEngine)
     hits = 0
     for text in CHOSEN:
-        lang = engine.understand(text).lang
+        lang = detect_lang(text)
         d = model.decide(text, lang, engine.fast.hint(text)).decision
         hits += (d.action, d.device, d.value) == expected(text)
     assert hits >= 8, hits

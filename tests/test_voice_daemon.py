@@ -45,6 +45,13 @@ def _speech(tmp: Path, text: str) -> bytes:
     return silence[:8000] + read_wav(raw) + silence  # 0.25 s lead-in, 1 s tail
 
 
+def _send_utterance(bus: Listener, pcm: bytes) -> None:
+    """As a satellite sends speech: 125 ms chunks, then the end mark (empty payload)."""
+    for i in range(0, len(pcm), 4000):
+        bus.publish("dialogd/test/audio", pcm[i : i + 4000])
+    bus.publish("dialogd/test/audio", b"")
+
+
 def _config(tmp: Path, port: int, asr: str) -> Path:
     extra = (
         f'[asr]\nenabled = true\nmodel_path = "{_vosk_model()}"\nmode = "grammar"\n'
@@ -60,9 +67,7 @@ def test_mqtt_audio_chunks_become_a_voice_request(broker: Broker, tmp_path: Path
     d = DaemonProcess(_config(tmp_path, broker.port, ""))
     try:
         bus.wait_for("dialogd/test/status", 90, lambda p: p == b"online")
-        for i in range(0, len(pcm), 4000):  # 125 ms chunks, as a satellite sends them
-            bus.publish("dialogd/test/audio", pcm[i : i + 4000])
-        bus.publish("dialogd/test/audio", b"")  # end of utterance
+        _send_utterance(bus, pcm)
         intent = Intent.model_validate(bus.wait_json("dialogd/test/intent", 60, source="voice"))
         assert "티비" in intent.text and "꺼" in intent.text
         assert any(t == "dialogd/test/asr/partial" for t, _ in bus.history)
@@ -106,22 +111,17 @@ def test_audio_is_ignored_while_dialogd_speaks(broker: Broker, tmp_path: Path) -
     )
     d = DaemonProcess(cfg)
 
-    def say_tv_off() -> None:
-        for i in range(0, len(pcm), 4000):
-            bus.publish("dialogd/test/audio", pcm[i : i + 4000])
-        bus.publish("dialogd/test/audio", b"")
-
     try:
         bus.wait_for("dialogd/test/status", 90, lambda p: p == b"online")
         bus.publish("dialogd/test/text", "hello there, how are you doing today my friend?")
         wav = bus.wait_for("dialogd/test/tts/audio", 30)
         muted_until = time.monotonic() + len(wav) / (2 * 22050)  # the satellite plays it
-        say_tv_off()
+        _send_utterance(bus, pcm)
         assert time.monotonic() < muted_until, "the speech was sent while the reply played"
         with pytest.raises(TimeoutError):
             bus.wait_json("dialogd/test/intent", 2, source="voice")
         time.sleep(max(0.0, muted_until - time.monotonic()) + 0.6)
-        say_tv_off()
+        _send_utterance(bus, pcm)
         Intent.model_validate(bus.wait_json("dialogd/test/intent", 30, source="voice"))
     finally:
         bus.close()

@@ -236,20 +236,6 @@ class FastPath:
             values=frozenset(numbers),
         )
 
-    def mentions(self, text: str) -> set[str]:
-        """The devices a request names (by name, alias, or distinctive words).
-
-        A hint for the model when the rules are not sure what to do: an answer about
-        the kitchen light is likely when the kitchen light is named.
-        """
-        if detect_lang(text) == "zh":
-            return self._zh_devices(_zh_normal(text))[0]
-        stems = [_stem(w) for w in _en_words(text)]
-        named = {m.device for m in self._en_matches(stems)}
-        if not named and (fuzzy := self._en_fuzzy(stems, set())) is not None:
-            named = {fuzzy}
-        return named
-
     # ------------------------------------------------------------------------ English
 
     def _decide_en(self, text: str) -> Decision | None:

@@ -74,16 +74,6 @@ def device_lines(registry: Registry) -> str:
     return "\n".join(lines)
 
 
-def render_answer(d: Decision) -> str:
-    """The answer line for a decision (the inverse of `parse_answer`)."""
-    if d.action in (CHAT, UNKNOWN):
-        return d.action
-    parts = [d.action, d.device or ""]
-    if d.value is not None:
-        parts.append(str(d.value))
-    return " ".join(parts)
-
-
 def answer_lines(registry: Registry) -> list[str]:
     """Every answer line the decoder may produce (chat stops at "chat:" and goes free)."""
     out = ["chat:", UNKNOWN]
