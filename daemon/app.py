@@ -23,16 +23,16 @@ from daemon.asr import VoskEngine
 from daemon.audio_sources import make_source
 from daemon.broker import PrivateBroker, port_open
 from daemon.config import ConfigError, Settings, load_settings
+from daemon.home.registry import Registry, spoken_phrases
 from daemon.messages import Source
 from daemon.mqtt import Inbound, MqttLink, Topics
-from daemon.nlu.engine import IntentEngine
-from daemon.nlu.fastpath import detect_lang
-from daemon.nlu.llm import LlamaEngine
 from daemon.notify import Notifier, watchdog_task
-from daemon.registry import Registry, spoken_phrases
 from daemon.serial_link import serial_task
 from daemon.service import Dispatcher
 from daemon.tts import MuteGate, TtsWorker
+from daemon.understanding.engine import IntentEngine
+from daemon.understanding.lang import detect_lang
+from daemon.understanding.llm import ContextTooSmall, LlamaEngine
 from daemon.voice import VoiceChannel
 from daemon.workers import ThreadWorker
 
@@ -40,9 +40,15 @@ _LOG = logging.getLogger(__name__)
 STATUS_EVERY_S = 30.0
 
 
+def home_registry(settings: Settings) -> Registry:
+    return Registry.from_config(
+        settings.devices, settings.areas, settings.floors, settings.temperature_unit
+    )
+
+
 def build_engine(settings: Settings) -> IntentEngine:
     """Load the model (slow: seconds) and build the intent engine around it."""
-    registry = Registry.from_config(settings.devices)
+    registry = home_registry(settings)
     model = None
     if settings.llm.enabled:
         assert settings.llm.model_path is not None
@@ -51,6 +57,7 @@ def build_engine(settings: Settings) -> IntentEngine:
             registry,
             threads=settings.llm.threads,
             n_ctx=settings.llm.n_ctx,
+            max_ctx=settings.llm.max_ctx,
             state_dir=settings.llm.state_dir,
             max_reply_tokens=settings.llm.max_reply_tokens,
             chat_replies=settings.llm.chat_replies,
@@ -110,6 +117,7 @@ class Daemon:
             worker=self.engine_worker,
             publish=self.link.publish,
             max_chars=s.request.max_chars,
+            area=s.area,
         )
         self.link.start()
         tasks = [
@@ -275,9 +283,22 @@ class Daemon:
         old = self.settings
         old_ids = {d.id for d in old.devices}
         new_ids = {d.id for d in new.devices}
-        registry = Registry.from_config(new.devices)
-        await self.engine_worker.run(self.dispatcher.engine.reload, registry, dict(new.replies))
-        update: dict[str, Any] = {"devices": new.devices, "replies": new.replies}
+        registry = home_registry(new)
+        try:
+            await self.engine_worker.run(self.dispatcher.engine.reload, registry, dict(new.replies))
+        except ContextTooSmall as exc:
+            _LOG.error("reload refused: %s; serving with the old config", exc)
+            self.notifier.ready("reload refused; serving with the old config")
+            return
+        self.dispatcher.area = new.area
+        update: dict[str, Any] = {
+            "devices": new.devices,
+            "areas": new.areas,
+            "floors": new.floors,
+            "area": new.area,
+            "temperature_unit": new.temperature_unit,
+            "replies": new.replies,
+        }
         if (new.site_id, new.mqtt.prefix) != (old.site_id, old.mqtt.prefix):
             self.topics = Topics(new.mqtt.prefix, new.site_id)
             self.dispatcher.topics, self.dispatcher.site = self.topics, new.site_id

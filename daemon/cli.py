@@ -56,14 +56,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     ask = sub.add_parser("ask", parents=[common], help="understand one request; print its intent")
     ask.add_argument("text", help='the request, e.g. "turn on the kitchen light"')
+    ask.add_argument(
+        "--area", default=None, help="the area it was said in (default: the config's area)"
+    )
     sub.add_parser(
         "check", parents=[common], help="validate the config, the model file and the broker"
     )
     ev = sub.add_parser(
         "eval", parents=[common], help="run a JSONL set of utterances with expected intents"
     )
-    ev.add_argument("set", type=Path, help='JSONL, one {"text", "expect": {action, device, value}}')
+    ev.add_argument(
+        "set", type=Path, help='JSONL lines of FORMAT.md: {"text", "expect", "area"} or {"turns"}'
+    )
     ev.add_argument("--quiet", action="store_true", help="print only the final JSON line")
+    ev.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='one JSON line per item ({"text", "expect", "got", "exact", "engine", "ms"}), '
+        "then the summary line",
+    )
     bench = sub.add_parser(
         "bench",
         parents=[common],
@@ -143,13 +154,13 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             return 130
     if args.command == "ask":
-        return _ask(settings, args.text)
+        return _ask(settings, args.text, args.area)
     if args.command == "check":
         return _check(settings)
     if args.command == "eval":
         from daemon.evaluate import run_eval
 
-        return run_eval(settings, args.set, quiet=args.quiet)
+        return run_eval(settings, args.set, quiet=args.quiet, jsonl=args.jsonl)
     if args.command == "bench":
         from daemon.bench import run_bench
 
@@ -163,7 +174,7 @@ def _config_failed(problems: list[str]) -> int:
     return EXIT_CONFIG
 
 
-def _ask(settings: Settings, text: str) -> int:
+def _ask(settings: Settings, text: str, area: str | None) -> int:
     import time
 
     from daemon.app import build_engine
@@ -178,8 +189,12 @@ def _ask(settings: Settings, text: str) -> int:
         print(exc.reply("cli").model_dump_json(), file=sys.stderr)
         return 1
     engine = build_engine(settings)
-    u = engine.understand(req.text)
-    intent = build_intent(req, u, settings.site_id, u.ms)
+    where = area or settings.area
+    if where is not None and where not in engine.registry.area_by_id:
+        print(f"ask: unknown area {where!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    u = engine.understand(req.text, where)
+    intent = build_intent(req, u, settings.site_id, u.ms, engine.registry, where)
     print(intent.model_dump_json(indent=2))
     return 0
 
@@ -190,10 +205,21 @@ def _check(settings: Settings) -> int:
     from daemon.broker import port_open
 
     ok = True
-    print(f"config: ok ({len(settings.devices)} devices, site {settings.site_id})")
+    print(
+        f"config: ok ({len(settings.devices)} devices in {len(settings.areas)} areas on "
+        f"{len(settings.floors)} floors, site {settings.site_id}"
+        + (f" in {settings.area}" if settings.area else "")
+        + ")"
+    )
     if settings.llm.enabled and settings.llm.model_path is not None:
         size = settings.llm.model_path.stat().st_size
         print(f"model: ok ({settings.llm.model_path}, {size:,} bytes, GGUF header)")
+        from daemon.app import home_registry
+        from daemon.understanding.llm import prompt_tokens
+
+        need = prompt_tokens(settings.llm.model_path, home_registry(settings))
+        ctx = settings.llm.n_ctx or f"auto, up to {settings.llm.max_ctx}"
+        print(f"prompt: {need} tokens for {len(settings.devices)} devices (n_ctx {ctx})")
     m = settings.mqtt
     if m.host is None:
         import shutil

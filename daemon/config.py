@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,10 +20,11 @@ from pydantic_settings import (
 )
 
 from daemon.asr import AsrSettings
+from daemon.home.registry import registry_problems
+from daemon.home.vocabulary import ALL_ACTIONS, LANGS, TYPES
 from daemon.serial_link import SerialSettings
 from daemon.settings_base import Section
 from daemon.tts import TtsSettings
-from daemon.vocabulary import ACTIONS, LANGS
 
 DEFAULT_CONFIG = Path("config.toml")
 OFFICIAL_MODEL = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
@@ -69,7 +70,24 @@ class LlmSettings(Section):
         ge=1,
         description="CPU threads for llama.cpp; default: all cores up to 4.",
     )
-    n_ctx: int = Field(1024, ge=256, le=32768, description="Context window, tokens.")
+    n_ctx: int | None = Field(
+        None,
+        ge=256,
+        le=32768,
+        description=(
+            "Context window, tokens. Unset: sized from the registry (the fixed prompt "
+            "plus room for a request and its answer)."
+        ),
+    )
+    max_ctx: int = Field(
+        8192,
+        ge=512,
+        le=32768,
+        description=(
+            "Largest context that an unset n_ctx may grow to for a big registry; each "
+            "1,000 tokens cost about 12 MB of RAM with the 0.5B model."
+        ),
+    )
     state_dir: Path = Field(
         Path(".state"),
         description="Where the system prompt's KV state is cached between starts.",
@@ -94,19 +112,36 @@ class RequestSettings(Section):
     )
 
 
+_ID = r"^[a-z][a-z0-9_]*$"
+
+
+class Floor(Section):
+    id: str = Field(pattern=_ID, description="Stable id, used in area entries.")
+    name: str = Field(min_length=1, description="What people call it.")
+    aliases: list[str] = Field(default_factory=list, description="Other names, any language.")
+
+
+class Area(Section):
+    id: str = Field(pattern=_ID, description="Stable id, used by devices and `area`.")
+    name: str = Field(min_length=1, description="What people call it.")
+    aliases: list[str] = Field(default_factory=list, description="Other names, any language.")
+    floor: str | None = Field(None, description="The floor id it is on, if any.")
+
+
 class Device(Section):
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable id used in intents.")
+    id: str = Field(pattern=_ID, description="Stable id used in intents.")
+    type: str = Field(description="One of: " + ", ".join(TYPES) + ".")
     name: str = Field(min_length=1, description="What people call it, in the main language.")
     aliases: list[str] = Field(default_factory=list, description="Other names, any language.")
-    actions: list[str] = Field(min_length=1, description="Actions the device accepts.")
-
-    @field_validator("actions")
-    @classmethod
-    def _known_actions(cls, v: list[str]) -> list[str]:
-        bad = [a for a in v if a not in ACTIONS]
-        if bad:
-            raise ValueError(f"unknown action(s) {bad}; use some of: {', '.join(sorted(ACTIONS))}")
-        return v
+    area: str | None = Field(None, description="The area id it is in, if any.")
+    actions: list[str] | None = Field(
+        None, description="Narrows the type's actions to these; unset: all of the type's."
+    )
+    sensitive: list[str] = Field(
+        default_factory=list, description="Actions that need a confirmation (e.g. unlock)."
+    )
+    color: bool = Field(False, description="Lights only: accepts set_color.")
+    speeds: int = Field(3, ge=1, le=10, description="Fans: number of speed levels.")
 
 
 class Settings(BaseSettings):
@@ -133,6 +168,18 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Reply templates per language and action; override the built-in ones.",
     )
+    area: str | None = Field(
+        None,
+        description=(
+            "The area (an [[areas]] id) this site is in: 'turn on the light' means its "
+            'lights. A request may name another in its JSON payload ({"area": ...}).'
+        ),
+    )
+    temperature_unit: Literal["celsius", "fahrenheit"] = Field(
+        "celsius", description="Unit of set_temperature values."
+    )
+    floors: list[Floor] = Field(default_factory=list, description="Floors of the home.")
+    areas: list[Area] = Field(default_factory=list, description="Areas (rooms) of the home.")
     devices: list[Device] = Field(default_factory=list, description="The device registry.")
 
     @field_validator("replies")
@@ -142,24 +189,16 @@ class Settings(BaseSettings):
             if lang not in LANGS:
                 raise ValueError(f"unknown language {lang!r}; use one of {sorted(LANGS)}")
             for key in table:
-                if key not in ACTIONS and key not in ("query", "chat", "unknown"):
+                if key not in ALL_ACTIONS:
                     raise ValueError(f"[replies.{lang}] {key!r} is not an action")
         return v
 
-    @model_validator(mode="after")
-    def _registry_consistent(self) -> Settings:
-        seen: set[str] = set()
-        for d in self.devices:
-            if d.id in seen:
-                raise ValueError(f"device id {d.id!r} is used twice")
-            seen.add(d.id)
-        # A reply template for an action that no device accepts is a stale or mistyped entry.
-        offered = {a for d in self.devices for a in d.actions} | {"query", "chat", "unknown"}
-        for lang, table in self.replies.items():
-            for key in table:
-                if key not in offered:
-                    raise ValueError(f"[replies.{lang}] {key!r}: no device has that action")
-        return self
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return v.upper()
 
     @classmethod
     def settings_customise_sources(
@@ -217,7 +256,13 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError([_describe(dict(e)) for e in exc.errors()]) from None
     except (ValueError, OSError) as exc:  # TOML syntax errors surface here
         raise ConfigError([f"config: {toml_path}: {exc}"]) from None
-    return _resolve_paths(Settings.model_validate(loaded.model_dump()), base)
+    settings = _resolve_paths(Settings.model_validate(loaded.model_dump()), base)
+    problems = registry_problems(settings.devices, settings.areas, settings.floors)
+    if settings.area is not None and settings.area not in {a.id for a in settings.areas}:
+        problems.append(f"config: area: {settings.area!r} is not an [[areas]] id")
+    if problems:
+        raise ConfigError(problems)
+    return settings
 
 
 def _resolve_paths(s: Settings, base: Path) -> Settings:
@@ -227,14 +272,32 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
         return base / p
 
     model = rel(s.llm.model_path)
+    state_dir = s.llm.state_dir
     if model is None:
-        official = base / "models" / OFFICIAL_MODEL
-        standin = base / "models" / STANDIN_MODEL
-        model = standin if (not official.exists() and standin.exists()) else official
-    llm = s.llm.model_copy(update={"model_path": model, "state_dir": rel(s.llm.state_dir)})
+        model = _default_model(base)
+        if state_dir == LlmSettings.model_fields["state_dir"].default:
+            # A config that names no paths (a bare registry like home.toml) keeps its
+            # cache beside the models it uses, not beside itself.
+            state_dir = model.parent.parent / state_dir
+    llm = s.llm.model_copy(update={"model_path": model, "state_dir": rel(state_dir)})
     mqtt = s.mqtt.model_copy(update={"ca_file": rel(s.mqtt.ca_file)})
     asr = s.asr.model_copy(update={"model_path": rel(s.asr.model_path), "file": rel(s.asr.file)})
     return s.model_copy(update={"llm": llm, "mqtt": mqtt, "asr": asr})
+
+
+def _default_model(base: Path) -> Path:
+    """The official model, else the stand-in, in the first of these `models/` folders that
+    has one: the config's folder, the working directory, dialogd's own checkout."""
+    folders = [
+        base / "models",
+        Path.cwd() / "models",
+        Path(__file__).resolve().parent.parent / "models",
+    ]
+    for folder in folders:
+        for name in (OFFICIAL_MODEL, STANDIN_MODEL):
+            if (folder / name).exists():
+                return folder / name
+    return folders[0] / OFFICIAL_MODEL
 
 
 def model_problems(s: Settings) -> list[str]:
@@ -267,4 +330,22 @@ def _llm_problems(s: Settings) -> list[str]:
         magic = f.read(4)
     if magic != b"GGUF":
         return [f"config: llm.model_path: {path} is not a GGUF file (bad header {magic!r})"]
-    return []
+    return _context_problems(s, path)
+
+
+def _context_problems(s: Settings, path: Path) -> list[str]:
+    """A registry whose prompt the model's context cannot hold, before anything starts."""
+    from daemon.home.registry import Registry
+    from daemon.understanding.llm import TURN_ROOM, prompt_tokens
+
+    registry = Registry.from_config(s.devices, s.areas, s.floors, s.temperature_unit)
+    need = prompt_tokens(path, registry) + TURN_ROOM
+    limit = s.llm.n_ctx or s.llm.max_ctx
+    if need <= limit:
+        return []
+    key = "llm.n_ctx" if s.llm.n_ctx else "llm.max_ctx"
+    return [
+        f"config: {key}: the prompt for these {len(s.devices)} devices needs a context of "
+        f"{need} tokens, more than {limit} (raise {key}, or unset llm.n_ctx to size it "
+        "from the registry)"
+    ]

@@ -33,10 +33,48 @@ class Request:
     source: Source
     id: str = field(default_factory=new_id)
     received: float = 0.0  # time.monotonic() at arrival, for latency_ms
+    area: str | None = None  # the area the request was said in, when the caller says
+
+
+Value = int | str | None
+DeviceRef = str | list[str] | None
+
+
+class CommandOut(BaseModel):
+    """One command of an intent: an action on one or more devices."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: str = Field(description="What to do (FORMAT.md's action vocabulary).")
+    device: DeviceRef = Field(
+        description="null, one device id, or a list of ids (every device it applies to)."
+    )
+    value: Value = Field(
+        description="Number, colour name or list item, as the action takes; else null."
+    )
+    sensitive: bool = Field(
+        False, description="The action is sensitive for one of its devices (needs a confirmation)."
+    )
+
+
+class Step(BaseModel):
+    """One action on one device: the intent flattened for simple appliances."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: str
+    device: str | None
+    value: Value
+    sensitive: bool = False
 
 
 class Intent(BaseModel):
-    """A decided request: what to do (action, device, value) and what to say (reply)."""
+    """A decided request: what to do (commands) and what to say (reply).
+
+    `action`, `device` and `value` repeat the first command, so that a consumer of single
+    commands needs nothing else; `commands` holds all of them, and `steps` the same
+    flattened to one device each (what an ESP32 iterates over).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,16 +83,22 @@ class Intent(BaseModel):
     site: str = Field(description="site_id of the dialogd that decided it.")
     source: Source = Field(description="Where the request came from.")
     text: str = Field(description="The request text as understood.")
-    action: str = Field(
-        description="A device action from the registry, or 'query', 'chat' or 'unknown'."
+    area: str | None = Field(
+        None, description="The area the request was said in (the site's, or the caller's)."
     )
-    device: str | None = Field(description="A device id from the registry; null for chat/unknown.")
-    value: int | None = Field(description="The number for set_* actions, else null.")
+    action: str = Field(description="The first command's action.")
+    device: DeviceRef = Field(description="The first command's device(s).")
+    value: Value = Field(description="The first command's value.")
+    sensitive: bool = Field(
+        False, description="Some command is a sensitive action (unlocking, opening the garage)."
+    )
+    commands: list[CommandOut] = Field(description="Every command of the request, in order.")
+    steps: list[Step] = Field(description="The commands flattened: one action on one device each.")
     reply: str = Field(description="A short answer to speak, in the user's language.")
     lang: Literal["en", "zh"] = Field(description="Language of the request and the reply.")
     latency_ms: int = Field(ge=0, description="From arrival to decision, milliseconds.")
     engine: Literal["rules", "model"] = Field(
-        description="Which part decided: the rule-based fast path or the language model."
+        description="Which part decided: the sentence templates (rules) or the language model."
     )
 
 
@@ -103,6 +147,7 @@ def parse_request(payload: bytes, source: Source, max_chars: int, received: floa
         ) from None
     raw = raw.strip()
     req_id: str | None = None
+    area: str | None = None
     text = raw
     if raw.startswith("{"):
         try:
@@ -113,6 +158,10 @@ def parse_request(payload: bytes, source: Source, max_chars: int, received: floa
             raise RequestError("bad_json", "JSON payload must be an object")
         rid = obj.get("id")
         req_id = None if rid is None else str(rid)[:128]
+        raw_area = obj.get("area")
+        if raw_area is not None and not isinstance(raw_area, str):
+            raise RequestError("bad_json", '"area" must be a string (an area id)', req_id)
+        area = raw_area or None
         field_text = obj.get("text")
         if not isinstance(field_text, str):
             raise RequestError("bad_json", 'JSON payload needs a string "text"', req_id)
@@ -125,7 +174,7 @@ def parse_request(payload: bytes, source: Source, max_chars: int, received: floa
         raise RequestError(
             "too_long", f"request is {len(text)} characters; the limit is {max_chars}", req_id
         )
-    return Request(text=text, source=source, id=req_id or new_id(), received=received)
+    return Request(text=text, source=source, id=req_id or new_id(), received=received, area=area)
 
 
 def to_json(msg: BaseModel) -> bytes:

@@ -12,20 +12,23 @@ import logging
 import time
 from collections.abc import Callable
 
+from daemon.home.registry import Decision, Registry
 from daemon.messages import (
+    CommandOut,
     ErrorReply,
     Intent,
     Outcome,
     Request,
     RequestError,
     Source,
+    Step,
     parse_request,
     to_json,
     utc_now,
 )
 from daemon.mqtt import Topics
-from daemon.nlu.engine import IntentEngine, Understood
 from daemon.stats import Stats
+from daemon.understanding.engine import IntentEngine, Understood
 from daemon.workers import ThreadWorker
 
 _LOG = logging.getLogger(__name__)
@@ -36,22 +39,52 @@ Publish = Callable[[str, bytes], None]
 Speak = Callable[[str, str, Source], None]
 
 
-def build_intent(request: Request, u: Understood, site: str, latency_ms: float) -> Intent:
+def build_intent(
+    request: Request,
+    u: Understood,
+    site: str,
+    latency_ms: float,
+    registry: Registry,
+    area: str | None = None,
+) -> Intent:
     """The published form of a decided request."""
+    commands = [
+        CommandOut(
+            action=c.action,
+            device=c.device,
+            value=c.value,
+            sensitive=registry.is_sensitive(c),
+        )
+        for c in u.decision.commands
+    ]
+    first = commands[0]
     return Intent(
         id=request.id,
         ts=utc_now(),
         site=site,
         source=request.source,
         text=request.text,
-        action=u.decision.action,
-        device=u.decision.device,
-        value=u.decision.value,
+        area=area,
+        action=first.action,
+        device=first.device,
+        value=first.value,
+        sensitive=any(c.sensitive for c in commands),
+        commands=commands,
+        steps=steps(u.decision, registry),
         reply=u.reply,
         lang=u.lang,
         latency_ms=round(latency_ms),
         engine=u.engine,
     )
+
+
+def steps(d: Decision, registry: Registry) -> list[Step]:
+    out = []
+    for c in d.commands:
+        for dev in c.devices or (None,):
+            sensitive = dev is not None and c.action in registry.by_id[dev].sensitive
+            out.append(Step(action=c.action, device=dev, value=c.value, sensitive=sensitive))
+    return out
 
 
 class Dispatcher:
@@ -64,6 +97,7 @@ class Dispatcher:
         publish: Publish,
         max_chars: int,
         speak: Speak | None = None,
+        area: str | None = None,
     ) -> None:
         self.site = site
         self.topics = topics
@@ -72,6 +106,7 @@ class Dispatcher:
         self.publish = publish
         self.max_chars = max_chars
         self.speak = speak
+        self.area = area
         self.stats = Stats()
         self.accepting = True
         self._in_flight: set[asyncio.Task[Outcome]] = set()
@@ -87,6 +122,13 @@ class Dispatcher:
             if not self.accepting:
                 raise RequestError("busy", "dialogd is shutting down")
             request = parse_request(payload, source, self.max_chars, received)
+            if request.area is not None and request.area not in self.engine.registry.area_by_id:
+                raise RequestError(
+                    "bad_json",
+                    f"unknown area {request.area!r}; areas: "
+                    + ", ".join(self.engine.registry.area_by_id),
+                    request.id,
+                )
         except RequestError as exc:
             return self._fail(exc.reply(source))
         # Shielded so that a shutdown lets requests already in flight finish.
@@ -97,7 +139,10 @@ class Dispatcher:
 
     async def _answer(self, request: Request) -> Outcome:
         try:
-            understood: Understood = await self.worker.run(self.engine.understand, request.text)
+            area = request.area or self.area
+            understood: Understood = await self.worker.run(
+                self.engine.understand, request.text, area
+            )
         except Exception as exc:
             _LOG.exception("model failed on request %s", request.id)
             return self._fail(
@@ -108,19 +153,19 @@ class Dispatcher:
                     source=request.source,
                 )
             )
-        d = understood.decision
         latency = (time.monotonic() - request.received) * 1000
-        intent = build_intent(request, understood, self.site, latency)
+        intent = build_intent(request, understood, self.site, latency, self.engine.registry, area)
         self.publish(self.topics.intent, to_json(intent))
         self.stats.record(latency, understood.engine)
         _LOG.info(
-            "%s %s %r -> %s %s %s (%s, %.0f ms)",
+            "%s %s %r -> %s (%s, %.0f ms)",
             request.source,
             request.id,
             request.text,
-            d.action,
-            d.device or "-",
-            "-" if d.value is None else d.value,
+            "; ".join(
+                f"{c.action} {c.device or '-'} {'-' if c.value is None else c.value}"
+                for c in intent.commands
+            ),
             understood.engine,
             latency,
         )

@@ -1,0 +1,331 @@
+"""The home: floors, areas and devices, what they are called and what they accept.
+
+Built from the config's `[[floors]]`, `[[areas]]` and `[[devices]]` (FORMAT.md). It is
+the single authority on validity: a command that `Registry.check` accepts names real
+devices, an action each of them takes and a value in range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from daemon.home.vocabulary import (
+    CLARIFY,
+    COLOR_ACTION,
+    COLORS,
+    DEVICELESS,
+    QUERY,
+    START_TIMER,
+    TYPES,
+    NumberRule,
+    Value,
+    number_rule,
+    value_kind,
+)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A floor or an area."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    floor: str | None = None  # areas only
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: str
+    type: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    area: str | None = None
+    actions: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()
+    speeds: int = 3
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """Every way to name it."""
+        return (self.name, *self.aliases)
+
+    def accepts(self, action: str) -> bool:
+        return action == QUERY or action in self.actions
+
+
+@dataclass(frozen=True)
+class Command:
+    """One thing to do: an action on devices (a set; empty for deviceless actions)."""
+
+    action: str
+    devices: tuple[str, ...] = ()
+    value: Value = None
+
+    @property
+    def device(self) -> str | list[str] | None:
+        """FORMAT.md's `device`: null, one id, or a list of ids."""
+        if not self.devices:
+            return None
+        return self.devices[0] if len(self.devices) == 1 else list(self.devices)
+
+
+@dataclass(frozen=True)
+class RangeProblem:
+    """A number the request said that the device cannot take; the reply names the range."""
+
+    action: str
+    device: str | None
+    value: int
+    lo: int
+    hi: int
+    unit: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the engine decided for one request: one or more commands.
+
+    `problem` is set when a request was refused for a reason the reply must name (a value
+    out of range); the commands are then a single `unknown`.
+    """
+
+    commands: tuple[Command, ...]
+    problem: RangeProblem | None = None
+
+    @staticmethod
+    def one(action: str, devices: Iterable[str] = (), value: Value = None) -> Decision:
+        return Decision((Command(action, tuple(devices), value),))
+
+    @property
+    def first(self) -> Command:
+        return self.commands[0]
+
+    def triples(self) -> set[tuple[str, str | None, Value]]:
+        """(action, device, value) with device lists expanded, as FORMAT.md compares."""
+        out: set[tuple[str, str | None, Value]] = set()
+        for c in self.commands:
+            if c.action == CLARIFY:
+                out.add((CLARIFY, None, None))
+            elif not c.devices:
+                out.add((c.action, None, c.value))
+            else:
+                out.update((c.action, d, c.value) for d in c.devices)
+        return out
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What the words of a request pin down, for the model's decoder to respect.
+
+    None leaves a dimension open; `values` are the numbers the request says.
+    """
+
+    devices: frozenset[str] | None = None
+    values: frozenset[int] | None = None
+    colors: frozenset[str] | None = None
+
+
+@dataclass
+class Registry:
+    floors: tuple[Place, ...] = ()
+    areas: tuple[Place, ...] = ()
+    devices: tuple[DeviceInfo, ...] = ()
+    fahrenheit: bool = False
+    by_id: dict[str, DeviceInfo] = field(init=False)
+    area_by_id: dict[str, Place] = field(init=False)
+    floor_by_id: dict[str, Place] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_id = {d.id: d for d in self.devices}
+        self.area_by_id = {a.id: a for a in self.areas}
+        self.floor_by_id = {f.id: f for f in self.floors}
+
+    @classmethod
+    def from_config(
+        cls,
+        devices: Sequence[object],
+        areas: Sequence[object] = (),
+        floors: Sequence[object] = (),
+        temperature_unit: str = "celsius",
+    ) -> Registry:
+        def place(p: object) -> Place:
+            return Place(
+                id=p.id,  # type: ignore[attr-defined]
+                name=p.name,  # type: ignore[attr-defined]
+                aliases=tuple(p.aliases),  # type: ignore[attr-defined]
+                floor=getattr(p, "floor", None),
+            )
+
+        def device(d: object) -> DeviceInfo:
+            typ: str = d.type  # type: ignore[attr-defined]
+            listed = tuple(d.actions or ())  # type: ignore[attr-defined]
+            actions = listed or tuple(
+                a
+                for a in TYPES.get(typ, ())
+                if a != COLOR_ACTION or d.color  # type: ignore[attr-defined]
+            )
+            return DeviceInfo(
+                id=d.id,  # type: ignore[attr-defined]
+                type=typ,
+                name=d.name,  # type: ignore[attr-defined]
+                aliases=tuple(d.aliases),  # type: ignore[attr-defined]
+                area=d.area,  # type: ignore[attr-defined]
+                actions=actions,
+                sensitive=tuple(d.sensitive),  # type: ignore[attr-defined]
+                speeds=d.speeds,  # type: ignore[attr-defined]
+            )
+
+        return cls(
+            floors=tuple(place(f) for f in floors),
+            areas=tuple(place(a) for a in areas),
+            devices=tuple(device(d) for d in devices),
+            fahrenheit=temperature_unit == "fahrenheit",
+        )
+
+    # ----------------------------------------------------------------- lookups
+
+    def floor_of(self, dev: DeviceInfo) -> str | None:
+        area = self.area_by_id.get(dev.area or "")
+        return area.floor if area else None
+
+    def in_area(self, area: str) -> list[DeviceInfo]:
+        return [d for d in self.devices if d.area == area]
+
+    def on_floor(self, floor: str) -> list[DeviceInfo]:
+        return [d for d in self.devices if self.floor_of(d) == floor]
+
+    def rule(self, action: str, device: str | None) -> NumberRule | None:
+        dev = self.by_id.get(device or "")
+        return number_rule(action, speeds=dev.speeds if dev else 3, fahrenheit=self.fahrenheit)
+
+    def is_sensitive(self, c: Command) -> bool:
+        return any(c.action in self.by_id[d].sensitive for d in c.devices if d in self.by_id)
+
+    # -------------------------------------------------------------- validity
+
+    def check(self, c: Command) -> str | None:
+        """Why `c` is not a valid command for this home, or None when it is."""
+        if c.action in DEVICELESS:
+            if c.devices:
+                return f"{c.action} takes no device"
+            if c.action == START_TIMER:
+                return self.value_problem(c)
+            return None if c.value is None else f"{c.action} takes no value"
+        if not c.devices:
+            return f"{c.action} needs a device"
+        for d in c.devices:
+            dev = self.by_id.get(d)
+            if dev is None:
+                return f"no device {d!r}"
+            if c.action == CLARIFY:
+                continue
+            if not dev.accepts(c.action):
+                return f"{dev.id} does not accept {c.action}"
+        if c.action in (QUERY, CLARIFY):
+            return None if c.value is None else f"{c.action} takes no value"
+        return self.value_problem(c)
+
+    def value_problem(self, c: Command) -> str | None:
+        kind = value_kind(c.action)
+        v = c.value
+        if kind == "none":
+            return None if v is None else f"{c.action} takes no value"
+        if kind == "color":
+            return None if v in COLORS else f"{c.action} needs one of {', '.join(COLORS)}"
+        if kind == "item":
+            return None if isinstance(v, str) and v.strip() else "add_item needs an item"
+        for d in c.devices or (None,):
+            rule = self.rule(c.action, d)
+            assert rule is not None
+            if not isinstance(v, int) or isinstance(v, bool) or not rule.accepts(v):
+                return f"{c.action} needs a value from {rule.lo} to {rule.hi}"
+        return None
+
+    def check_decision(self, d: Decision) -> str | None:
+        for c in d.commands:
+            problem = self.check(c)
+            if problem:
+                return problem
+        return None
+
+
+def registry_problems(
+    devices: Sequence[object], areas: Sequence[object], floors: Sequence[object]
+) -> list[str]:
+    """Every way the registry makes no sense, one line each (config error lines)."""
+    out: list[str] = []
+    floor_ids: set[str] = set()
+    for i, f in enumerate(floors):
+        fid = f.id  # type: ignore[attr-defined]
+        if fid in floor_ids:
+            out.append(f"config: floors[{i}]: floor id {fid!r} is used twice")
+        floor_ids.add(fid)
+    area_ids: set[str] = set()
+    for i, a in enumerate(areas):
+        aid, fl = a.id, a.floor  # type: ignore[attr-defined]
+        if aid in area_ids:
+            out.append(f"config: areas[{i}]: area id {aid!r} is used twice")
+        area_ids.add(aid)
+        if fl is not None and fl not in floor_ids:
+            out.append(f"config: areas[{i}] ({aid}): floor {fl!r} does not exist")
+    ids: set[str] = set()
+    names: dict[str, str] = {}
+    for i, d in enumerate(devices):
+        did, typ = d.id, d.type  # type: ignore[attr-defined]
+        where = f"config: devices[{i}] ({did})"
+        if did in ids:
+            out.append(f"{where}: device id {did!r} is used twice")
+        ids.add(did)
+        if typ not in TYPES:
+            out.append(f"{where}: unknown type {typ!r}; use one of {', '.join(TYPES)}")
+            continue
+        offered = [a for a in TYPES[typ] if a != COLOR_ACTION or d.color]  # type: ignore[attr-defined]
+        for a in d.actions or ():  # type: ignore[attr-defined]
+            if a not in offered:
+                extra = (
+                    " (lights need color = true)" if a == COLOR_ACTION and typ == "light" else ""
+                )
+                out.append(f"{where}: a {typ} has no action {a!r}{extra}")
+        accepted = set(d.actions or offered)  # type: ignore[attr-defined]
+        for a in d.sensitive:  # type: ignore[attr-defined]
+            if a not in accepted:
+                out.append(f"{where}: sensitive action {a!r} is not one the device has")
+        if d.area is not None and d.area not in area_ids:  # type: ignore[attr-defined]
+            out.append(f"{where}: area {d.area!r} does not exist")  # type: ignore[attr-defined]
+        if d.color and typ != "light":  # type: ignore[attr-defined]
+            out.append(f"{where}: color = true is only for lights")
+        for phrase in (d.name, *d.aliases):  # type: ignore[attr-defined]
+            key = " ".join(phrase.lower().split())
+            other = names.get(key)
+            if other is not None and other != did:
+                out.append(f"{where}: the name {phrase!r} is also a name of {other}")
+            names[key] = did
+    return out
+
+
+# Words people use around device names, for the speech recognizer's command grammar.
+SPOKEN_WORDS = (
+    "turn on", "turn off", "switch on", "switch off", "open", "close", "lock", "unlock",
+    "start", "stop", "set", "the", "to", "please", "percent", "degrees", "speed", "volume",
+    "brightness", "is", "what", "on", "off", "all", "lights", "in", "and", "up", "down",
+    "brighter", "dimmer", "warmer", "cooler", "pause", "resume", "next", "mute",
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
+    "eighty", "ninety", "hundred",
+    "打开", "关闭", "关掉", "开", "关", "锁上", "解锁", "启动", "停止", "调到", "把", "度",
+    "档", "百分之", "吗", "所有", "灯", "一", "二", "两", "三", "四", "五", "六", "七", "八",
+    "九", "十", "百",
+)  # fmt: skip
+
+
+def spoken_phrases(registry: Registry) -> list[str]:
+    """Device, area and floor names plus the words around them (SPOKEN_WORDS)."""
+    places = [p for place in (*registry.areas, *registry.floors) for p in place.phrases]
+    return [p for d in registry.devices for p in d.phrases] + places + list(SPOKEN_WORDS)

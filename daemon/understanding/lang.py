@@ -1,0 +1,105 @@
+"""Language detection, normalisation, and the grammar data of `daemon/data/lang/*.toml`.
+
+The word lists live in those files, one per language; this module only compiles them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from daemon.understanding.numbers import en_words_to_digits, zh_numbers_to_digits
+
+Lang = Literal["en", "zh"]
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_ZH_SPACE = re.compile(r"(?<=[\u3400-\u9fff])\s+|\s+(?=[\u3400-\u9fff])")
+
+
+def detect_lang(text: str) -> Lang:
+    return "zh" if _CJK.search(text) else "en"
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """One language's closed-class words, compiled (see the TOML files for each)."""
+
+    lang: Lang
+    negation: re.Pattern[str]
+    question: re.Pattern[str]
+    polite: re.Pattern[str]
+    hypothetical: re.Pattern[str]
+    reported: re.Pattern[str]
+    injection: re.Pattern[str]
+    separators: re.Pattern[str]
+    fillers: re.Pattern[str]
+    everything: re.Pattern[str]
+
+
+def _alt(patterns: list[str], words: bool) -> re.Pattern[str]:
+    if not patterns:
+        return re.compile(r"(?!x)x")  # matches nothing
+    body = "|".join(f"(?:{p})" for p in patterns)
+    return re.compile(rf"\b(?:{body})\b" if words else body)
+
+
+@cache
+def _raw(lang: Lang) -> dict[str, Any]:
+    return tomllib.loads(
+        resources.files("daemon").joinpath("data", "lang", f"{lang}.toml").read_text("utf-8")
+    )
+
+
+@cache
+def color_names() -> dict[str, str]:
+    """Colour words of every language, to FORMAT.md's colour names."""
+    out: dict[str, str] = {}
+    for lang in ("en", "zh"):
+        out.update(_raw(lang).get("colors", {}))
+    return out
+
+
+@cache
+def grammar(lang: Lang) -> Grammar:
+    raw = _raw(lang)
+    words = lang == "en"
+    if words:
+        question = re.compile(r"^(?:" + "|".join(raw["question_start"]) + r")\b")
+    else:
+        question = _alt(raw["question_words"], words=False)
+    return Grammar(
+        lang=lang,
+        negation=_alt(raw["negation"], words),
+        question=question,
+        polite=_alt(raw["polite_request"], words),
+        hypothetical=_alt(raw["hypothetical"], words),
+        reported=_alt(raw["reported"], words),
+        injection=_alt(raw["injection"], words),
+        separators=re.compile("|".join(raw["clause_separators"])),
+        fillers=_alt(raw["target_fillers"], words),
+        everything=_alt(raw["all_words"], words),
+    )
+
+
+def normalize(text: str, lang: Lang) -> str:
+    """The request as the matchers see it: numbers as digits, spacing tidied.
+
+    Chinese keeps English words apart but loses spaces next to Chinese characters
+    ("kitchen light 开一下"); both languages get spelt-out numbers as digits, which
+    is what speech recognisers produce ("twenty two", "二十五").
+    """
+    t = " ".join(text.replace("’", "'").split())
+    if lang == "zh":
+        return zh_numbers_to_digits(_ZH_SPACE.sub("", t))
+    words = en_words_to_digits(t.split(" "))
+    return " ".join(words)
+
+
+def suspicious(text: str) -> bool:
+    """Text that talks to the assistant about its rules or output: never a clear command."""
+    low = text.lower()
+    return bool(grammar("en").injection.search(low) or grammar("zh").injection.search(low))

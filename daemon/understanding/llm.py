@@ -1,0 +1,486 @@
+"""The language model, driven token by token: a plain blocking class, no asyncio.
+
+Two things make it cheap on a Pi:
+- The fixed prompt prefix is evaluated once; its KV state is saved to disk and restored
+  at start-up, and every request truncates back to it. Per request the model evaluates
+  only the user's turn.
+- Decoding is constrained: a token trie of every command head ("turn_on kitchen_light",
+  "query tv", "chat:", "unknown"), then a shared trie of the values that head's action
+  takes, then the choice between the end of the answer and another command line. Where a
+  trie branches, the model's logits pick among the allowed tokens only (a few array
+  reads, no GBNF sampler over 152k tokens); where it does not, the forced tokens are
+  appended without sampling and evaluated together in one batch at the next branch.
+
+The context is sized from the registry unless `n_ctx` is given: a home of 150 devices
+gets the room its prompt needs, up to `max_ctx`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import numpy as np
+import numpy.typing as npt
+
+from daemon.home.registry import Command, Decision, Hint, Registry
+from daemon.home.vocabulary import CANCEL, CHAT, COLORS, QUERY, UNKNOWN, value_kind
+from daemon.understanding.prompt import ChatML, build_prefix
+
+_LOG = logging.getLogger(__name__)
+
+# Room in the context for a request's turn and its answer, beyond the fixed prompt.
+TURN_ROOM = 256
+MAX_ITEM_TOKENS = 12
+
+
+class ContextTooSmall(ValueError):
+    """The registry's prompt does not fit the context the config allows."""
+
+
+@dataclass
+class _Node:
+    children: dict[int, _Node] = field(default_factory=dict)
+    end: bool = False  # a complete head or value ends here
+    free: bool = False  # "chat:": the reply that follows is generated freely
+    line: str = ""  # at an end: the text of the head or value
+    devices: set[str | None] = field(default_factory=set)  # reachable from here
+    refusal: bool = False  # "unknown" is reachable from here: never ruled out by a hint
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    decision: Decision
+    reply: str | None
+    prompt_tokens: int  # the user's turn, evaluated in one batch
+    evaluated_tokens: int  # all tokens the model evaluated for this request
+    sampled_tokens: int  # positions where the model chose (constrained or free)
+    forced_tokens: int  # tokens the trie dictated, evaluated in batches
+    ms: float  # all of it, a chat reply included
+    decided_ms: float  # until the commands were known
+
+
+@dataclass
+class _Run:
+    """One request's decoding state: tokens chosen but not yet evaluated, and counts."""
+
+    pending: list[int] = field(default_factory=list)
+    evaluated: int = 0
+    sampled: int = 0
+    forced: int = 0
+
+
+class LlamaEngine:
+    """Loads a GGUF once and maps request texts to decisions."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        registry: Registry,
+        *,
+        threads: int = 4,
+        n_ctx: int | None = None,
+        max_ctx: int = 8192,
+        state_dir: Path | None = None,
+        max_reply_tokens: int = 40,
+        chat_replies: bool = True,
+    ) -> None:
+        t0 = time.monotonic()
+        self.model_path = model_path
+        self.threads = threads
+        self.fixed_ctx = n_ctx
+        self.max_ctx = max_ctx
+        self.max_reply_tokens = max_reply_tokens
+        self.chat_replies = chat_replies
+        self.state_dir = state_dir
+        self.llm = self._load(n_ctx or self.ctx_for(registry))
+        self._n_vocab = self.llm.n_vocab()
+        self._im_end = self._tok("<|im_end|>")[0]
+        self._nl = self._tok("\n")[0]
+        self._newline = set(self._tok("\n"))
+        self._value_tries: dict[tuple[str, ...], _Node] = {}
+        self.load_ms = (time.monotonic() - t0) * 1000
+        self.registry = registry
+        self.prefix_tokens = 0
+        self.set_registry(registry)
+
+    def _load(self, n_ctx: int) -> llama_cpp.Llama:
+        # n_batch bounds the per-batch logits buffer that llama-cpp-python allocates
+        # (n_batch x 152k floats): 512 would cost 300 MB of RAM for nothing here.
+        with _plain_weights():
+            return llama_cpp.Llama(
+                model_path=str(self.model_path),
+                n_ctx=n_ctx,
+                n_batch=128,
+                n_ubatch=128,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                verbose=False,
+            )
+
+    def ctx_for(self, registry: Registry) -> int:
+        """The context a registry needs: its prompt plus room for a turn, in 256s."""
+        n = prompt_tokens(self.model_path, registry)
+        return -(-(n + TURN_ROOM) // 256) * 256
+
+    # ------------------------------------------------------------------ set-up
+
+    def set_registry(self, registry: Registry) -> None:
+        """(Re)build the prompt prefix and the answer trie for a device registry.
+
+        Raises ContextTooSmall, leaving the engine as it was, when the registry's prompt
+        cannot fit the configured (or largest allowed) context.
+        """
+        t0 = time.monotonic()
+        prefix = build_prefix(registry)
+        tokens = self._tok(prefix)
+        need = len(tokens) + TURN_ROOM
+        if need > self.llm.n_ctx():
+            limit = self.fixed_ctx or self.max_ctx
+            if need > limit:
+                key = "llm.n_ctx" if self.fixed_ctx else "llm.max_ctx"
+                raise ContextTooSmall(
+                    f"the prompt for this registry takes {len(tokens)} tokens; "
+                    f"{key} = {limit} leaves no room for requests (needs {need})"
+                )
+            _LOG.info("registry needs a %d-token context; reloading the model", need)
+            self.llm.close()
+            self.llm = self._load(-(-need // 256) * 256)
+        self.registry = registry
+        self._root = self._build_heads(registry)
+        restored = self._restore_prefix(tokens)
+        if not restored:
+            self.llm.reset()
+            self.llm.eval(tokens)
+            self._save_prefix(tokens)
+        self.prefix_tokens = len(tokens)
+        _LOG.info(
+            "prompt prefix: %d tokens in a %d-token context, %s in %.0f ms",
+            len(tokens),
+            self.llm.n_ctx(),
+            "restored from cache" if restored else "evaluated",
+            (time.monotonic() - t0) * 1000,
+        )
+
+    def _tok(self, text: str) -> list[int]:
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _build_heads(self, registry: Registry) -> _Node:
+        heads: list[tuple[str, str | None]] = [("chat:", None), (UNKNOWN, None), (CANCEL, None)]
+        for dev in registry.devices:
+            heads.append((f"{QUERY} {dev.id}", dev.id))
+            heads.extend((f"{action} {dev.id}", dev.id) for action in dev.actions)
+        root = _Node()
+        for line, device in heads:
+            node = root
+            node.devices.add(device)
+            for t in self._tok(line):
+                node = node.children.setdefault(t, _Node())
+                node.devices.add(device)
+                node.refusal = node.refusal or line == UNKNOWN
+            node.free = line == "chat:"
+            node.end = not node.free
+            node.line = line
+        return root
+
+    def _value_trie(self, values: tuple[str, ...]) -> _Node:
+        """A trie of " <value>" strings, shared by every head that takes them."""
+        root = self._value_tries.get(values)
+        if root is None:
+            root = _Node()
+            for v in values:
+                node = root
+                for t in self._tok(f" {v}"):
+                    node = node.children.setdefault(t, _Node())
+                node.end = True
+                node.line = v
+            if len(self._value_tries) > 64:
+                self._value_tries.clear()
+            self._value_tries[values] = root
+        return root
+
+    def _state_file(self, tokens: list[int]) -> Path | None:
+        if self.state_dir is None:
+            return None
+        st = self.model_path.stat()
+        key = hashlib.sha256(
+            f"{self.model_path.resolve()}|{st.st_size}|{st.st_mtime_ns}|"
+            f"{self.llm.n_ctx()}|{llama_cpp.__version__}|".encode()
+            + np.asarray(tokens, dtype=np.int32).tobytes()
+        ).hexdigest()[:20]
+        return self.state_dir / f"prefix-{key}.kv"
+
+    def _restore_prefix(self, tokens: list[int]) -> bool:
+        path = self._state_file(tokens)
+        if path is None or not path.is_file():
+            return False
+        buf = (llama_cpp.llama_token * len(tokens))()
+        n_out = ctypes.c_size_t(0)
+        self.llm.reset()
+        ok = llama_cpp.llama_state_load_file(
+            self.llm._ctx.ctx, str(path).encode(), buf, len(tokens), ctypes.byref(n_out)
+        )
+        if not ok or n_out.value != len(tokens) or list(buf) != tokens:
+            _LOG.warning("KV cache %s is stale or damaged; evaluating the prompt again", path)
+            self.llm.reset()
+            return False
+        self.llm.input_ids[: len(tokens)] = tokens
+        self.llm.n_tokens = len(tokens)
+        with contextlib.suppress(OSError):
+            os.utime(path)  # most recently used: kept when old caches are pruned
+        return True
+
+    def _save_prefix(self, tokens: list[int]) -> None:
+        path = self._state_file(tokens)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Keep a few (a SIGHUP may switch back); the rest would only fill the SD card.
+            old = sorted(path.parent.glob("prefix-*.kv"), key=lambda p: p.stat().st_mtime)
+            for stale in old[:-3]:
+                stale.unlink()
+            buf = (llama_cpp.llama_token * len(tokens))(*tokens)
+            tmp = path.with_suffix(".tmp")
+            if llama_cpp.llama_state_save_file(
+                self.llm._ctx.ctx, str(tmp).encode(), buf, len(tokens)
+            ):
+                tmp.replace(path)
+        except OSError as exc:
+            # A read-only state dir costs start-up time, not correctness.
+            _LOG.warning("cannot cache the prompt's KV state in %s: %s", path.parent, exc)
+
+    # ---------------------------------------------------------------- requests
+
+    def _logits(self) -> npt.NDArray[np.float32]:
+        ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+
+    def decide(
+        self, text: str, lang: str = "en", hint: Hint | None = None, max_commands: int = 1
+    ) -> ModelAnswer:
+        """Map `text` to a decision; with a hint, only answers that fit it.
+
+        The hint comes from the request's own words (the devices and places it names, its
+        numbers and colours): a 0.5B model otherwise answers "unknown" for a plainly named
+        device, or copies "10" as "100". `max_commands` caps the command lines (a request
+        with no conjunction asks for one thing).
+        """
+        t0 = time.perf_counter()
+        self.llm.n_tokens = self.prefix_tokens  # eval() drops the KV cells after it
+        turn = self._tok(ChatML.turn(text))
+        room = self.llm.n_ctx() - self.prefix_tokens - self.max_reply_tokens - 16
+        if len(turn) > room:
+            # Keep the end of the turn: it holds the template's assistant header.
+            turn = turn[: room - 8] + turn[-8:]
+        self.llm.eval(turn)
+        run = _Run(evaluated=len(turn))
+        commands: list[Command] = []
+        reply = None
+        free = False
+        while True:
+            head = self._walk(self._root, run, hint, first=not commands)
+            if head.free:
+                free = True
+                if not commands:
+                    commands.append(Command(CHAT))
+                break
+            action, _, device = head.line.partition(" ")
+            value: int | str | None = None
+            kind = value_kind(action) if device else "none"
+            if kind == "item":
+                value = self._free_item(run)
+            elif kind != "none":
+                picked = self._walk(self._value_trie(self._values(action, device, hint)), run)
+                value = int(picked.line) if kind == "number" else picked.line
+            cmd = Command(action, (device,) if device else (), value)
+            if cmd in commands:
+                break
+            commands.append(cmd)
+            if not device or len(commands) >= max_commands:
+                break
+            if self._choose(run, [self._im_end, self._nl]) != self._nl:
+                break
+        decided_ms = (time.perf_counter() - t0) * 1000
+        if free and self.chat_replies:
+            # The language tag is forced, not sampled: a 0.5B model otherwise drifts
+            # into Chinese for English small talk.
+            tag = self._tok(f" [{lang}]")
+            self.llm.eval(run.pending + tag)
+            run.forced += len(tag)
+            run.evaluated += len(run.pending) + len(tag)
+            run.pending = []
+            reply, n = self._free_reply(lang)
+            run.sampled += n
+            run.evaluated += max(0, n - 1)
+        return ModelAnswer(
+            decision=Decision(tuple(commands)),
+            reply=reply,
+            prompt_tokens=len(turn),
+            evaluated_tokens=run.evaluated,
+            sampled_tokens=run.sampled,
+            forced_tokens=run.forced,
+            ms=(time.perf_counter() - t0) * 1000,
+            decided_ms=decided_ms,
+        )
+
+    def _values(self, action: str, device: str, hint: Hint | None) -> tuple[str, ...]:
+        """What may follow a head: the action's values, narrowed to those the request says.
+
+        A number the request says is allowed even out of range, so that the policy can
+        refuse it and name the range, instead of the decoder turning 50 into 5.
+        """
+        if value_kind(action) == "color":
+            colors = [c for c in COLORS if hint and hint.colors and c in hint.colors]
+            return tuple(colors or COLORS)
+        rule = self.registry.rule(action, device)
+        assert rule is not None
+        allowed = [v for v in range(rule.lo, rule.hi + 1) if rule.accepts(v)]
+        said = set(hint.values) if hint and hint.values else set()
+        if said and rule.lo < 0:
+            said |= {-v for v in said}
+        if said:
+            return tuple(str(v) for v in sorted(said))
+        return tuple(str(v) for v in allowed)
+
+    def _walk(self, root: _Node, run: _Run, hint: Hint | None = None, first: bool = True) -> _Node:
+        node = root
+        while not node.end and not node.free:
+            children = node.children
+            if hint is not None and hint.devices is not None:
+                fits = {
+                    t: n
+                    for t, n in children.items()
+                    if n.devices & hint.devices or (first and n.refusal)
+                }
+                if not first:
+                    children = fits  # another command line is for a named device only
+                else:
+                    children = fits or children
+                if not children:
+                    children = {self._im_end: _Node(end=True)}
+            tok = self._choose(run, list(children)) if len(children) > 1 else next(iter(children))
+            if len(children) == 1:
+                run.forced += 1
+                run.pending.append(tok)
+            node = children[tok]
+        return node
+
+    def _choose(self, run: _Run, ids: list[int]) -> int:
+        """The model's pick among `ids` at the current position; appended as pending."""
+        if run.pending:
+            self.llm.eval(run.pending)
+            run.evaluated += len(run.pending)
+            run.pending = []
+        logits = self._logits()
+        tok = ids[int(np.argmax(logits[ids]))]
+        run.sampled += 1
+        run.pending.append(tok)
+        return tok
+
+    def _free_item(self, run: _Run) -> str:
+        """A list item, generated greedily up to the end of its line."""
+        out: list[int] = []
+        space = self._tok(" ")
+        self.llm.eval(run.pending + space)
+        run.evaluated += len(run.pending) + len(space)
+        run.pending = []
+        for _ in range(MAX_ITEM_TOKENS):
+            logits = self._logits()
+            tok = int(np.argmax(logits))
+            run.sampled += 1
+            if tok == self._im_end or tok in self._newline or tok == self.llm.token_eos():
+                break
+            out.append(tok)
+            self.llm.eval([tok])
+            run.evaluated += 1
+        return self.llm.detokenize(out).decode("utf-8", errors="ignore").strip()
+
+    def _free_reply(self, lang: str) -> tuple[str, int]:
+        """Greedy reply up to the first full stop: one short sentence, few tokens.
+
+        The language is enforced on the few best candidates only (no vocabulary-wide
+        mask): English replies stay ASCII, Chinese replies start with a Chinese token.
+        """
+        out: list[int] = []
+        started = False  # a leading space is not the start of the sentence
+        for _ in range(self.max_reply_tokens):
+            tok, piece = self._pick_in_language(self._logits(), lang, first=not started)
+            if tok == self._im_end or tok in self._newline or self.llm.token_eos() == tok:
+                break
+            out.append(tok)
+            started = started or bool(piece.strip())
+            if len(out) >= 2 and any(c in piece for c in ".!?。！？"):
+                break  # one sentence is the reply: no need to evaluate its last token
+            self.llm.eval([tok])
+        text = self.llm.detokenize(out).decode("utf-8", errors="ignore").strip()
+        return text, len(out)
+
+    def _pick_in_language(
+        self, logits: npt.NDArray[np.float32], lang: str, first: bool
+    ) -> tuple[int, str]:
+        top = np.argpartition(logits, -64)[-64:]
+        for tok in (int(t) for t in top[np.argsort(-logits[top])]):
+            if tok == self._im_end:
+                return tok, ""
+            raw = self.llm.detokenize([tok])
+            piece = raw.decode("utf-8", errors="ignore")
+            if lang == "en" and raw.isascii() and piece:
+                return tok, piece
+            if lang == "zh" and (
+                not first or not piece.strip() or any("\u3400" <= c <= "\u9fff" for c in piece)
+            ):
+                return tok, piece
+        return self._im_end, ""  # nothing fitting among the best: end the reply here
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _plain_weights() -> Iterator[None]:
+    """Load without llama.cpp's "extra buffer types" (repacked weights for AMX/AVX2).
+
+    On x86 machines with AMX, batches of more than one token then crash in llama_decode
+    (seen with llama-cpp-python 0.3.36 in a sandbox); on a Pi they do not apply to
+    Q4_K_M. llama-cpp-python has no argument for it, so the default parameters that its
+    constructor reads are adjusted while it runs.
+    """
+    low_level = llama_cpp.llama_cpp  # the module that Llama.__init__ reads it from
+    original = low_level.llama_model_default_params
+
+    def params() -> Any:
+        p = original()
+        p.use_extra_bufts = False
+        return p
+
+    with _PARAMS_LOCK:
+        low_level.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            low_level.llama_model_default_params = original
+
+
+def prompt_tokens(model_path: Path, registry: Registry) -> int:
+    """How many tokens the registry's fixed prompt takes (loads only the vocabulary)."""
+    vocab = llama_cpp.Llama(model_path=str(model_path), vocab_only=True, verbose=False)
+    try:
+        return len(
+            vocab.tokenize(build_prefix(registry).encode("utf-8"), add_bos=False, special=True)
+        )
+    finally:
+        vocab.close()

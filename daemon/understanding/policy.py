@@ -1,0 +1,148 @@
+"""The safety policy: one set of rules applied to every decision, whichever path made it.
+
+- A request that asks for nothing to be done never actuates: a negation ("don't open
+  the garage"), a hypothetical ("I wonder if I should ..."), reported speech ("he said
+  to unlock ...") becomes `chat`; a question ("why is the kitchen light on?", "did you
+  turn off the porch light?") becomes a `query` of the devices it names.
+- A value out of a device's range is never clamped or changed: the command becomes
+  `unknown`, and the reply names the range.
+- The model may choose a `sensitive` action (unlocking a door, opening the garage) only
+  when the request says that action's verb itself, and never for text that tries to
+  instruct the assistant.
+- Whatever remains is checked against the registry; an invalid command is `unknown`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from daemon.home.registry import Command, Decision, RangeProblem, Registry
+from daemon.home.vocabulary import ACTUATING, CHAT, QUERY, UNKNOWN, number_rule
+from daemon.understanding.lang import Lang, grammar, suspicious
+
+_LOG = logging.getLogger(__name__)
+
+# The words without which the model may not choose a sensitive action: the action's
+# own verb in each language (an unlock needs "unlock", never just "open").
+_SENSITIVE_VERBS = {
+    "unlock": re.compile(r"unlock|解锁|开锁|打开门锁|打开锁"),
+    "open": re.compile(r"\bopen|raise|lift|打开|开|升起"),
+}
+
+
+@dataclass(frozen=True)
+class Mood:
+    """What kind of utterance a request is, by its grammar alone."""
+
+    negated: bool
+    question: bool
+    hypothetical: bool
+    reported: bool
+
+    @property
+    def asks_for_nothing(self) -> bool:
+        return self.negated or self.hypothetical or self.reported
+
+
+def mood(text: str, lang: Lang) -> Mood:
+    g = grammar(lang)
+    low = text.lower().strip()
+    polite = bool(g.polite.search(low))
+    question = bool(g.question.search(low)) and not polite
+    if lang == "zh" and polite:
+        # "能帮我开灯吗" is a request; "灯开着吗" is a question.
+        question = False
+    return Mood(
+        negated=bool(g.negation.search(low)),
+        question=question,
+        hypothetical=bool(g.hypothetical.search(low)),
+        reported=bool(g.reported.search(low)),
+    )
+
+
+class Policy:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def apply(
+        self,
+        d: Decision,
+        text: str,
+        lang: Lang,
+        engine: str,
+        grounded: frozenset[str] | None = None,
+    ) -> Decision:
+        """`grounded`: for the model's decisions, the devices the request's words name
+        (directly, or through a place or a word of their names); others are refused."""
+        actions = {c.action for c in d.commands}
+        if not actions & (ACTUATING | {UNKNOWN}):
+            return self._valid(d)
+        m = mood(text, lang)
+        if m.asks_for_nothing:
+            _LOG.info("%r asks for nothing to be done (%s): chat", text, m)
+            return Decision.one(CHAT)
+        if not actions & ACTUATING:
+            return self._valid(d)
+        if m.question:
+            return self._valid(Decision(tuple(self._as_query(c) for c in d.commands)))
+        if engine == "model":
+            d = self._sensitive_guard(d, text)
+            if grounded is not None:
+                d = self._grounded(d, text, grounded)
+        return self._valid(self._ranges(d))
+
+    @staticmethod
+    def _grounded(d: Decision, text: str, grounded: frozenset[str]) -> Decision:
+        """A request for a device the home lacks is unknown, never a similar device."""
+        out = []
+        for c in d.commands:
+            if c.devices and not set(c.devices) <= grounded:
+                _LOG.info("model chose %s, which %r does not name; unknown", c, text)
+                c = Command(UNKNOWN)
+            out.append(c)
+        return Decision(tuple(out))
+
+    @staticmethod
+    def _as_query(c: Command) -> Command:
+        if c.action not in ACTUATING:
+            return c
+        return Command(QUERY, c.devices) if c.devices else Command(UNKNOWN)
+
+    def _sensitive_guard(self, d: Decision, text: str) -> Decision:
+        wary = suspicious(text)
+        low = text.lower()
+        out = []
+        for c in d.commands:
+            if self.registry.is_sensitive(c):
+                verb = _SENSITIVE_VERBS.get(c.action)
+                if wary or (verb is not None and not verb.search(low)):
+                    _LOG.warning("model chose %s for %r without saying so; refusing", c, text)
+                    c = Command(UNKNOWN)
+            out.append(c)
+        return Decision(tuple(out))
+
+    def _ranges(self, d: Decision) -> Decision:
+        for c in d.commands:
+            for dev_id in c.devices or (None,):
+                dev = self.registry.by_id.get(dev_id or "")
+                rule = number_rule(
+                    c.action,
+                    speeds=dev.speeds if dev else 3,
+                    fahrenheit=self.registry.fahrenheit,
+                )
+                if rule is None or not isinstance(c.value, int) or rule.accepts(c.value):
+                    continue
+                return Decision(
+                    (Command(UNKNOWN),),
+                    problem=RangeProblem(c.action, dev_id, c.value, rule.lo, rule.hi, rule.unit),
+                )
+        return d
+
+    def _valid(self, d: Decision) -> Decision:
+        problem = self.registry.check_decision(d)
+        if problem is None:
+            return d
+        _LOG.info("decision %s is not valid here (%s): unknown", d, problem)
+        return Decision((Command(UNKNOWN),))

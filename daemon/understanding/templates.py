@@ -1,0 +1,134 @@
+"""Home Assistant's sentence templates, matched with hassil: a plain blocking class.
+
+The templates are the `home-assistant-intents` package's (about 40 intents in 60+
+languages) merged with dialogd's own in `daemon/data/sentences/<language>.yaml`, which
+add what dialogd's vocabulary has and the package lacks. The slot lists (device names
+with their domain, areas, floors) come from the registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+from hassil import Intents, TextSlotList, merge_dict, recognize_best
+from hassil.filter import filter_intents
+from hassil.intents import TextSlotValue
+from home_assistant_intents import get_intents
+
+from daemon.home.registry import Registry
+from daemon.understanding.lang import Lang
+
+_LOG = logging.getLogger(__name__)
+
+# hassil's language code per dialogd language.
+HASS_LANG: dict[Lang, str] = {"en": "en", "zh": "zh-CN"}
+
+# The domain a device's name carries into the templates: Home Assistant's domain names,
+# which match dialogd's types except for lists (HA's to-do lists) and appliances.
+DOMAIN_OF_TYPE = {"list": "todo"}
+
+# Home Assistant intents that dialogd maps (see resolve.py); the rest are not loaded.
+HASS_INTENTS = frozenset(
+    {
+        "HassTurnOn", "HassTurnOff", "HassLightSet", "HassClimateSetTemperature",
+        "HassClimateGetTemperature", "HassSetVolume", "HassSetVolumeRelative",
+        "HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious",
+        "HassMediaPlayerMute", "HassMediaPlayerUnmute", "HassVacuumStart",
+        "HassVacuumReturnToBase", "HassSetPosition", "HassListAddItem",
+        "HassShoppingListAddItem", "HassGetState", "HassNevermind", "HassStartTimer",
+        "HassCancelTimer", "HassCancelAllTimers", "HassTimerStatus", "HassFanSetSpeed",
+    }
+)  # fmt: skip
+
+# Passed as the area context when the site has none, so that templates which need an
+# area ("turn on the light") still match and the resolver can ask which one.
+NO_AREA = "__no_area__"
+
+
+def domain_of(device_type: str) -> str:
+    return DOMAIN_OF_TYPE.get(device_type, device_type)
+
+
+@dataclass(frozen=True)
+class Slot:
+    value: Any
+    text: str  # what the request said; empty when the value came from the context
+
+
+@dataclass(frozen=True)
+class Match:
+    intent: str
+    slots: dict[str, Slot]
+    metadata: dict[str, Any]
+    name_domain: str | None  # the domain of the matched {name}, if one was
+
+
+class TemplateMatcher:
+    """Matches a clause against the templates of its language."""
+
+    def __init__(self, registry: Registry) -> None:
+        t0 = time.perf_counter()
+        self.registry = registry
+        self._intents: dict[Lang, Intents] = {}
+        domains = {domain_of(d.type) for d in registry.devices}
+        for lang, code in HASS_LANG.items():
+            data = get_intents(code)
+            if data is None:
+                raise RuntimeError(f"home-assistant-intents has no {code} templates")
+            own = yaml.safe_load(
+                resources.files("daemon")
+                .joinpath("data", "sentences", f"{code}.yaml")
+                .read_text("utf-8")
+            )
+            merge_dict(data, own)  # in place
+            merged = Intents.from_dict(data)
+            names = {n for n in merged.intents if n in HASS_INTENTS or n.startswith("dialogd.")}
+            self._intents[lang] = filter_intents(merged, domains=domains, intent_names=names)
+        self._slot_lists = self._lists(registry)
+        # The first match compiles hassil's internal caches: pay for it at start-up.
+        for lang in HASS_LANG:
+            self.match("turn on the light" if lang == "en" else "开灯", lang, None)
+        self.load_ms = (time.perf_counter() - t0) * 1000
+        _LOG.info("sentence templates loaded in %.0f ms", self.load_ms)
+
+    @staticmethod
+    def _lists(registry: Registry) -> dict[str, Any]:
+        names = [
+            TextSlotValue.from_tuple((phrase, d.id, {"domain": domain_of(d.type)}))
+            for d in registry.devices
+            for phrase in d.phrases
+        ]
+        areas = [TextSlotValue.from_tuple((p, a.id)) for a in registry.areas for p in a.phrases]
+        floors = [TextSlotValue.from_tuple((p, f.id)) for f in registry.floors for p in f.phrases]
+        return {
+            "name": TextSlotList(name="name", values=names),
+            "area": TextSlotList(name="area", values=areas),
+            "floor": TextSlotList(name="floor", values=floors),
+        }
+
+    def match(self, text: str, lang: Lang, area: str | None) -> Match | None:
+        result = recognize_best(
+            text,
+            self._intents[lang],
+            slot_lists=self._slot_lists,
+            intent_context={"area": area or NO_AREA},
+            language=HASS_LANG[lang],
+            best_slot_name="name",
+        )
+        if result is None:
+            return None
+        slots = {k: Slot(e.value, str(e.text or "").strip()) for k, e in result.entities.items()}
+        if any(e.is_wildcard and not str(e.value or "").strip() for e in result.entities.values()):
+            return None
+        ctx = result.context or {}
+        return Match(
+            intent=result.intent.name,
+            slots=slots,
+            metadata=dict(result.intent_metadata or {}),
+            name_domain=ctx.get("domain") if "name" in slots else None,
+        )
