@@ -1,72 +1,87 @@
 """`dialogd bench`: plain llama-cpp-python against dialogd's engine, same model, one run.
 
-Rows:
+Rows (over the set's single requests; `turns` conversations are skipped):
   plain-json     the tutorial way: system prompt listing the devices, temperature 0.7,
-                 free text, parse the first {...}
+                 free text, parse the first JSON object or list
   plain-schema   llama.cpp's JSON-schema grammar with device and action enums, temp 0
-  dialogd-model  dialogd's model path for every item (cached prefix, token trie, the
-                 devices the request names as a hint), no rules
+  dialogd-model  dialogd's model path for every request (cached prefix, token trie, the
+                 engine's hint of what the request names), no rules and no policy
   dialogd        the full engine: rules first, the model for the rest (canned small talk)
   dialogd+chat   the same, with small-talk replies written by the model
-Columns: json = a JSON object came back; valid = schema-valid and inside the registry.
+Columns: exact = the same (action, device, value) triples as `expect` (FORMAT.md);
+json = a JSON object or list came back; valid = every command inside the registry.
 All rows share one llama.cpp model in this process, so machine noise hits them alike.
+
+Then, from the same run: the fast path's and the model path's latency, compound requests
+against their clauses asked one by one, the cost per generated token, and start-up time
+and memory (each in a fresh process, twice: a cold KV cache, then a warm one) for the
+config's home and for a generated home of 150 devices.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import llama_cpp
 import numpy as np
 
-from daemon.config import Settings
-from daemon.evaluate import Item, load_set
-from daemon.nlu.engine import IntentEngine
-from daemon.nlu.fastpath import detect_lang
-from daemon.nlu.llm import LlamaEngine
-from daemon.registry import Decision, Registry
+from daemon.config import Settings, load_settings
+from daemon.evaluate import Turn, expected_triples, load_set
+from daemon.home.generate import synthetic_home_toml
+from daemon.home.registry import Command, Decision, Registry
 from daemon.stats import percentile
+from daemon.understanding.engine import MAX_MODEL_COMMANDS, IntentEngine
+from daemon.understanding.lang import detect_lang, grammar, normalize, suspicious
+from daemon.understanding.llm import LlamaEngine, ModelAnswer
+from daemon.understanding.prompt import device_lines
 
 DEFAULT_SET = Path(__file__).resolve().parent.parent / "tests" / "data" / "dev.jsonl"
+BIG_HOME = 150
 
-PLAIN_SYSTEM = """You control a smart home. Devices:
+PLAIN_SYSTEM = """You control a smart home. Devices (id: names; actions):
 {devices}
-Reply with JSON only: {{"action": ..., "device": ..., "value": ...}}.
+Reply with JSON only: {{"action": ..., "device": ..., "value": ...}}, or a list of such \
+objects when the request asks for several things.
 action is one of the device's actions, or "query" for a question about a device, \
 "chat" for small talk, "unknown" for a device the home does not have. device is a \
-device id or null. value is a number for set_ actions (percent, degrees C, fan speed \
-1-3), else null."""
+device id, a list of ids, or null. value is a number for set_ and change_ actions \
+(percent, degrees, fan level), a colour name for set_color, the item for add_item, \
+else null."""
 
 
 @dataclass
 class Row:
     name: str
     exact: int = 0
-    valid: int = 0  # schema-valid and inside the registry
-    parsed: int = 0  # at least a JSON object with the three fields
-    times: list[float] | None = None
+    valid: int = 0  # every command inside the registry
+    parsed: int = 0  # at least a JSON object or list of them
+    times: list[float] = field(default_factory=list)
     evaluated: int = 0
     generated: int = 0
 
     def add(
         self,
-        ok_valid: bool,
-        ok_exact: bool,
+        d: Decision | None,
+        turn: Turn,
+        registry: Registry,
         ms: float,
         evaluated: int,
         gen: int,
-        parsed: bool = True,
     ) -> None:
-        self.parsed += parsed
-        self.valid += ok_valid
-        self.exact += ok_exact
-        self.times = [*(self.times or []), ms]
+        self.parsed += d is not None
+        self.valid += d is not None and registry.check_decision(d) is None
+        self.exact += d is not None and d.triples() == expected_triples(turn.expect)
+        self.times.append(ms)
         self.evaluated += evaluated
         self.generated += gen
 
@@ -94,61 +109,91 @@ class _Counter:
 
 def _schema(registry: Registry) -> dict[str, Any]:
     actions = sorted(
-        {a for d in registry.devices for a in d.actions} | {"query", "chat", "unknown"}
+        {a for d in registry.devices for a in d.actions} | {"query", "chat", "unknown", "cancel"}
     )
-    return {
+    ids = {"type": "string", "enum": list(registry.by_id)}
+    command = {
         "type": "object",
         "properties": {
             "action": {"type": "string", "enum": actions},
-            "device": {
-                "anyOf": [{"type": "string", "enum": list(registry.by_id)}, {"type": "null"}]
-            },
-            "value": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "device": {"anyOf": [ids, {"type": "array", "items": ids}, {"type": "null"}]},
+            "value": {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
         },
         "required": ["action", "device", "value"],
     }
+    return {"anyOf": [command, {"type": "array", "items": command, "minItems": 1}]}
 
 
-def _parse_first_json(text: str) -> Decision | None:
-    m = re.search(r"\{.*?\}", text, re.S)
+def _parse_json(text: str) -> Decision | None:
+    """What can be read from the first JSON object or list in `text`, as a decision."""
+    m = re.search(r"[\[{]", text)
     if not m:
         return None
     try:
-        obj = json.loads(m.group(0))
-        value = obj.get("value")
-        return Decision(
-            str(obj.get("action")),
-            obj.get("device"),
-            int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None,
-        )
-    except (ValueError, TypeError, AttributeError):
+        obj, _ = json.JSONDecoder().raw_decode(text[m.start() :])
+    except ValueError:
         return None
+    commands = []
+    for c in obj if isinstance(obj, list) else [obj]:
+        if not isinstance(c, dict) or "action" not in c:
+            continue
+        dev = c.get("device")
+        devices = dev if isinstance(dev, list) else [] if dev is None else [dev]
+        value = c.get("value")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int | str) or isinstance(value, bool):
+            value = None
+        commands.append(Command(str(c["action"]), tuple(str(d) for d in devices), value))
+    return Decision(tuple(commands)) if commands else None
 
 
 def _plain(
     llm: llama_cpp.Llama, counter: _Counter, registry: Registry, schema: bool
-) -> Callable[[str], tuple[Decision | None, int, int]]:
-    from daemon.nlu.prompt import device_lines
-
+) -> Callable[[Turn], tuple[Decision | None, int, int]]:
     system = PLAIN_SYSTEM.format(devices=device_lines(registry))
     fmt: Any = {"type": "json_object", "schema": _schema(registry)} if schema else None
 
-    def run(text: str) -> tuple[Decision | None, int, int]:
+    def run(turn: Turn) -> tuple[Decision | None, int, int]:
+        area = registry.area_by_id.get(turn.area or "")
+        text = turn.text + (f" (I am in the {area.name})" if area else "")
         out: Any = llm.create_chat_completion(
             messages=[{"role": "system", "content": system}, {"role": "user", "content": text}],
             temperature=0.0 if schema else 0.7,
-            max_tokens=48,
+            max_tokens=80,
             response_format=fmt,
             seed=1,
         )
         evaluated, _ = counter.take()
         return (
-            _parse_first_json(out["choices"][0]["message"]["content"] or ""),
+            _parse_json(out["choices"][0]["message"]["content"] or ""),
             evaluated,
             int(out["usage"]["completion_tokens"]),
         )
 
     return run
+
+
+def _model_path(
+    engine: IntentEngine,
+    model: LlamaEngine,
+    text: str,
+    area: str | None,
+    max_commands: int | None = None,
+) -> ModelAnswer:
+    """The engine's model path alone, asked as understand() asks it (no rules, no policy)."""
+    lang = detect_lang(text)
+    norm = normalize(text, lang)
+    hint = None if suspicious(text) else engine.hint(norm, lang, area)
+    if max_commands is None:
+        clauses = len(_clauses(norm, lang))
+        max_commands = max(1, min(clauses, MAX_MODEL_COMMANDS))
+    return model.decide(norm, lang, hint, max_commands=max_commands)
+
+
+def _clauses(text: str, lang: str) -> list[str]:
+    seps = grammar("zh" if lang == "zh" else "en").separators
+    return [c.strip() for c in seps.split(text) if c and c.strip()]
 
 
 def _per_token_costs(engine: LlamaEngine, registry: Registry) -> dict[str, float]:
@@ -186,7 +231,7 @@ def _per_token_costs(engine: LlamaEngine, registry: Registry) -> dict[str, float
     # llama.cpp's own sampler with and without a JSON-schema grammar, same prompt.
     from llama_cpp.llama_grammar import LlamaGrammar
 
-    grammar = LlamaGrammar.from_json_schema(json.dumps(_schema(registry)), verbose=False)
+    grammar_ = LlamaGrammar.from_json_schema(json.dumps(_schema(registry)), verbose=False)
     prompt = engine._tok("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
 
     def sampler_ms(g: LlamaGrammar | None) -> float:
@@ -202,7 +247,7 @@ def _per_token_costs(engine: LlamaEngine, registry: Registry) -> dict[str, float
         return (time.perf_counter() - t0) * 1000 / max(1, n - 1)
 
     plain_free = sampler_ms(None)
-    plain_grammar = sampler_ms(grammar)
+    plain_grammar = sampler_ms(grammar_)
     engine.set_registry(registry)  # restore the cached prefix we trampled on
     return {
         "free_ms": round(free, 2),
@@ -214,19 +259,137 @@ def _per_token_costs(engine: LlamaEngine, registry: Registry) -> dict[str, float
     }
 
 
+def _compound(engine: IntentEngine, model: LlamaEngine, turns: list[Turn]) -> dict[str, Any]:
+    """Compound requests on the model path: asked whole, and clause by clause."""
+    registry = engine.registry
+    whole_ms = parts_ms = 0.0
+    whole_tok = parts_tok = commands = whole_exact = parts_exact = 0
+    compound = [t for t in turns if isinstance(t.expect, list)]
+    for turn in compound:
+        want = expected_triples(turn.expect)
+        t0 = time.perf_counter()
+        a = _model_path(engine, model, turn.text, turn.area)
+        ms = (time.perf_counter() - t0) * 1000
+        lang = detect_lang(turn.text)
+        got: set[Any] = set()
+        p_ms = 0.0
+        p_tok = 0
+        clauses = _clauses(normalize(turn.text, lang), lang)
+        for clause in clauses:
+            t0 = time.perf_counter()
+            p = _model_path(engine, model, clause, turn.area, max_commands=1)
+            p_ms += (time.perf_counter() - t0) * 1000
+            p_tok += p.evaluated_tokens
+            got |= p.decision.triples()
+        hit, p_hit = a.decision.triples() == want, got == want
+        print(
+            f"  {turn.text!r}: whole {ms:.0f} ms, {a.evaluated_tokens} tok"
+            f"{'' if hit else ' (miss)'}; {len(clauses)} clauses {p_ms:.0f} ms, {p_tok} tok"
+            f"{'' if p_hit else ' (miss)'}; valid {registry.check_decision(a.decision) is None}"
+        )
+        whole_ms, parts_ms = whole_ms + ms, parts_ms + p_ms
+        whole_tok, parts_tok = whole_tok + a.evaluated_tokens, parts_tok + p_tok
+        commands += len(turn.expect)
+        whole_exact, parts_exact = whole_exact + hit, parts_exact + p_hit
+    n = len(compound)
+    return {
+        "compound_n": n,
+        "compound_exact": whole_exact,
+        "compound_clauses_exact": parts_exact,
+        "compound_ms": round(whole_ms / max(1, n), 1),
+        "compound_clauses_ms": round(parts_ms / max(1, n), 1),
+        "compound_cost_ratio": round(whole_ms / parts_ms, 2) if parts_ms else None,
+        "compound_eval_tokens_per_command": round(whole_tok / max(1, commands), 1),
+        "compound_clauses_eval_tokens_per_command": round(parts_tok / max(1, commands), 1),
+    }
+
+
+# ------------------------------------------------------------------- start-up
+
+
+def _startup_probe() -> None:
+    """In a fresh process: build the engine from the settings on stdin; print one JSON line."""
+    logging.disable(logging.WARNING)
+    settings = Settings.model_validate_json(sys.stdin.read())
+    from daemon.app import build_engine
+
+    t0 = time.perf_counter()
+    engine = build_engine(settings)
+    build_s = time.perf_counter() - t0
+    model = engine.model
+    assert isinstance(model, LlamaEngine)
+    status = Path("/proc/self/status").read_text()
+
+    def kb(key: str) -> int:
+        m = re.search(rf"^{key}:\s+(\d+) kB", status, re.M)
+        return int(m.group(1)) if m else 0
+
+    out = {
+        "devices": len(engine.registry.devices),
+        "build_s": round(build_s, 2),
+        "model_load_ms": round(model.load_ms),
+        "templates_ms": round(engine.fast.load_ms),
+        "prompt_tokens": model.prefix_tokens,
+        "n_ctx": model.llm.n_ctx(),
+        "rss_mb": round(kb("VmRSS") / 1024),
+        "peak_rss_mb": round(kb("VmHWM") / 1024),
+    }
+    print(json.dumps(out))
+
+
+def _startup(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """build_engine() for the config's home and a generated big one, each in a fresh
+    process, twice: cold (empty KV cache dir: the prompt is evaluated and its state
+    written), then warm (the state restored). The model file is in the page cache."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="dialogd-bench-") as tmp:
+        big_path = Path(tmp) / "home.toml"
+        big_path.write_text(synthetic_home_toml(BIG_HOME), encoding="utf-8")
+        big = load_settings(big_path)  # validates the generated registry
+        big_llm = settings.llm.model_copy(
+            update={"n_ctx": None, "max_ctx": max(settings.llm.max_ctx, 8192)}
+        )
+        homes = {
+            "reference": settings,
+            f"generated-{BIG_HOME}": big.model_copy(update={"llm": big_llm}),
+        }
+        for name, s in homes.items():
+            llm = s.llm.model_copy(update={"state_dir": Path(tmp) / f"state-{name}"})
+            payload = s.model_copy(update={"llm": llm}).model_dump_json()
+            out[name] = []
+            for _ in ("cold", "warm"):
+                proc = subprocess.run(
+                    [sys.executable, "-m", "daemon.bench", "--startup-probe"],
+                    input=payload,
+                    capture_output=True,
+                    text=True,
+                    timeout=900,
+                )
+                if proc.returncode != 0:
+                    raise SystemExit(f"start-up probe failed for {name}:\n{proc.stderr}")
+                out[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+# ------------------------------------------------------------------------ run
+
+
 def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -> int:
     from daemon.app import build_engine
 
-    items: list[Item] = load_set(path or DEFAULT_SET)[:limit]
+    items = load_set(path or DEFAULT_SET)[:limit]
+    turns = [it.turns[0] for it in items if not it.conversation]
+    skipped = len(items) - len(turns)
     t0 = time.monotonic()
     engine: IntentEngine = build_engine(settings)
     model = engine.model
     if not isinstance(model, LlamaEngine):
         raise SystemExit("bench needs the model: set llm.enabled = true")
     print(
-        f"model {settings.llm.model_path} ({settings.llm.threads} threads), set {len(items)} items"
+        f"model {settings.llm.model_path} ({settings.llm.threads} threads), set {len(turns)} "
+        f"requests ({skipped} conversation lines skipped)"
     )
-    print(f"start-up (model load + cached prompt) {time.monotonic() - t0:.2f} s")
+    print(f"start-up (model load + cached prompt + templates) {time.monotonic() - t0:.2f} s")
     registry = engine.registry
     counter = _Counter(model.llm)
     rows: list[Row] = []
@@ -235,54 +398,41 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
 
     for name, run in (("plain-json", plain_json), ("plain-schema", plain_schema)):
         row = Row(name)
-        for it in items:
+        for turn in turns:
             t = time.perf_counter()
-            d, evaluated, gen = run(it.text)
-            ms = (time.perf_counter() - t) * 1000
-            ok_valid = d is not None and registry.check(d) is None
-            row.add(ok_valid, ok_valid and _same(d, it), ms, evaluated, gen, d is not None)
+            d, evaluated, gen = run(turn)
+            row.add(d, turn, registry, (time.perf_counter() - t) * 1000, evaluated, gen)
         rows.append(row)
 
     # dialogd's rows restore their own prefix: the plain rows moved the KV cache.
     model.set_registry(registry)
     counter.take()
-    row = Row("dialogd-model")  # the model path alone, for every item
-    for it in items:
-        lang = detect_lang(it.text)
-        a = model.decide(it.text, lang, engine.fast.hint(it.text))
-        row.add(
-            registry.check(a.decision) is None,
-            _same(a.decision, it),
-            a.ms,
-            a.evaluated_tokens,
-            a.sampled_tokens,
-        )
+    row = Row("dialogd-model")  # the model path alone, for every request
+    for turn in turns:
+        t = time.perf_counter()
+        a = _model_path(engine, model, turn.text, turn.area)
+        ms = (time.perf_counter() - t) * 1000
+        row.add(a.decision, turn, registry, ms, a.evaluated_tokens, a.sampled_tokens)
     rows.append(row)
     model_times: dict[str, list[float]] = {}
-    model_decided: list[float] = []
+    rules_times: list[float] = []
     for name, writes in (("dialogd", False), ("dialogd+chat", True)):
         model.chat_replies = writes
         row = Row(name)
         model_times[name] = []
-        for it in items:
+        for turn in turns:
             t = time.perf_counter()
-            u = engine.understand(it.text)
+            u = engine.understand(turn.text, turn.area)
             ms = (time.perf_counter() - t) * 1000
             if u.engine == "model":
                 model_times[name].append(ms)
-                model_decided.append(u.decided_ms)
-            row.add(
-                registry.check(u.decision) is None,
-                _same(u.decision, it),
-                ms,
-                u.evaluated_tokens,
-                u.sampled_tokens,
-            )
+            elif name == "dialogd":
+                rules_times.append(ms)
+            row.add(u.decision, turn, registry, ms, u.evaluated_tokens, u.sampled_tokens)
         rows.append(row)
     model.chat_replies = settings.llm.chat_replies
-    costs = _per_token_costs(model, registry)
 
-    n = len(items)
+    n = len(turns)
     print()
     print(
         f"{'engine':<14} {'exact':>9} {'json':>9} {'valid':>9} {'p50 ms':>8} {'p95 ms':>8} "
@@ -296,48 +446,100 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
             f"{percentile(times, 95):>8.0f} {r.evaluated / n:>12.1f} {r.generated / n:>11.1f}"
         )
     print()
+    chats = sum(1 for t in turns if ("chat", None, None) in expected_triples(t.expect))
+    ours_times, chat_times = model_times["dialogd"], model_times["dialogd+chat"]
+    print(
+        f"dialogd: {len(rules_times)} of {n} requests decided by the rules, p50 "
+        f"{percentile(rules_times, 50):.1f} ms, p95 {percentile(rules_times, 95):.1f} ms"
+    )
+    print(
+        f"dialogd: {len(ours_times)} of {n} requests went to the model ({chats} of the set "
+        f"are small talk); p50 {percentile(ours_times, 50):.0f} ms, p95 "
+        f"{percentile(ours_times, 95):.0f} ms with canned small-talk replies; p50 "
+        f"{percentile(chat_times, 50):.0f} ms, p95 {percentile(chat_times, 95):.0f} ms "
+        "when the model writes them"
+    )
+
+    print("compound requests on the model path, whole vs clause by clause:")
+    compound = _compound(engine, model, turns)
+    if compound["compound_n"]:
+        print(
+            f"  {compound['compound_n']} compound: whole {compound['compound_ms']} ms/request, "
+            f"{compound['compound_eval_tokens_per_command']} eval tok/command, exact "
+            f"{compound['compound_exact']}; clauses asked separately "
+            f"{compound['compound_clauses_ms']} ms/request, "
+            f"{compound['compound_clauses_eval_tokens_per_command']} eval tok/command, exact "
+            f"{compound['compound_clauses_exact']}; whole/clauses cost "
+            f"{compound['compound_cost_ratio']}"
+        )
+    else:
+        print("  none in this set")
+
+    costs = _per_token_costs(model, registry)
     print(
         f"per generated token: free {costs['free_ms']} ms, dialogd trie {costs['trie_ms']} ms "
         f"({costs['trie_overhead']:+.1%}); llama.cpp sampler free {costs['llama_free_ms']} ms, "
         f"JSON-schema grammar {costs['llama_grammar_ms']} ms "
         f"({costs['llama_grammar_overhead']:+.1%})"
     )
-    chats = sum(1 for it in items if it.action == "chat")
-    ours_times, chat_times = model_times["dialogd"], model_times["dialogd+chat"]
+    model.close()  # the start-up probes get the machine to themselves
+
+    print("start-up, each in a fresh process: build_engine() = model load + prompt + templates")
     print(
-        f"dialogd: {len(ours_times)} of {n} requests went to the model ({chats} of the set "
-        f"are small talk); their p50 {percentile(ours_times, 50):.0f} ms with canned "
-        f"small-talk replies, {percentile(chat_times, 50):.0f} ms when the model writes them"
+        f"  {'home':<14} {'devices':>7} {'prompt tok':>10} {'n_ctx':>6} {'run':<5} "
+        f"{'build s':>8} {'load ms':>8} {'templ ms':>8} {'RSS MB':>7} {'peak MB':>7}"
     )
+    startup = _startup(settings)
+    for home, runs in startup.items():
+        for label, s in zip(("cold", "warm"), runs, strict=True):
+            print(
+                f"  {home:<14} {s['devices']:>7} {s['prompt_tokens']:>10} {s['n_ctx']:>6} "
+                f"{label:<5} {s['build_s']:>8.2f} {s['model_load_ms']:>8} "
+                f"{s['templates_ms']:>8} {s['rss_mb']:>7} {s['peak_rss_mb']:>7}"
+            )
+    print("  cold: empty KV cache dir, the prompt is evaluated and saved; warm: restored")
+
     ours, plain, alone = rows[3], rows[1], rows[2]
-    ours_p50 = percentile(ours.times or [0], 50)
+    ref, big = startup["reference"], startup[f"generated-{BIG_HOME}"]
+    alone_p50 = max(0.01, percentile(alone.times, 50))
     summary = {
         "n": n,
+        "skipped_conversations": skipped,
         "exact": ours.exact,
         "valid": ours.valid,
-        "p50_ms": round(ours_p50, 1),
-        "p95_ms": round(percentile(ours.times or [0], 95), 1),
+        "p50_ms": round(percentile(ours.times, 50), 1),
+        "p95_ms": round(percentile(ours.times, 95), 1),
+        "rules_n": len(rules_times),
+        "rules_p50_ms": round(percentile(rules_times, 50), 1),
+        "rules_p95_ms": round(percentile(rules_times, 95), 1),
         "model_n": len(ours_times),
         "model_p50_ms": round(percentile(ours_times, 50), 1),
+        "model_p95_ms": round(percentile(ours_times, 95), 1),
         "model_p50_ms_model_written_chat": round(percentile(chat_times, 50), 1),
+        "model_path_exact": alone.exact,
+        "plain_schema_exact": plain.exact,
+        "plain_json_exact": rows[0].exact,
         "eval_tokens_per_model_req": round(alone.evaluated / n, 1),
         "gen_tokens_per_model_req": round(alone.generated / n, 1),
         "trie_overhead": costs["trie_overhead"],
         "llama_grammar_overhead": costs["llama_grammar_overhead"],
-        "speedup_model_path_vs_plain_schema": round(
-            percentile(plain.times or [0], 50) / max(0.01, percentile(alone.times or [0], 50)), 1
-        ),
-        "speedup_model_path_vs_plain_json": round(
-            percentile(rows[0].times or [0], 50) / max(0.01, percentile(alone.times or [0], 50)),
-            1,
-        ),
+        "speedup_model_path_vs_plain_schema": round(percentile(plain.times, 50) / alone_p50, 1),
+        "speedup_model_path_vs_plain_json": round(percentile(rows[0].times, 50) / alone_p50, 1),
+        **compound,
+        "startup_cold_s": ref[0]["build_s"],
+        "startup_warm_s": ref[1]["build_s"],
+        "startup_rss_mb": ref[1]["rss_mb"],
+        "prompt_tokens": ref[1]["prompt_tokens"],
+        f"startup_{BIG_HOME}_cold_s": big[0]["build_s"],
+        f"startup_{BIG_HOME}_warm_s": big[1]["build_s"],
+        f"startup_{BIG_HOME}_rss_mb": big[1]["rss_mb"],
+        f"prompt_tokens_{BIG_HOME}": big[1]["prompt_tokens"],
     }
     print(json.dumps(summary))
     return 0
 
 
-def _same(d: Decision | None, it: Item) -> bool:
-    return d is not None and (d.action, d.device, d.value) == (it.action, it.device, it.value)
-
-
 __all__ = ["run_bench"]
+
+if __name__ == "__main__" and sys.argv[1:] == ["--startup-probe"]:
+    _startup_probe()

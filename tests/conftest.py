@@ -139,8 +139,9 @@ class Listener:
 
 
 def reference_devices() -> str:
+    """The shipped config's home: floors, areas and devices."""
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    return text[text.index("[[devices]]") :]
+    return text[text.index("[[floors]]") :]
 
 
 def write_config(
@@ -162,7 +163,6 @@ reconnect_max_s = 1
 model_path = "{STANDIN}"
 state_dir = "{STATE_DIR}"
 threads = 2
-n_ctx = 1536
 {extra}
 {devices if devices is not None else reference_devices()}
 """,

@@ -26,7 +26,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 def test_shipped_config_loads_with_reference_home() -> None:
     s = load_settings(ROOT / "config.toml")
-    assert len(s.devices) == 10
+    assert (len(s.floors), len(s.areas), len(s.devices)) == (2, 7, 19)
     assert s.mqtt.host is None and s.mqtt.port == 1883
     assert {d.id for d in s.devices} >= {"kitchen_light", "front_door_lock", "washing_machine"}
 
@@ -53,12 +53,10 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
     [
         ("[mqtt]\nprot = 1883\n", "mqtt.prot"),
         ('[mqtt]\nport = "many"\n', "mqtt.port"),
-        ('[[devices]]\nid = "x"\nname = "x"\nactions = ["fly"]\n', "devices.0.actions"),
-        (
-            '[replies.en]\nunlock = "no"\n'
-            '[[devices]]\nid = "x"\nname = "x"\nactions = ["turn_on"]\n',
-            "unlock",
-        ),
+        ('[[devices]]\nid = "x"\ntype = "light"\nname = "x"\nactions = ["fly"]\n', "devices[0]"),
+        ('[[devices]]\nid = "x"\ntype = "toaster"\nname = "x"\n', "devices[0]"),
+        ('[replies.en]\nfly = "no"\n', "fly"),
+        ('log_level = "verbose"\n', "log_level"),
         ("[llm]\nthreads = 0\n", "llm.threads"),
     ],
 )

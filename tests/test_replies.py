@@ -4,22 +4,48 @@ from __future__ import annotations
 
 import pytest
 
+from daemon.app import home_registry
 from daemon.config import load_settings
-from daemon.nlu.replies import Replies
-from daemon.registry import Decision, Registry
+from daemon.home.registry import Command, Decision, RangeProblem
+from daemon.understanding.replies import Replies
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def replies() -> Replies:
-    registry = Registry.from_config(load_settings(ROOT / "config.toml").devices)
+    registry = home_registry(load_settings(ROOT / "config.toml"))
     return Replies(registry, {"en": {"turn_on": "Okay, {device} on."}})
 
 
 def test_confirmations_name_the_device_in_the_users_language(replies: Replies) -> None:
-    assert replies.render(Decision("turn_on", "kitchen_light"), "en") == "Okay, kitchen light on."
-    assert replies.render(Decision("set_temperature", "thermostat", 22), "zh") == "把空调调到22度。"
-    assert "30" in replies.render(Decision("set_brightness", "bedroom_light", 30), "en")
+    one = Decision.one
+    assert replies.render(one("turn_on", ["kitchen_light"]), "en") == "Okay, kitchen light on."
+    assert replies.render(one("set_temperature", ["thermostat"], 22), "zh") == "把空调调到22度。"
+    assert "30" in replies.render(one("set_brightness", ["bedroom_light"], 30), "en")
+
+
+def test_one_reply_for_several_commands_and_devices(replies: Replies) -> None:
+    d = Decision(
+        (
+            Command("turn_off", ("tv",)),
+            Command("close", ("curtains",)),
+        )
+    )
+    assert replies.render(d, "en") == "Turning off the TV. Closing the living room curtains."
+    both = replies.render(Decision.one("turn_off", ["kitchen_light", "bedroom_light"]), "zh")
+    assert both == "正在关闭厨房灯和卧室灯。"
+    ask = replies.render(Decision.one("clarify", ["kitchen_light", "bedroom_light"]), "en")
+    assert ask == "Which one: kitchen light or bedroom light?"
+    assert replies.render(Decision.one("set_color", ["bedroom_light"], "green"), "zh") == (
+        "把卧室灯调成绿色。"
+    )
+
+
+def test_out_of_range_names_the_range(replies: Replies) -> None:
+    d = Decision((Command("unknown"),), RangeProblem("set_temperature", "thermostat", 50, 5, 35,
+                                                     "degrees"))  # fmt: skip
+    assert replies.render(d, "en") == "Sorry, the thermostat goes from 5 to 35 degrees."
+    assert replies.render(d, "zh") == "抱歉，空调的范围是5到35度。"
 
 
 @pytest.mark.parametrize(

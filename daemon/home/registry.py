@@ -129,6 +129,8 @@ class Hint:
     devices: frozenset[str] | None = None
     values: frozenset[int] | None = None
     colors: frozenset[str] | None = None
+    # The request names a device by its own name: "unknown" is not an answer then.
+    named_directly: bool = False
 
 
 @dataclass

@@ -154,6 +154,7 @@ class IntentEngine:
         for dev in reg.devices:
             if any(_says(low, p.lower(), lang) for p in dev.phrases):
                 named.add(dev.id)
+        directly = bool(named)
         for place in reg.areas:
             if any(_says(low, p.lower(), lang) for p in place.phrases):
                 named.update(d.id for d in reg.in_area(place.id))
@@ -166,6 +167,7 @@ class IntentEngine:
             devices=frozenset(named) or None,
             values=numbers or None,
             colors=colors or None,
+            named_directly=directly,
         )
 
 

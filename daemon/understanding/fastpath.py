@@ -50,16 +50,19 @@ class FastPath:
         whole = self._clause(text, lang, area)
         if whole is not None and whole.action != UNKNOWN:
             return Decision((whole,))
+        # A whole match that names nothing this home has may still be two clauses that
+        # do ("lock the front door, then close the garage").
+        fallback = None if whole is None else Decision((whole,))
         clauses = [c.strip() for c in grammar(lang).separators.split(text) if c and c.strip()]
         if len(clauses) < 2 or len(clauses) > MAX_CLAUSES:
-            return None
+            return fallback
         commands: list[Command] = []
         for clause in clauses:
             c = self._clause(clause, lang, area)
             if c is None and commands:
                 c = self._repeat(commands[-1], clause, lang, area)
             if c is None:
-                return None
+                return fallback
             if c not in commands:
                 commands.append(c)
         if any(c.action == CANCEL for c in commands):

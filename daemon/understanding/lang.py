@@ -38,6 +38,7 @@ class Grammar:
     separators: re.Pattern[str]
     fillers: re.Pattern[str]
     everything: re.Pattern[str]
+    skip_words: tuple[str, ...]
 
 
 def _alt(patterns: list[str], words: bool) -> re.Pattern[str]:
@@ -82,6 +83,7 @@ def grammar(lang: Lang) -> Grammar:
         separators=re.compile("|".join(raw["clause_separators"])),
         fillers=_alt(raw["target_fillers"], words),
         everything=_alt(raw["all_words"], words),
+        skip_words=tuple(raw["skip_words"]),
     )
 
 

@@ -55,7 +55,11 @@ class _Node:
     free: bool = False  # "chat:": the reply that follows is generated freely
     line: str = ""  # at an end: the text of the head or value
     devices: set[str | None] = field(default_factory=set)  # reachable from here
-    refusal: bool = False  # "unknown" is reachable from here: never ruled out by a hint
+    refusal: bool = False  # "unknown" is reachable from here
+    # Every head below needs a number that has no default (set_brightness, ...), or a
+    # colour: the request must say one.
+    needs_number: bool = True
+    needs_color: bool = True
 
 
 @dataclass(frozen=True)
@@ -184,10 +188,15 @@ class LlamaEngine:
         for line, device in heads:
             node = root
             node.devices.add(device)
+            action = line.partition(" ")[0]
+            rule = registry.rule(action, device) if device else None
+            wants_number = rule is not None and rule.default_step is None
             for t in self._tok(line):
                 node = node.children.setdefault(t, _Node())
                 node.devices.add(device)
                 node.refusal = node.refusal or line == UNKNOWN
+                node.needs_number = node.needs_number and wants_number
+                node.needs_color = node.needs_color and value_kind(action) == "color"
             node.free = line == "chat:"
             node.end = not node.free
             node.line = line
@@ -295,6 +304,8 @@ class LlamaEngine:
                 if not commands:
                     commands.append(Command(CHAT))
                 break
+            if not head.line:
+                break  # no further command fits the hint
             action, _, device = head.line.partition(" ")
             value: int | str | None = None
             kind = value_kind(action) if device else "none"
@@ -357,16 +368,20 @@ class LlamaEngine:
         node = root
         while not node.end and not node.free:
             children = node.children
+            if hint is not None and not hint.values:
+                # No number was said: no "set_brightness 100" out of thin air.
+                children = {t: n for t, n in children.items() if not n.needs_number} or children
+            if hint is not None and not hint.colors:
+                children = {t: n for t, n in children.items() if not n.needs_color} or children
             if hint is not None and hint.devices is not None:
+                refusal_ok = first and not hint.named_directly
                 fits = {
                     t: n
                     for t, n in children.items()
-                    if n.devices & hint.devices or (first and n.refusal)
+                    if n.devices & hint.devices or (refusal_ok and n.refusal)
                 }
-                if not first:
-                    children = fits  # another command line is for a named device only
-                else:
-                    children = fits or children
+                # Another command line is for a named device only.
+                children = fits or children if first else fits
                 if not children:
                     children = {self._im_end: _Node(end=True)}
             tok = self._choose(run, list(children)) if len(children) > 1 else next(iter(children))

@@ -74,34 +74,37 @@ class Policy:
         engine: str,
         grounded: frozenset[str] | None = None,
     ) -> Decision:
-        """`grounded`: for the model's decisions, the devices the request's words name
-        (directly, or through a place or a word of their names); others are refused."""
+        """`grounded`: for the model's decisions, the devices the request names (by name,
+        or through an area or floor) plus those in the speaker's area; others are refused."""
+        if engine == "model" and grounded is not None:
+            d = self._grounded(d, text, grounded)
         actions = {c.action for c in d.commands}
-        if not actions & (ACTUATING | {UNKNOWN}):
+        if not actions & (ACTUATING | {UNKNOWN, QUERY}):
             return self._valid(d)
         m = mood(text, lang)
-        if m.asks_for_nothing:
+        if m.asks_for_nothing and not m.question:
             _LOG.info("%r asks for nothing to be done (%s): chat", text, m)
             return Decision.one(CHAT)
         if not actions & ACTUATING:
             return self._valid(d)
-        if m.question:
+        if m.question or m.asks_for_nothing:
             return self._valid(Decision(tuple(self._as_query(c) for c in d.commands)))
         if engine == "model":
             d = self._sensitive_guard(d, text)
-            if grounded is not None:
-                d = self._grounded(d, text, grounded)
         return self._valid(self._ranges(d))
 
     @staticmethod
     def _grounded(d: Decision, text: str, grounded: frozenset[str]) -> Decision:
-        """A request for a device the home lacks is unknown, never a similar device."""
+        """A request for a device the home lacks is unknown, never a similar device; a
+        question about nothing the request names is not about the home (chat)."""
         out = []
         for c in d.commands:
             if c.devices and not set(c.devices) <= grounded:
-                _LOG.info("model chose %s, which %r does not name; unknown", c, text)
-                c = Command(UNKNOWN)
+                _LOG.info("model chose %s, which %r does not name", c, text)
+                c = Command(CHAT if c.action == QUERY else UNKNOWN)
             out.append(c)
+        if any(c.action == CHAT for c in out):
+            return Decision.one(CHAT)
         return Decision(tuple(out))
 
     @staticmethod

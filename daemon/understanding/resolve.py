@@ -9,6 +9,7 @@ said, the site's own area; with none, every device of the kind, and a question b
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -230,7 +231,12 @@ class Resolver:
                 return 1
             if m.intent == "HassFanSetSpeed":
                 pct = _number(m, "percentage")
-                return None if pct is None else max(1, math.ceil(pct * speeds / 100))
+                if pct is None:
+                    return None
+                percent = re.search(r"\d\s*(%|percent|pct)|百分", m.text.lower())
+                if pct <= speeds and percent is None:
+                    return round(pct)  # "fan speed to 3": a level, not 3 percent
+                return max(1, math.ceil(pct * speeds / 100))
         if raw in ("up", "down"):  # HA's volume_step
             sign, raw = (1 if raw == "up" else -1), None
         if raw is None:

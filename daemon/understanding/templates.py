@@ -21,7 +21,7 @@ from hassil.intents import TextSlotValue
 from home_assistant_intents import get_intents
 
 from daemon.home.registry import Registry
-from daemon.understanding.lang import Lang
+from daemon.understanding.lang import Lang, grammar
 
 _LOG = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Match:
     slots: dict[str, Slot]
     metadata: dict[str, Any]
     name_domain: str | None  # the domain of the matched {name}, if one was
+    text: str = ""  # the clause that matched
 
 
 class TemplateMatcher:
@@ -116,6 +117,7 @@ class TemplateMatcher:
             text,
             self._intents[lang],
             slot_lists=self._slot_lists,
+            skip_words=grammar(lang).skip_words,
             intent_context={"area": area or NO_AREA},
             language=HASS_LANG[lang],
             best_slot_name="name",
@@ -131,4 +133,5 @@ class TemplateMatcher:
             slots=slots,
             metadata=dict(result.intent_metadata or {}),
             name_domain=ctx.get("domain") if "name" in slots else None,
+            text=text,
         )
