@@ -145,7 +145,7 @@ def parse_request(payload: bytes, source: Source, max_chars: int, received: floa
         raise RequestError(
             "not_utf8", f"payload is not UTF-8 ({exc.reason} at byte {exc.start})"
         ) from None
-    raw = raw.strip()
+    raw = raw.strip().removeprefix("\ufeff").strip()
     req_id: str | None = None
     area: str | None = None
     text = raw
@@ -154,10 +154,12 @@ def parse_request(payload: bytes, source: Source, max_chars: int, received: floa
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise RequestError("bad_json", f"payload looks like JSON but is not: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # huge numbers, deep nesting
+            raise RequestError("bad_json", f"JSON payload refused: {type(exc).__name__}") from None
         if not isinstance(obj, dict):
             raise RequestError("bad_json", "JSON payload must be an object")
         rid = obj.get("id")
-        req_id = None if rid is None else str(rid)[:128]
+        req_id = None if rid is None else _clean(str(rid))[:128]
         raw_area = obj.get("area")
         if raw_area is not None and not isinstance(raw_area, str):
             raise RequestError("bad_json", '"area" must be a string (an area id)', req_id)
@@ -168,6 +170,8 @@ def parse_request(payload: bytes, source: Source, max_chars: int, received: floa
         text = field_text.strip()
     if not text:
         raise RequestError("empty", "request text is empty", req_id)
+    if _clean(text) != text or (area is not None and _clean(area) != area):
+        raise RequestError("not_utf8", "request has unpaired surrogate characters", req_id)
     if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
         raise RequestError("not_utf8", "request text contains control characters", req_id)
     if len(text) > max_chars:
@@ -175,6 +179,11 @@ def parse_request(payload: bytes, source: Source, max_chars: int, received: floa
             "too_long", f"request is {len(text)} characters; the limit is {max_chars}", req_id
         )
     return Request(text=text, source=source, id=req_id or new_id(), received=received, area=area)
+
+
+def _clean(s: str) -> str:
+    """`s` without unpaired surrogates (JSON's "\\ud800"), which UTF-8 cannot carry."""
+    return s.encode("utf-8", "replace").decode("utf-8")
 
 
 def to_json(msg: BaseModel) -> bytes:

@@ -116,7 +116,9 @@ def test_out_of_range_numbers_are_refused_not_changed(engine: IntentEngine) -> N
     d = model_alone(engine, text)
     assert d.first.value in (50, None), d
     u = engine.understand(text)
-    assert u.decision.first.action == "unknown" and "5" in u.reply and "35" in u.reply
+    assert u.decision.commands == (Command("unknown"),) and u.decision.problem is not None
+    p = u.decision.problem
+    assert p.value == 50 and f"from {p.lo} to {p.hi}" in u.reply
 
 
 NOT_A_COMMAND = [

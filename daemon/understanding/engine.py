@@ -88,6 +88,10 @@ class IntentEngine:
         self.policy = Policy(registry)
         self.replies = Replies(registry, self._replies_cfg)
         self._colors = _color_words()
+        phrases = [p for d in registry.devices for p in d.phrases] + [
+            p for place in (*registry.areas, *registry.floors) for p in place.phrases
+        ]
+        self._names = sorted({p.lower() for p in phrases}, key=len, reverse=True)
 
     def reload(self, registry: Registry, replies: dict[str, dict[str, str]]) -> None:
         """New devices or reply templates, keeping the loaded model.
@@ -104,7 +108,7 @@ class IntentEngine:
         t0 = time.perf_counter()
         lang = detect_lang(text)
         norm = normalize(text, lang)
-        wary = suspicious(text)
+        wary = suspicious(self._without_names(text))
         decision = None if wary else self.fast.decide(norm, lang, area)
         engine: Literal["rules", "model"] = "rules"
         tokens = (0, 0)
@@ -145,6 +149,14 @@ class IntentEngine:
             tokens[1],
             decided_ms=decided_ms or _ms(t0),
         )
+
+    def _without_names(self, text: str) -> str:
+        """The request without the home's own names: "movie mode" is a scene, not an
+        attempt to switch the assistant's mode."""
+        low = text.lower()
+        for phrase in self._names:
+            low = low.replace(phrase, " ")
+        return low
 
     def hint(self, text: str, lang: Lang, area: str | None) -> Hint:
         """The devices, places, numbers and colours a request names, for the decoder."""

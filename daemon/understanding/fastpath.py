@@ -58,9 +58,11 @@ class FastPath:
             return fallback
         commands: list[Command] = []
         for clause in clauses:
-            c = self._clause(clause, lang, area)
-            if c is None and commands:
-                c = self._repeat(commands[-1], clause, lang, area)
+            # A later clause that only names targets repeats the last action ("turn off
+            # the light and the fan"); Home Assistant would read a bare name as "on".
+            c = self._repeat(commands[-1], clause, lang, area) if commands else None
+            if c is None:
+                c = self._clause(clause, lang, area)
             if c is None:
                 return fallback
             if c not in commands:

@@ -32,7 +32,7 @@ def en_words_to_digits(words: list[str]) -> list[str]:
             continue
         total, current = 0, 0
         j = i
-        while j < len(words) and words[j] in _EN_WORDS | {"and"}:
+        while j < len(words) and j - i < 12 and words[j] in _EN_WORDS | {"and"}:
             w = words[j]
             if w == "and":
                 # "one hundred and five" only; a trailing "and" belongs to the sentence.
@@ -62,8 +62,8 @@ _ZH_RUN = re.compile(r"[零〇一二两三四五六七八九十百]+")
 
 def zh_to_int(s: str) -> int | None:
     """Chinese numeral (up to 999) to int: "二十五" -> 25, "十" -> 10, "一百" -> 100."""
-    if not s:
-        return None
+    if not s or len(s) > 12:
+        return None  # not a number anybody says
     if all(c in _ZH_DIGITS for c in s):
         # Digit-by-digit reading, as in "二五" for 25.
         return int("".join(str(_ZH_DIGITS[c]) for c in s))

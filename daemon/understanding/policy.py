@@ -47,18 +47,17 @@ class Mood:
 
 
 def mood(text: str, lang: Lang) -> Mood:
-    g = grammar(lang)
+    """The request's mood by the grammar of its language, and of English too: mixed
+    requests ("don't turn on the 厨房灯") are common, and a negation in either counts."""
     low = text.lower().strip()
-    polite = bool(g.polite.search(low))
-    question = bool(g.question.search(low)) and not polite
-    if lang == "zh" and polite:
-        # "能帮我开灯吗" is a request; "灯开着吗" is a question.
-        question = False
+    grammars = [grammar(lang)] + ([grammar("en")] if lang != "en" else [])
+    polite = any(g.polite.search(low) for g in grammars)
+    question = any(g.question.search(low) for g in grammars) and not polite
     return Mood(
-        negated=bool(g.negation.search(low)),
+        negated=any(g.negation.search(low) for g in grammars),
         question=question,
-        hypothetical=bool(g.hypothetical.search(low)),
-        reported=bool(g.reported.search(low)),
+        hypothetical=any(g.hypothetical.search(low) for g in grammars),
+        reported=any(g.reported.search(low) for g in grammars),
     )
 
 

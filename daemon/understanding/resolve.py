@@ -234,8 +234,8 @@ class Resolver:
                 if pct is None:
                     return None
                 percent = re.search(r"\d\s*(%|percent|pct)|百分", m.text.lower())
-                if pct <= speeds and percent is None:
-                    return round(pct)  # "fan speed to 3": a level, not 3 percent
+                if percent is None:
+                    return round(pct)  # "fan speed to 3": a level (7 is out of range)
                 return max(1, math.ceil(pct * speeds / 100))
         if raw in ("up", "down"):  # HA's volume_step
             sign, raw = (1 if raw == "up" else -1), None
