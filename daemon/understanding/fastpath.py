@@ -1,10 +1,10 @@
 """The fast path: the templates, clause by clause, and nothing else.
 
-A request is matched whole first; failing that, it is cut at its conjunctions and each
-clause is matched ("turn off the tv and close the curtains"). A clause that only names
-a target repeats the previous clause's action ("turn on the kitchen light and the
-fan"). The fast path decides only when every clause matched; anything else returns
-None and goes to the model.
+A request with conjunctions is cut there and each clause is matched ("turn off the tv
+and close the curtains"); if a clause fails, the request is matched whole. A clause that
+only names a target repeats the previous clause's action ("turn on the kitchen light
+and the fan"). The fast path decides only when every clause matched; anything else
+returns None and goes to the model.
 """
 
 from __future__ import annotations
@@ -47,15 +47,17 @@ class FastPath:
         return out
 
     def decide(self, text: str, lang: Lang, area: str | None) -> Decision | None:
-        whole = self._clause(text, lang, area)
-        if whole is not None and whole.action != UNKNOWN:
-            return Decision((whole,))
-        # A whole match that names nothing this home has may still be two clauses that
-        # do ("lock the front door, then close the garage").
-        fallback = None if whole is None else Decision((whole,))
         clauses = [c.strip() for c in grammar(lang).separators.split(text) if c and c.strip()]
-        if len(clauses) < 2 or len(clauses) > MAX_CLAUSES:
-            return fallback
+        if 2 <= len(clauses) <= MAX_CLAUSES:
+            # Clauses first: a failed whole match of a compound costs as much as its
+            # clauses. A name with "and" in it fails as clauses and matches whole.
+            compound = self._clauses(clauses, lang, area)
+            if compound is not None:
+                return compound
+        whole = self._clause(text, lang, area)
+        return None if whole is None else Decision((whole,))
+
+    def _clauses(self, clauses: list[str], lang: Lang, area: str | None) -> Decision | None:
         commands: list[Command] = []
         for clause in clauses:
             # A later clause that only names targets repeats the last action ("turn off
@@ -63,8 +65,8 @@ class FastPath:
             c = self._repeat(commands[-1], clause, lang, area) if commands else None
             if c is None:
                 c = self._clause(clause, lang, area)
-            if c is None:
-                return fallback
+            if c is None or c.action == UNKNOWN:
+                return None
             if c not in commands:
                 commands.append(c)
         if any(c.action == CANCEL for c in commands):
