@@ -27,11 +27,12 @@ pytestmark = pytest.mark.model
 
 
 def _config(path: Path, body: str, port: int, llm: str = "") -> Path:
-    path.write_text(
-        f'site_id = "test"\n[mqtt]\nhost = "127.0.0.1"\nport = {port}\n'
-        f'[llm]\nmodel_path = "{STANDIN}"\nstate_dir = "{STATE_DIR}"\nthreads = 2\n{llm}\n' + body,
-        encoding="utf-8",
+    # The home's top-level keys come first: TOML puts every key after a table inside it.
+    tables = (
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[llm]\nmodel_path = "{STANDIN}"\nstate_dir = "{STATE_DIR}"\nthreads = 2\n{llm}\n'
     )
+    path.write_text('site_id = "test"\n' + body + "\n" + tables, encoding="utf-8")
     return path
 
 

@@ -19,12 +19,14 @@ from tests.conftest import Broker, DaemonProcess, Listener, need_model, write_co
 KOREAN_HOME = """
 [[devices]]
 id = "tv"
+type = "media_player"
 name = "TV"
 aliases = ["티비"]
 actions = ["turn_on", "turn_off"]
 
 [[devices]]
 id = "lamp"
+type = "light"
 name = "lamp"
 aliases = ["램프"]
 actions = ["turn_on", "turn_off"]
