@@ -88,9 +88,8 @@ class LlmSettings(Section):
             "1,000 tokens cost about 12 MB of RAM with the 0.5B model."
         ),
     )
-    state_dir: Path = Field(
-        Path(".state"),
-        description="Where the system prompt's KV state is cached between starts.",
+    state_dir: Path | None = Field(
+        None, description="Where the prompt's KV state is cached; unset: the top-level state_dir."
     )
     chat_replies: bool = Field(
         False,
@@ -106,9 +105,37 @@ class LlmSettings(Section):
 
 
 class RequestSettings(Section):
-    max_chars: int = Field(400, ge=1, description="Longer requests are refused with an error.")
+    max_chars: int = Field(400, ge=1, le=10_000, description="Longer requests get an error.")
     drain_timeout_s: float = Field(
-        20.0, ge=0, description="On shutdown, how long to let requests in flight finish."
+        20.0, ge=0, description="On shutdown, how long queued requests may still be answered."
+    )
+    queue_size: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description=(
+            "Requests accepted but not yet answered, at most; past it each new one gets a "
+            "`busy` error at once."
+        ),
+    )
+    max_age_s: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "A request older than this when its turn comes is not executed (`expired` "
+            "error): a garage command queued for minutes must not run."
+        ),
+    )
+    dedupe_window: int = Field(
+        10_000,
+        ge=0,
+        description="How many answered request ids are remembered to drop redeliveries.",
+    )
+    sign: bool = Field(
+        False, description="Sign every intent with HMAC-SHA256 (README: Signed intents)."
+    )
+    sign_key_file: Path | None = Field(
+        None, description="The shared HMAC key; unset: <state_dir>/intent.key, made at first start."
     )
 
 
@@ -158,6 +185,13 @@ class Settings(BaseSettings):
         description="This device's name in topics; default: the host name.",
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    state_dir: Path = Field(
+        Path(".state"),
+        description=(
+            "dialogd's own state: the request journal, the outbox, the private broker's "
+            "data and credentials, the prompt's KV cache (unless llm.state_dir says)."
+        ),
+    )
     mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
     llm: LlmSettings = Field(default_factory=LlmSettings)  # type: ignore[arg-type]
     request: RequestSettings = Field(default_factory=RequestSettings)  # type: ignore[arg-type]
@@ -272,17 +306,23 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
         return base / p
 
     model = rel(s.llm.model_path)
-    state_dir = s.llm.state_dir
+    state_dir = s.state_dir
     if model is None:
         model = _default_model(base)
-        if state_dir == LlmSettings.model_fields["state_dir"].default:
+        if state_dir == Settings.model_fields["state_dir"].default:
             # A config that names no paths (a bare registry like home.toml) keeps its
-            # cache beside the models it uses, not beside itself.
+            # state beside the models it uses, not beside itself.
             state_dir = model.parent.parent / state_dir
-    llm = s.llm.model_copy(update={"model_path": model, "state_dir": rel(state_dir)})
+    state = rel(state_dir)
+    assert state is not None
+    kv = rel(s.llm.state_dir) or state
+    llm = s.llm.model_copy(update={"model_path": model, "state_dir": kv})
+    request = s.request.model_copy(update={"sign_key_file": rel(s.request.sign_key_file)})
     mqtt = s.mqtt.model_copy(update={"ca_file": rel(s.mqtt.ca_file)})
     asr = s.asr.model_copy(update={"model_path": rel(s.asr.model_path), "file": rel(s.asr.file)})
-    return s.model_copy(update={"llm": llm, "mqtt": mqtt, "asr": asr})
+    return s.model_copy(
+        update={"llm": llm, "mqtt": mqtt, "asr": asr, "request": request, "state_dir": state}
+    )
 
 
 def _default_model(base: Path) -> Path:
