@@ -14,7 +14,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +22,28 @@ from daemon import __version__
 from daemon.asr import VoskEngine
 from daemon.audio_sources import make_source
 from daemon.broker import PrivateBroker, port_open
-from daemon.config import ConfigError, Settings, load_settings
+from daemon.config import ConfigError, Settings, load_settings, model_problems
 from daemon.home.registry import Registry, spoken_phrases
-from daemon.messages import Source
+from daemon.messages import ErrorReply, Intent, Outcome, Request, Source
 from daemon.mqtt import Inbound, MqttLink, Topics
 from daemon.notify import Notifier, watchdog_task
+from daemon.pipeline.dispatcher import Dispatcher, Limits, run_stages
+from daemon.pipeline.journal import Journal
+from daemon.pipeline.outbox import Outbox
 from daemon.serial_link import serial_task
-from daemon.service import Dispatcher
 from daemon.tts import MuteGate, TtsWorker
 from daemon.understanding.engine import IntentEngine
 from daemon.understanding.lang import detect_lang
-from daemon.understanding.llm import ContextTooSmall, LlamaEngine
+from daemon.understanding.llm import LlamaEngine
 from daemon.voice import VoiceChannel
 from daemon.workers import ThreadWorker
 
 _LOG = logging.getLogger(__name__)
 STATUS_EVERY_S = 30.0
+MAX_AUDIO_CHUNK = 256 * 1024  # 8 s of 16 kHz PCM in one message is no satellite's chunk
+# How long one engine call may run before the watchdog stops pinging: a stuck model
+# call (or a stuck template match) gets the daemon restarted by systemd.
+STUCK_AFTER_S = {"rules": 30.0, "model": 120.0}
 
 
 def home_registry(settings: Settings) -> Registry:
@@ -73,7 +79,7 @@ class Daemon:
         self.topics = Topics(settings.mqtt.prefix, settings.site_id)
         self.notifier = Notifier()
         self.stop_event = asyncio.Event()
-        self.engine_worker = ThreadWorker("llm")
+        self.model_worker = ThreadWorker("llm")
         self.broker: PrivateBroker | None = None
         self.link: MqttLink | None = None
         self.dispatcher: Dispatcher | None = None
@@ -83,6 +89,7 @@ class Daemon:
         self.tts: TtsWorker | None = None
         self.voice: VoiceChannel | None = None
         self.mic: VoiceChannel | None = None
+        self.reload_error: str | None = None  # shown in status/detail until a good reload
 
     async def run(self) -> int:
         s = self.settings
@@ -92,7 +99,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
 
         self.notifier.status("loading the model")
-        engine = await self.engine_worker.run(build_engine, s)
+        engine = await self.model_worker.run(build_engine, s)
 
         host = s.mqtt.host
         if host is None:
@@ -109,27 +116,43 @@ class Daemon:
             else:
                 self.broker = PrivateBroker(s.mqtt.port)
                 await self.broker.start()
-        self.link = MqttLink(s.mqtt, self.topics, host, s.mqtt.port)
+        self.link = MqttLink(
+            s.mqtt,
+            self.topics,
+            host,
+            s.mqtt.port,
+            outbox=Outbox(s.state_dir / "outbox.jsonl"),
+            credentials=self.broker.credentials if self.broker is not None else None,
+        )
         self.dispatcher = Dispatcher(
             site=s.site_id,
             topics=self.topics,
             engine=engine,
-            worker=self.engine_worker,
-            publish=self.link.publish,
-            max_chars=s.request.max_chars,
+            journal=Journal(s.state_dir / "journal.jsonl", s.request.dedupe_window),
+            limits=Limits(s.request.max_chars, s.request.queue_size, s.request.max_age_s),
             area=s.area,
+            model_worker=self.model_worker,
         )
+        self.dispatcher.outputs.append(self._publish_outcome)
         self.link.start()
         tasks = [
             asyncio.create_task(self._mqtt_task(), name="mqtt-inbox"),
             asyncio.create_task(self._status_task(), name="status"),
-            asyncio.create_task(watchdog_task(self.notifier), name="watchdog"),
+            *await run_stages(self.dispatcher),
         ]
+        tasks.append(
+            asyncio.create_task(
+                watchdog_task(self.notifier, lambda: self._healthy(tasks)), name="watchdog"
+            )
+        )
+        for req in self.dispatcher.journal.pending():
+            # Accepted before a restart and never answered: answered now (or expired).
+            self._spawn(self._replay(req))
         if self.broker is not None:
             tasks.append(asyncio.create_task(self.broker.supervise(), name="private-broker"))
         if s.tts.enabled and s.tts.output != "off":
             self.tts = TtsWorker(s.tts, gate=self.mute_gate, on_audio=self._publish_tts_audio)
-            self.dispatcher.speak = self._speak
+            self.dispatcher.outputs.append(self._speak_outcome)
             tasks.append(asyncio.create_task(self.tts.run(), name="tts"))
         if s.asr.enabled:
             tasks.extend(await self._start_voice(engine.registry))
@@ -157,10 +180,13 @@ class Daemon:
         for channel in (self.voice, self.mic):
             if channel is not None:
                 await channel.close()
+        if not await self.link.flush(5.0):
+            _LOG.warning("the broker did not confirm every answer before the link closed")
+        self.link.publish(self.topics.state, self.status_payload("offline"), retain=True, qos=1)
         await self.link.stop()
         if self.broker is not None:
             await self.broker.stop()
-        self.engine_worker.close()
+        self.dispatcher.close()
         _LOG.info("dialogd stopped")
         return 0
 
@@ -170,20 +196,49 @@ class Daemon:
 
     async def _mqtt_task(self) -> None:
         assert self.link is not None and self.dispatcher is not None
+        d = self.dispatcher
         while True:
             msg: Inbound = await self.link.inbox.get()
             if msg.topic == self.topics.text:
-                # Each request is its own task so that a slow model call does not hold
-                # up error replies to bad payloads that arrive behind it.
-                self._spawn(self._answer(msg.payload, "mqtt"))
+                # Each request is its own task: acknowledged once the request path has
+                # taken it, answered when its turn comes.
+                self._spawn(self._answer(msg.payload, "mqtt", msg.ack))
+                continue
+            msg.ack()
+            if msg.topic in (self.topics.audio, self.topics.audio_end) and self.voice is None:
+                continue
+            if msg.topic == self.topics.audio and len(msg.payload) > MAX_AUDIO_CHUNK:
+                d.refuse(
+                    ErrorReply(
+                        id=None,
+                        error="too_long",
+                        detail=f"audio chunk of {len(msg.payload)} bytes; at most "
+                        f"{MAX_AUDIO_CHUNK} per message",
+                        source="voice",
+                    )
+                )
             elif msg.topic == self.topics.audio and self.voice is not None:
                 await self.voice.feed(msg.payload)
             elif msg.topic == self.topics.audio_end and self.voice is not None:
                 await self.voice.end_of_utterance()
             elif msg.topic == self.topics.say:
-                text = msg.payload.decode("utf-8", errors="replace").strip()
-                if text and self.tts is not None:
-                    self._spawn(self.tts.speak(text, detect_lang(text)))
+                self._say(msg.payload)
+
+    def _say(self, payload: bytes) -> None:
+        assert self.dispatcher is not None
+        limit = self.settings.request.max_chars
+        text = payload.decode("utf-8", errors="replace").strip()
+        if len(text) > limit:
+            self.dispatcher.refuse(
+                ErrorReply(
+                    id=None,
+                    error="too_long",
+                    detail=f"say: {len(text)} characters; the limit is {limit}",
+                    source="mqtt",
+                )
+            )
+        elif text and self.tts is not None:
+            self._spawn(self.tts.speak(text, detect_lang(text)))
 
     async def _start_voice(self, registry: Registry) -> list[asyncio.Task[None]]:
         """Speech in: one Vosk stream for MQTT audio, one for the local microphone."""
@@ -228,9 +283,38 @@ class Daemon:
         self._requests.add(task)
         task.add_done_callback(self._requests.discard)
 
-    def _speak(self, text: str, lang: str, source: Source) -> None:
-        if self.tts is not None and source in self.settings.tts.speak_sources:
-            self._spawn(self.tts.speak(text, lang))
+    def _speak_outcome(self, req: Request | None, outcome: Outcome) -> None:
+        """Output: the reply spoken, for the sources that want it."""
+        if (
+            self.tts is not None
+            and isinstance(outcome, Intent)
+            and outcome.source in self.settings.tts.speak_sources
+        ):
+            self._spawn(self.tts.speak(outcome.reply, outcome.lang))
+
+    def _publish_outcome(self, req: Request | None, outcome: Outcome) -> None:
+        """Output: every intent and error on MQTT (held on disk while the broker is away)."""
+        if self.link is None:
+            return
+        topic = self.topics.intent if isinstance(outcome, Intent) else self.topics.error
+        self.link.publish(topic, outcome.model_dump_json().encode(), hold=True)
+
+    def _healthy(self, tasks: list[asyncio.Task[None]]) -> bool:
+        """The watchdog pings only while every long-lived task runs and no engine call
+        is stuck (the pings come from the event loop, so a blocked loop stops them too)."""
+        dead = [t.get_name() for t in tasks if t.done() and t.get_name() != "watchdog"]
+        if dead:
+            _LOG.error("long-lived task(s) ended: %s", ", ".join(dead))
+            return False
+        stuck = self.dispatcher.stuck(STUCK_AFTER_S) if self.dispatcher else None
+        if stuck:
+            _LOG.error("engine stuck: %s", stuck)
+            return False
+        return True
+
+    async def _replay(self, req: Request) -> None:
+        assert self.dispatcher is not None
+        await self.dispatcher.enqueue(req)
 
     async def _publish_tts_audio(self, wav: bytes) -> None:
         assert self.link is not None
@@ -244,18 +328,23 @@ class Daemon:
             # Undecodable lines stay as they are: the dispatcher answers not_utf8.
             with contextlib.suppress(UnicodeDecodeError):
                 line = line.decode(enc).encode("utf-8")
-        outcome = await self.dispatcher.handle(line, "serial", truncated)
+        outcome = await self.dispatcher.submit(line, "serial", truncated=truncated)
+        assert outcome is not None  # serial lines carry no broker redeliveries
         return outcome.model_dump_json().encode("utf-8")
 
-    async def _answer(self, payload: bytes, source: Source) -> None:
+    async def _answer(
+        self, payload: bytes, source: Source, ack: Callable[[], None] | None = None
+    ) -> None:
         assert self.dispatcher is not None
-        await self.dispatcher.handle(payload, source)
+        await self.dispatcher.submit(payload, source, ack=ack)
 
-    def status_payload(self) -> bytes:
+    def status_payload(self, state: str | None = None) -> bytes:
         assert self.dispatcher is not None
         llm = self.settings.llm
         body = {
-            "state": "online" if self.dispatcher.accepting else "stopping",
+            "state": state or ("online" if self.dispatcher.accepting else "stopping"),
+            "queue": self.dispatcher.depth,
+            "reload_error": self.reload_error,
             "version": __version__,
             "site": self.settings.site_id,
             "model": llm.model_path.name if llm.enabled and llm.model_path else None,
@@ -275,9 +364,13 @@ class Daemon:
         self.notifier.reloading("reloading the config")
         try:
             new = load_settings(self.config_path)
+            problems = model_problems(new)
+            if problems:
+                raise ConfigError(problems)
         except ConfigError as exc:
             for line in exc.problems:
                 _LOG.error("reload refused: %s", line)
+            self.reload_error = "; ".join(exc.problems)
             self.notifier.ready("reload refused; serving with the old config")
             return
         old = self.settings
@@ -285,11 +378,13 @@ class Daemon:
         new_ids = {d.id for d in new.devices}
         registry = home_registry(new)
         try:
-            await self.engine_worker.run(self.dispatcher.engine.reload, registry, dict(new.replies))
-        except ContextTooSmall as exc:
+            await self.model_worker.run(self.dispatcher.engine.reload, registry, dict(new.replies))
+        except Exception as exc:  # the engine is unchanged: all or nothing
             _LOG.error("reload refused: %s; serving with the old config", exc)
+            self.reload_error = str(exc)
             self.notifier.ready("reload refused; serving with the old config")
             return
+        self.reload_error = None
         self.dispatcher.area = new.area
         update: dict[str, Any] = {
             "devices": new.devices,

@@ -39,6 +39,16 @@ class MqttSettings(Section):
     port: int = Field(1883, ge=1, le=65535, description="Broker port (also the private broker's).")
     tls: bool = Field(False, description="Connect with TLS.")
     ca_file: Path | None = Field(None, description="CA bundle for TLS; unset uses the system's.")
+    certfile: Path | None = Field(
+        None,
+        description=(
+            "Client certificate (PEM) for brokers that want one (require_certificate); "
+            "needs tls = true. May also hold the private key."
+        ),
+    )
+    keyfile: Path | None = Field(
+        None, description="Private key (PEM, unencrypted) of certfile; unset: inside certfile."
+    )
     username: str | None = Field(None, description="User name, if the broker wants one.")
     password: str | None = Field(None, description="Password, if the broker wants one.")
     client_id: str | None = Field(None, description="MQTT client id; default dialogd-<site_id>.")
@@ -55,6 +65,37 @@ class MqttSettings(Section):
         if any(c in v for c in "#+") or v.startswith("/") or v.endswith("/"):
             raise ValueError("must not contain '#' or '+' nor start or end with '/'")
         return v
+
+    # Fields are validated in the order they are declared: tls, then certfile, then keyfile,
+    # so `info.data` holds the earlier ones, and the error names the key that is wrong.
+    @field_validator("certfile")
+    @classmethod
+    def _cert_needs_tls(cls, v: Path | None, info: Any) -> Path | None:
+        if v is not None and info.data.get("tls") is False:
+            raise ValueError("a client certificate needs tls = true")
+        return v
+
+    @field_validator("keyfile")
+    @classmethod
+    def _key_needs_cert(cls, v: Path | None, info: Any) -> Path | None:
+        # An invalid certfile is missing from info.data: its own error says enough.
+        if v is not None and "certfile" in info.data and info.data["certfile"] is None:
+            raise ValueError("a key file needs certfile (the client certificate it belongs to)")
+        return v
+
+    def resolve_paths(self, base: Path) -> MqttSettings:
+        """The same settings with relative ca_file, certfile and keyfile taken from `base`."""
+
+        def rel(p: Path | None) -> Path | None:
+            return p if p is None or p.is_absolute() else base / p
+
+        return self.model_copy(
+            update={
+                "ca_file": rel(self.ca_file),
+                "certfile": rel(self.certfile),
+                "keyfile": rel(self.keyfile),
+            }
+        )
 
 
 class LlmSettings(Section):
@@ -139,6 +180,19 @@ class RequestSettings(Section):
     )
 
 
+class MetricsSettings(Section):
+    enabled: bool = Field(
+        default=False,
+        description="Serve Prometheus metrics over HTTP (text format) at http://host:port/metrics.",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the metrics endpoint listens on; 0.0.0.0 for every interface.",
+    )
+    port: int = Field(default=9464, ge=1, le=65535, description="Port of the metrics endpoint.")
+
+
 _ID = r"^[a-z][a-z0-9_]*$"
 
 
@@ -198,6 +252,7 @@ class Settings(BaseSettings):
     serial: SerialSettings = Field(default_factory=SerialSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
     asr: AsrSettings = Field(default_factory=AsrSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     replies: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Reply templates per language and action; override the built-in ones.",

@@ -34,6 +34,7 @@ class Request:
     id: str = field(default_factory=new_id)
     received: float = 0.0  # time.monotonic() at arrival, for latency_ms
     area: str | None = None  # the area the request was said in, when the caller says
+    wall: float = 0.0  # time.time() at arrival: a request's age survives a restart
 
 
 Value = int | str | None
@@ -102,15 +103,26 @@ class Intent(BaseModel):
     )
 
 
+ErrorKind = Literal[
+    "empty",
+    "too_long",
+    "not_utf8",
+    "control_chars",
+    "bad_json",
+    "model_failure",
+    "busy",
+    "expired",
+    "shutdown",
+]
+
+
 class ErrorReply(BaseModel):
     """A request that could not be answered. Every refused request gets one."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str | None = Field(description="The caller's correlation id, when one could be read.")
-    error: Literal["empty", "too_long", "not_utf8", "bad_json", "model_failure", "busy"] = Field(
-        description="What kind of failure."
-    )
+    error: ErrorKind = Field(description="What kind of failure.")
     detail: str = Field(description="A human-readable explanation.")
     source: Source = Field(description="Where the request came from.")
     ts: str = Field(default_factory=utc_now, description="ISO 8601 UTC.")
@@ -137,7 +149,9 @@ class RequestError(Exception):
         )
 
 
-def parse_request(payload: bytes, source: Source, max_chars: int, received: float) -> Request:
+def parse_request(
+    payload: bytes, source: Source, max_chars: int, received: float, wall: float = 0.0
+) -> Request:
     """Turn a raw payload (UTF-8 text, or JSON {"text", "id"}) into a Request."""
     try:
         raw = payload.decode("utf-8")
@@ -149,7 +163,7 @@ def parse_request(payload: bytes, source: Source, max_chars: int, received: floa
     req_id: str | None = None
     area: str | None = None
     text = raw
-    if raw.startswith("{"):
+    if _looks_like_json(raw):
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -172,13 +186,30 @@ def parse_request(payload: bytes, source: Source, max_chars: int, received: floa
         raise RequestError("empty", "request text is empty", req_id)
     if _clean(text) != text or (area is not None and _clean(area) != area):
         raise RequestError("not_utf8", "request has unpaired surrogate characters", req_id)
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
-        raise RequestError("not_utf8", "request text contains control characters", req_id)
+    if any((ord(c) < 32 and c not in "\t\n\r") or 0x7F <= ord(c) < 0xA0 for c in text):
+        raise RequestError("control_chars", "request text contains control characters", req_id)
     if len(text) > max_chars:
         raise RequestError(
             "too_long", f"request is {len(text)} characters; the limit is {max_chars}", req_id
         )
-    return Request(text=text, source=source, id=req_id or new_id(), received=received, area=area)
+    return Request(
+        text=text, source=source, id=req_id or new_id(), received=received, area=area, wall=wall
+    )
+
+
+_JSON_WORDS = {"null", "true", "false"}
+
+
+def _looks_like_json(raw: str) -> bool:
+    """A payload meant as JSON (an object, or by mistake an array, a number, a string or
+    null) rather than plain text; only an object is a request."""
+    if raw[:1] in ("{", "[", '"') or raw in _JSON_WORDS:
+        return True
+    try:
+        float(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def _clean(s: str) -> str:

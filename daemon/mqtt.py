@@ -3,15 +3,24 @@
 paho runs its own network thread (loop_start) and reconnects by itself; its callbacks
 do nothing but hand messages over to the event loop with call_soon_threadsafe. Every
 (re)connect resubscribes and publishes the retained `online` status, as Home
-Assistant's MQTT client does. Messages published while the broker is away stay in
-paho's queue (QoS 1) and go out after the reconnect: nothing is lost.
+Assistant's MQTT client does.
+
+Nothing accepted is lost:
+- The session is persistent (a stable client id, clean_session=False, QoS 1
+  subscriptions): what the broker holds for dialogd while it is away, during a broker
+  restart or a daemon restart, is delivered when it is back.
+- Requests are acknowledged by hand, only once the request path has taken them on
+  (written to its journal): a message the broker sent but dialogd never took is sent
+  again.
+- What dialogd decides while the broker is away waits in an on-disk outbox and is
+  published once it is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -19,6 +28,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from daemon.config import MqttSettings
+from daemon.mqtt_security import configure as configure_security
+from daemon.mqtt_security import describe_refusal
+from daemon.pipeline.outbox import Held, Outbox
 
 _LOG = logging.getLogger(__name__)
 
@@ -48,39 +60,54 @@ class Topics:
 class Inbound:
     topic: str
     payload: bytes
+    ack: Callable[[], None]  # acknowledge to the broker (once; later calls do nothing)
 
 
 class MqttLink:
-    def __init__(self, settings: MqttSettings, topics: Topics, host: str, port: int) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        topics: Topics,
+        host: str,
+        port: int,
+        *,
+        outbox: Outbox | None = None,
+        credentials: tuple[str, str] | None = None,
+        on_connection: Callable[[bool], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.topics = topics
         self.host, self.port = host, port
-        self.inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=1000)
+        # Unbounded on purpose: a request is acknowledged only after the request path
+        # takes it, which is quick; the request path keeps the bound (`busy`).
+        self.inbox: asyncio.Queue[Inbound] = asyncio.Queue()
         self.connected = asyncio.Event()
+        self.outbox = outbox or Outbox(None)
+        self.on_connection = on_connection
         self._loop = asyncio.get_running_loop()
         self._lost_logged = False
         self._stopping = False
-        client_id = settings.client_id or f"dialogd-{topics.site}"
+        self._unconfirmed: set[int] = set()  # mids of QoS 1 publishes not yet confirmed
+        self.client = self._client(credentials)
+
+    def _client(self, credentials: tuple[str, str] | None) -> mqtt.Client:
+        s = self.settings
         c = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id,
+            client_id=s.client_id or f"dialogd-{self.topics.site}",
             protocol=mqtt.MQTTv311,
-            clean_session=True,
+            clean_session=False,
+            manual_ack=True,
         )
-        if settings.username:
-            c.username_pw_set(settings.username, settings.password)
-        if settings.tls:
-            ctx = ssl.create_default_context(
-                cafile=str(settings.ca_file) if settings.ca_file else None
-            )
-            c.tls_set_context(ctx)
-        c.will_set(topics.status, b"offline", qos=1, retain=True)
-        c.reconnect_delay_set(min_delay=1, max_delay=max(1, int(settings.reconnect_max_s)))
+        configure_security(c, s, credentials)
+        c.will_set(self.topics.status, b"offline", qos=1, retain=True)
+        c.reconnect_delay_set(min_delay=1, max_delay=max(1, int(s.reconnect_max_s)))
         c.max_queued_messages_set(10_000)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
-        self.client = c
+        c.on_publish = self._on_publish
+        return c
 
     # paho's thread ------------------------------------------------------------
 
@@ -93,16 +120,22 @@ class MqttLink:
         properties: object,
     ) -> None:
         if reason.is_failure:
-            _LOG.error("MQTT broker %s:%d refused us: %s", self.host, self.port, reason)
+            _LOG.error(
+                "MQTT broker %s:%d refused us: %s", self.host, self.port, describe_refusal(reason)
+            )
             return
         for topic in self.topics.inbound():
-            client.subscribe(topic, qos=self.settings.qos)
+            client.subscribe(topic, qos=max(1, self.settings.qos))
         client.publish(self.topics.status, b"online", qos=1, retain=True)
         self._lost_logged = False
         _LOG.info(
-            "MQTT connected to %s:%d, listening on %s", self.host, self.port, self.topics.text
+            "MQTT connected to %s:%d (%s session), listening on %s",
+            self.host,
+            self.port,
+            "resumed" if flags.session_present else "new",
+            self.topics.text,
         )
-        self._loop.call_soon_threadsafe(self.connected.set)
+        self._loop.call_soon_threadsafe(self._connected)
 
     def _on_disconnect(
         self,
@@ -112,7 +145,7 @@ class MqttLink:
         reason: ReasonCode,
         properties: object,
     ) -> None:
-        self._loop.call_soon_threadsafe(self.connected.clear)
+        self._loop.call_soon_threadsafe(self._disconnected)
         if not self._lost_logged and not self._stopping:
             # Logged once per outage; paho retries on its own with back-off.
             _LOG.warning(
@@ -121,28 +154,81 @@ class MqttLink:
             self._lost_logged = True
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        self._loop.call_soon_threadsafe(self._enqueue, Inbound(msg.topic, bytes(msg.payload)))
+        item = Inbound(msg.topic, bytes(msg.payload), self._acker(msg.mid, msg.qos))
+        self._loop.call_soon_threadsafe(self.inbox.put_nowait, item)
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
+        self._loop.call_soon_threadsafe(self._unconfirmed.discard, mid)
 
     # event loop ---------------------------------------------------------------
 
-    def _enqueue(self, item: Inbound) -> None:
-        try:
-            self.inbox.put_nowait(item)
-        except asyncio.QueueFull:
-            _LOG.error("inbox full (1000 waiting); dropping a message on %s", item.topic)
+    def _acker(self, mid: int, qos: int) -> Callable[[], None]:
+        done = False
+
+        def ack() -> None:
+            nonlocal done
+            if not done and qos > 0:
+                done = True
+                self.client.ack(mid, qos)
+
+        return ack
+
+    def _connected(self) -> None:
+        self.connected.set()
+        if self.on_connection is not None:
+            self.on_connection(True)
+        held = self.outbox.take()
+        if held:
+            _LOG.info("publishing %d message(s) held while the broker was away", len(held))
+        for m in held:
+            self._send(m.topic, m.payload, m.qos, m.retain)
+
+    def _disconnected(self) -> None:
+        self.connected.clear()
+        if self.on_connection is not None:
+            self.on_connection(False)
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive)
         self.client.loop_start()
 
     def publish(
-        self, topic: str, payload: bytes, *, retain: bool = False, qos: int | None = None
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        retain: bool = False,
+        qos: int | None = None,
+        hold: bool = False,
     ) -> None:
-        info = self.client.publish(
-            topic, payload, qos=self.settings.qos if qos is None else qos, retain=retain
-        )
+        """Publish now; with `hold`, a message that cannot go out now waits in the outbox
+        (on disk) for the broker, instead of in paho's memory."""
+        q = self.settings.qos if qos is None else qos
+        if hold and not self.connected.is_set():
+            self.outbox.hold(Held(topic, payload, q, retain))
+            return
+        self._send(topic, payload, q, retain)
+
+    def _send(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             _LOG.error("MQTT publish on %s failed: %s", topic, mqtt.error_string(info.rc))
+        elif qos > 0:
+            self._unconfirmed.add(info.mid)
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until the broker has confirmed every QoS 1 publish, up to `timeout`."""
+        deadline = self._loop.time() + timeout
+        while self._unconfirmed and self.connected.is_set() and self._loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        return not self._unconfirmed
 
     async def retopic(self, topics: Topics) -> None:
         """Move to another site's topics: the old status goes offline, and a new

@@ -46,12 +46,18 @@ def mosquitto_exe() -> str:
 class Broker:
     """A real Mosquitto on a free loopback port, which a test can stop and restart."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, persistent: bool = False) -> None:
         self.port = free_port()
         self.conf = tmp / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        # Persistent: sessions and queued messages survive a broker restart, as with
+        # Debian's mosquitto; the queue holds a flood for a client that is away.
+        keep = (
+            f"persistence true\npersistence_location {tmp}/\nautosave_interval 1\n"
+            "max_queued_messages 20000\n"
+            if persistent
+            else "persistence false\n"
         )
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{keep}")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

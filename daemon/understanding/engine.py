@@ -83,57 +83,99 @@ class IntentEngine:
         self._set(registry)
 
     def _set(self, registry: Registry) -> None:
-        self.registry = registry
-        self.fast = FastPath(registry)
-        self.policy = Policy(registry)
-        self.replies = Replies(registry, self._replies_cfg)
+        self.registry, self.fast, self.policy, self.replies, self._names = self._parts(registry)
         self._colors = _color_words()
+
+    def _parts(self, registry: Registry) -> tuple[Registry, FastPath, Policy, Replies, list[str]]:
         phrases = [p for d in registry.devices for p in d.phrases] + [
             p for place in (*registry.areas, *registry.floors) for p in place.phrases
         ]
-        self._names = sorted({p.lower() for p in phrases}, key=len, reverse=True)
+        names = sorted({p.lower() for p in phrases}, key=len, reverse=True)
+        return (
+            registry,
+            FastPath(registry),
+            Policy(registry),
+            Replies(registry, self._replies_cfg),
+            names,
+        )
 
     def reload(self, registry: Registry, replies: dict[str, dict[str, str]]) -> None:
-        """New devices or reply templates, keeping the loaded model.
-
-        The model goes first: if its context cannot hold the new registry it raises
-        and nothing has changed.
-        """
-        if self.model is not None:
-            self.model.set_registry(registry)
+        """New devices or reply templates, keeping the loaded model. All or nothing: the
+        new parts are built first, the model's prompt next (it raises if its context
+        cannot hold the registry); only then does the engine switch."""
+        old_cfg = self._replies_cfg
         self._replies_cfg = replies
-        self._set(registry)
+        try:
+            parts = self._parts(registry)
+            if self.model is not None:
+                self.model.set_registry(registry)
+        except Exception:
+            self._replies_cfg = old_cfg
+            raise
+        self.registry, self.fast, self.policy, self.replies, self._names = parts
 
     def understand(self, text: str, area: str | None = None) -> Understood:
+        """The whole path: the templates, else the model (or `unknown` without one)."""
+        return self.understand_fast(text, area) or self.understand_model(text, area)
+
+    def understand_fast(self, text: str, area: str | None = None) -> Understood | None:
+        """The templates alone: a decision in milliseconds, or None for the model."""
         t0 = time.perf_counter()
         lang = detect_lang(text)
+        if suspicious(self._without_names(text)):
+            return None
+        decision = self.fast.decide(normalize(text, lang), lang, area)
+        if decision is None:
+            return None
+        return self._finish(decision, text, lang, "rules", t0)
+
+    def understand_model(self, text: str, area: str | None = None) -> Understood:
+        """The model path (what the templates do not match), constrained to the registry."""
+        t0 = time.perf_counter()
+        lang = detect_lang(text)
+        if self.model is None:
+            # Without a model, "not sure" has to be an honest "unknown".
+            return self._finish(Decision.one(UNKNOWN), text, lang, "rules", t0)
         norm = normalize(text, lang)
         wary = suspicious(self._without_names(text))
-        decision = None if wary else self.fast.decide(norm, lang, area)
-        engine: Literal["rules", "model"] = "rules"
-        tokens = (0, 0)
-        decided_ms = 0.0
-        model_reply: str | None = None
-        grounded: frozenset[str] | None = None
-        if decision is None and self.model is not None:
-            engine = "model"
-            named = self.hint(norm, lang, area)
-            grounded = (named.devices or frozenset()) | frozenset(
-                d.id for d in self.registry.in_area(area or "")
-            )
-            # No hint for a suspicious request: its own words are what it wants obeyed.
-            hint = None if wary else named
-            clauses = len([c for c in grammar(lang).separators.split(norm) if c.strip()])
-            answer = self.model.decide(
-                norm, lang, hint, max_commands=max(1, min(clauses, MAX_MODEL_COMMANDS))
-            )
-            decision = answer.decision
-            model_reply = answer.reply
-            tokens = (answer.evaluated_tokens, answer.sampled_tokens)
-            decided_ms = answer.decided_ms
-        elif decision is None:
-            # Without a model, "not sure" has to be an honest "unknown".
-            decision = Decision.one(UNKNOWN)
+        named = self.hint(norm, lang, area)
+        grounded = (named.devices or frozenset()) | frozenset(
+            d.id for d in self.registry.in_area(area or "")
+        )
+        clauses = len([c for c in grammar(lang).separators.split(norm) if c.strip()])
+        # No hint for a suspicious request: its own words are what it wants obeyed.
+        answer = self.model.decide(
+            norm,
+            lang,
+            None if wary else named,
+            max_commands=max(1, min(clauses, MAX_MODEL_COMMANDS)),
+        )
+        return self._finish(
+            answer.decision,
+            text,
+            lang,
+            "model",
+            t0,
+            grounded=grounded,
+            model_reply=answer.reply,
+            tokens=(answer.evaluated_tokens, answer.sampled_tokens),
+            decided_ms=answer.decided_ms,
+        )
+
+    def _finish(
+        self,
+        decision: Decision,
+        text: str,
+        lang: Lang,
+        engine: Literal["rules", "model"],
+        t0: float,
+        *,
+        grounded: frozenset[str] | None = None,
+        model_reply: str | None = None,
+        tokens: tuple[int, int] = (0, 0),
+        decided_ms: float = 0.0,
+    ) -> Understood:
+        """The safety policy, then one reply for the whole request."""
         decision = self.policy.apply(decision, text, lang, engine, grounded)
         if decision.commands[0].action == CHAT:
             reply = model_reply or self.replies.small_talk(text, lang)

@@ -1,0 +1,293 @@
+"""The request path, in one place: payload -> Request -> admission -> engines -> Outcome.
+
+Every channel (MQTT text, serial lines, voice) calls `Dispatcher.submit`. The request is
+parsed, refused at once if it is bad, a redelivery, or over the bound; otherwise it is
+written to the journal (then, and only then, the broker is acknowledged) and waits its
+turn. Two stages, each on its own worker thread, so that a fast command never waits
+behind the model:
+
+    classify: the sentence templates (milliseconds) -> decided, or
+    model:    the language model (100s of ms each) for the rest.
+
+Both stages serve their sources in turn. A request older than `request.max_age_s`
+when its turn comes is not executed. Each request ends in exactly one Outcome (an
+Intent or an ErrorReply), handed to every output: MQTT, the speaker, the statistics,
+and the channel that asked, which gets it back from `submit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from daemon.messages import ErrorReply, Outcome, Request, RequestError, Source, parse_request
+from daemon.mqtt import Topics
+from daemon.pipeline.admission import FairQueue
+from daemon.pipeline.journal import Journal
+from daemon.service import build_intent
+from daemon.stats import Stats
+from daemon.understanding.engine import IntentEngine, Understood
+from daemon.workers import ThreadWorker
+
+_LOG = logging.getLogger(__name__)
+
+# An output sees every outcome; the request is None for payloads that never became one.
+Output = Callable[[Request | None, Outcome], None]
+Ack = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_chars: int = 400
+    queue_size: int = 500
+    max_age_s: float = 60.0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        site: str,
+        topics: Topics,
+        engine: IntentEngine,
+        journal: Journal,
+        limits: Limits,
+        area: str | None = None,
+        model_worker: ThreadWorker | None = None,
+    ) -> None:
+        self.site = site
+        self.topics = topics
+        self.engine = engine
+        self.journal = journal
+        self.limits = limits
+        self.area = area
+        self.outputs: list[Output] = []
+        self.stats = Stats()
+        self.accepting = True
+        self.rules_worker = ThreadWorker("rules")
+        # The model's worker is the thread that loaded it: llama.cpp stays on one thread.
+        self.model_worker = model_worker or ThreadWorker("llm")
+        self._classify: FairQueue[Request] = FairQueue()
+        self._model: FairQueue[Request] = FairQueue()
+        self._waiting: dict[str, asyncio.Future[Outcome]] = {}
+        self._open: dict[str, Request] = {}  # accepted, not yet answered
+        self._busy_since: dict[str, float] = {}  # stage -> when its current call began
+
+    # ---------------------------------------------------------------- channels
+
+    async def submit(
+        self,
+        payload: bytes,
+        source: Source,
+        *,
+        truncated: bool = False,
+        ack: Ack | None = None,
+    ) -> Outcome | None:
+        """Answer one raw payload. Never raises; None only for a redelivered request
+        that was (or is being) answered already."""
+        try:
+            return await self._submit(payload, source, truncated, ack)
+        finally:
+            if ack is not None:
+                ack()  # once only (the link's ack is idempotent): for refusals and dups
+
+    async def _submit(
+        self, payload: bytes, source: Source, truncated: bool, ack: Ack | None
+    ) -> Outcome | None:
+        received, wall = time.monotonic(), time.time()
+        try:
+            if truncated:
+                raise RequestError(
+                    "too_long", f"line longer than the limit was cut off ({len(payload)}+ bytes)"
+                )
+            req = parse_request(payload, source, self.limits.max_chars, received, wall)
+            if req.area is not None and req.area not in self.engine.registry.area_by_id:
+                raise RequestError(
+                    "bad_json",
+                    f"unknown area {req.area!r}; areas: "
+                    + ", ".join(self.engine.registry.area_by_id),
+                    req.id,
+                )
+        except RequestError as exc:
+            return self._finish(None, exc.reply(source))
+        if req.id in self._open or self.journal.seen(req.id):
+            _LOG.info("%s request %s delivered again; answered once already", source, req.id)
+            return None
+        if not self.accepting:
+            return self._finish(None, _error(req, "shutdown", "dialogd is shutting down"))
+        if len(self._open) >= self.limits.queue_size:
+            return self._finish(
+                None,
+                _error(req, "busy", f"{len(self._open)} requests waiting; try again shortly"),
+            )
+        self.journal.accept(req)
+        if ack is not None:
+            ack()
+        return await self.enqueue(req)
+
+    async def enqueue(self, req: Request) -> Outcome:
+        """A request taken on (also those replayed from the journal after a restart)."""
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting[req.id] = fut
+        self._open[req.id] = req
+        self._classify.put(req.source, req)
+        return await fut
+
+    # ------------------------------------------------------------------ stages
+
+    async def classify_task(self) -> None:
+        """The templates, on their own thread: decided here, or on to the model."""
+        while True:
+            req = await self._classify.get()
+            if req.id not in self._open or self._expired(req):
+                continue
+            self._busy_since["rules"] = time.monotonic()
+            try:
+                u = await self.rules_worker.run(
+                    self.engine.understand_fast, req.text, req.area or self.area
+                )
+            except Exception:
+                _LOG.exception("templates failed on request %s; trying the model", req.id)
+                u = None
+            finally:
+                self._busy_since.pop("rules", None)
+            if u is None:
+                self._model.put(req.source, req)
+            else:
+                self._decided(req, u)
+
+    async def model_task(self) -> None:
+        while True:
+            req = await self._model.get()
+            if req.id not in self._open or self._expired(req):
+                continue
+            self._busy_since["model"] = time.monotonic()
+            try:
+                u = await self.model_worker.run(
+                    self.engine.understand_model, req.text, req.area or self.area
+                )
+            except Exception as exc:
+                _LOG.exception("model failed on request %s", req.id)
+                self._finish(req, _error(req, "model_failure", f"{type(exc).__name__}: {exc}"))
+                continue
+            finally:
+                self._busy_since.pop("model", None)
+            self._decided(req, u)
+
+    def _expired(self, req: Request) -> bool:
+        age = time.time() - req.wall if req.wall else time.monotonic() - req.received
+        if age <= self.limits.max_age_s:
+            return False
+        self._finish(
+            req,
+            _error(
+                req,
+                "expired",
+                f"waited {age:.0f} s, longer than request.max_age_s = {self.limits.max_age_s:g}",
+            ),
+        )
+        return True
+
+    def _decided(self, req: Request, u: Understood) -> None:
+        latency = (time.monotonic() - req.received) * 1000
+        area = req.area or self.area
+        intent = build_intent(req, u, self.site, latency, self.engine.registry, area)
+        self.stats.record(latency, u.engine)
+        _LOG.info(
+            "%s %s %r -> %s (%s, %.0f ms)",
+            req.source,
+            req.id,
+            req.text,
+            "; ".join(
+                f"{c.action} {c.device or '-'} {'-' if c.value is None else c.value}"
+                for c in intent.commands
+            ),
+            u.engine,
+            latency,
+        )
+        self._finish(req, intent)
+
+    def refuse(self, err: ErrorReply) -> None:
+        """A payload that never became a request (an oversized audio chunk, say)."""
+        self._finish(None, err)
+
+    def _finish(self, req: Request | None, outcome: Outcome) -> Outcome:
+        """The one place where a request ends: every output gets its outcome, once."""
+        if req is not None:
+            if self._open.pop(req.id, None) is None:
+                return outcome  # answered already (a shutdown error raced the model)
+            self.journal.done(req.id)
+        if isinstance(outcome, ErrorReply):
+            self.stats.record_error()
+            _LOG.warning(
+                "%s request %s refused: %s (%s)",
+                outcome.source,
+                outcome.id,
+                outcome.error,
+                outcome.detail,
+            )
+        for output in self.outputs:
+            try:
+                output(req, outcome)
+            except Exception:
+                _LOG.exception("an output failed on %s", outcome.id)
+        if req is not None:
+            fut = self._waiting.pop(req.id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(outcome)
+        return outcome
+
+    # ---------------------------------------------------------------- health
+
+    @property
+    def depth(self) -> dict[str, int]:
+        return {
+            "open": len(self._open),
+            "classify": len(self._classify),
+            "model": len(self._model),
+        }
+
+    def stuck(self, limits: dict[str, float]) -> str | None:
+        """A stage whose current call has run longer than its limit, if any."""
+        now = time.monotonic()
+        for stage, since in self._busy_since.items():
+            if now - since > limits.get(stage, 60.0):
+                return f"{stage} call running for {now - since:.0f} s"
+        return None
+
+    # -------------------------------------------------------------- shutdown
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking requests; answer what is open within `timeout`, then refuse the
+        rest with a `shutdown` error (sent before the link closes)."""
+        self.accepting = False
+        if self._open:
+            _LOG.info("answering %d open request(s), up to %.0f s", len(self._open), timeout)
+        deadline = time.monotonic() + timeout
+        while self._open and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        late = list(self._open.values())
+        self._classify.drain()
+        self._model.drain()
+        for req in late:
+            self._finish(req, _error(req, "shutdown", "dialogd stopped before answering"))
+        if late:
+            _LOG.warning("%d request(s) refused at shutdown (drain timeout)", len(late))
+        self.journal.close()
+
+    def close(self) -> None:
+        self.rules_worker.close()
+        self.model_worker.close()
+
+
+def _error(req: Request, kind: str, detail: str) -> ErrorReply:
+    return ErrorReply(id=req.id, error=kind, detail=detail, source=req.source)  # type: ignore[arg-type]
+
+
+async def run_stages(d: Dispatcher) -> list[asyncio.Task[None]]:
+    return [
+        asyncio.create_task(d.classify_task(), name="classify"),
+        asyncio.create_task(d.model_task(), name="model"),
+    ]

@@ -1,0 +1,164 @@
+"""The request journal: what dialogd has accepted and not yet answered, on disk.
+
+A request is acknowledged to the broker only after it is written here, so a crash or a
+restart loses nothing: at start-up the requests accepted but never answered are
+answered (or refused as expired). The ids of answered requests are remembered, a
+bounded window of them, so that a request the broker delivers again is not executed
+twice.
+
+One JSON object per line: {"a": {...request...}} when accepted, {"d": "<id>"} when
+answered. Lines are flushed to the OS at once (a crash of dialogd loses nothing) and
+fsync'ed at most every `sync_every_s` (a power cut loses at most that much).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import OrderedDict, deque
+from pathlib import Path
+from typing import IO, Any
+
+from daemon.messages import Request
+
+_LOG = logging.getLogger(__name__)
+
+
+class Journal:
+    def __init__(self, path: Path | None, window: int, sync_every_s: float = 0.5) -> None:
+        self.path = path
+        self.window = window
+        self.sync_every_s = sync_every_s
+        self._pending: OrderedDict[str, Request] = OrderedDict()
+        self._done: set[str] = set()
+        self._done_order: deque[str] = deque()
+        self._file: IO[str] | None = None
+        self._lines = 0
+        self._last_sync = time.monotonic()
+        self._dirty = False
+        if path is not None:
+            self._open(path)
+
+    # ------------------------------------------------------------------ set-up
+
+    def _open(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                self._replay(path)
+            self._compact(path)
+        except OSError as exc:
+            # Requests still get answered; only a crash could now lose some.
+            _LOG.error("request journal %s unusable (%s); continuing without it", path, exc)
+            self._file = None
+
+    def _replay(self, path: Path) -> None:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    obj = json.loads(line)
+                    if "a" in obj:
+                        req = _request(obj["a"])
+                        self._pending[req.id] = req
+                    elif "d" in obj:
+                        self._pending.pop(str(obj["d"]), None)
+                        self._remember(str(obj["d"]))
+                except (ValueError, KeyError, TypeError):
+                    # A torn last line after a power cut: everything before it counts.
+                    _LOG.warning("journal %s line %d unreadable; skipped", path, n)
+        if self._pending:
+            _LOG.info("journal: %d request(s) accepted before the restart still to answer",
+                      len(self._pending))  # fmt: skip
+
+    def _compact(self, path: Path) -> None:
+        """Rewrite the file with only what still matters: pending requests, recent ids."""
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for rid in self._done_order:
+                f.write(json.dumps({"d": rid}) + "\n")
+            for req in self._pending.values():
+                f.write(json.dumps({"a": _fields(req)}, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+        if self._file is not None:
+            self._file.close()
+        self._file = path.open("a", encoding="utf-8")
+        self._lines = len(self._done_order) + len(self._pending)
+
+    # ---------------------------------------------------------------- requests
+
+    def pending(self) -> list[Request]:
+        """Accepted before a restart and never answered, oldest first."""
+        return list(self._pending.values())
+
+    def seen(self, request_id: str) -> bool:
+        """Accepted or answered already: a redelivery, not a new request."""
+        return request_id in self._done or request_id in self._pending
+
+    def accept(self, req: Request) -> None:
+        self._pending[req.id] = req
+        self._write({"a": _fields(req)})
+
+    def done(self, request_id: str) -> None:
+        if self._pending.pop(request_id, None) is None and request_id in self._done:
+            return
+        self._remember(request_id)
+        self._write({"d": request_id})
+
+    def _remember(self, request_id: str) -> None:
+        if request_id in self._done:
+            return
+        self._done.add(request_id)
+        self._done_order.append(request_id)
+        while len(self._done_order) > self.window:
+            self._done.discard(self._done_order.popleft())
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            self._file.flush()
+            self._lines += 1
+            self._dirty = True
+            now = time.monotonic()
+            if now - self._last_sync >= self.sync_every_s:
+                os.fsync(self._file.fileno())
+                self._last_sync, self._dirty = now, False
+            if self.path is not None and self._lines > 4 * max(self.window, 1000):
+                self._compact(self.path)
+        except OSError as exc:
+            _LOG.error("request journal write failed (%s); continuing without it", exc)
+            self._file = None
+
+    def sync(self) -> None:
+        if self._file is not None and self._dirty:
+            try:
+                os.fsync(self._file.fileno())
+            except OSError:
+                return
+            self._last_sync, self._dirty = time.monotonic(), False
+
+    def close(self) -> None:
+        if self._file is not None:
+            self.sync()
+            self._file.close()
+            self._file = None
+
+
+def _fields(r: Request) -> dict[str, Any]:
+    return {"id": r.id, "text": r.text, "source": r.source, "area": r.area, "wall": r.wall}
+
+
+def _request(d: dict[str, Any]) -> Request:
+    return Request(
+        text=str(d["text"]),
+        source=d["source"],
+        id=str(d["id"]),
+        received=time.monotonic(),
+        area=d.get("area"),
+        wall=float(d.get("wall") or 0.0),
+    )
