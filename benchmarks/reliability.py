@@ -10,7 +10,8 @@ dialogd/bench/intent and errors on dialogd/bench/error. The counter is a QoS 1 s
 with a persistent session, so it loses nothing itself, broker restarts included.
 
 A "duplicate" is a second answer for the same id; `dup_same_bytes` are those that are the
-very same message delivered again (an MQTT redelivery), `dup_reprocessed` those that
+very same message delivered again (an MQTT redelivery; `dup_flag_set`: with the DUP bit, i.e.
+re-sent by the broker to the counter), `dup_reprocessed` those that
 differ (the request was decided twice). "missing" ids got no answer at all.
 
 Each scenario prints one JSON line with its counts, then one line for people. Exit code:
@@ -323,7 +324,8 @@ class Bus:
     sent_at: dict[str, float] = field(default_factory=dict)
     online: threading.Event = field(default_factory=threading.Event)
     last_answer: float = 0.0
-    _infos: list[mqtt.MQTTMessageInfo] = field(default_factory=list)
+    _mids: list[int] = field(default_factory=list)  # of our requests, in order
+    _acked: set[int] = field(default_factory=set)  # mids the broker acknowledged
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _subscribed: threading.Event = field(default_factory=threading.Event)
     _sender_up: threading.Event = field(default_factory=threading.Event)
@@ -338,6 +340,7 @@ class Bus:
         self.sender.max_inflight_messages_set(100)
         self.sender.on_connect = self._sender_connected
         self.sender.on_disconnect = self._sender_disconnected
+        self.sender.on_publish = self._on_publish
 
     def _client(self, client_id: str) -> mqtt.Client:
         c = mqtt.Client(
@@ -406,6 +409,17 @@ class Bus:
     ) -> None:
         self._sender_up.clear()
 
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            self._acked.add(mid)
+
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         now = time.monotonic()
         payload = bytes(msg.payload)
@@ -442,12 +456,17 @@ class Bus:
         payload = json.dumps({"id": rid, "text": text}).encode()
         with self._lock:
             self.sent_at[rid] = time.monotonic()
-        # Queued by paho while the broker is away, and sent (again) once it is back.
-        self._infos.append(self.sender.publish(TOPIC_TEXT, payload, qos=1))
+        # Kept by paho while the broker is away (rc "not connected"), and sent (again)
+        # once it is back.
+        info = self.sender.publish(TOPIC_TEXT, payload, qos=1)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            raise HarnessError("paho's outgoing queue is full")
+        self._mids.append(info.mid)
 
     def accepted(self) -> int:
         """Requests the broker has acknowledged (PUBACK)."""
-        return sum(1 for i in self._infos if i.is_published())
+        with self._lock:
+            return sum(1 for m in self._mids if m in self._acked)
 
     def wait_accepted(self, n: int, timeout: float) -> int:
         deadline = time.monotonic() + timeout
@@ -508,6 +527,8 @@ class Bus:
             "duplicates": sum(len(a) - 1 for a in dups),
             "dup_same_bytes": same,
             "dup_reprocessed": sum(len(a) - 1 for a in dups) - same,
+            # DUP bit set: the broker re-sent it to the counter (not the daemon twice).
+            "dup_flag_set": sum(1 for a in dups for x in a[1:] if x.dup_flag),
             "unmatched_answers": unmatched,
             "answer_ms": {
                 "p50": _pct(lat, 50),

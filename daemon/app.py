@@ -25,12 +25,14 @@ from daemon.broker import PrivateBroker, port_open
 from daemon.config import ConfigError, Settings, load_settings, model_problems
 from daemon.home.registry import Registry, spoken_phrases
 from daemon.messages import ErrorReply, Intent, Outcome, Request, Source
+from daemon.metrics import Metrics
 from daemon.mqtt import Inbound, MqttLink, Topics
 from daemon.notify import Notifier, watchdog_task
 from daemon.pipeline.dispatcher import Dispatcher, Limits, run_stages
 from daemon.pipeline.journal import Journal
 from daemon.pipeline.outbox import Outbox
 from daemon.serial_link import serial_task
+from daemon.signing import dumps_signed, load_or_create_key
 from daemon.tts import MuteGate, TtsWorker
 from daemon.understanding.engine import IntentEngine
 from daemon.understanding.lang import detect_lang
@@ -90,6 +92,8 @@ class Daemon:
         self.voice: VoiceChannel | None = None
         self.mic: VoiceChannel | None = None
         self.reload_error: str | None = None  # shown in status/detail until a good reload
+        self.metrics = Metrics()
+        self.sign_key: bytes | None = None
 
     async def run(self) -> int:
         s = self.settings
@@ -98,6 +102,19 @@ class Daemon:
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
 
+        if s.request.sign:
+            try:
+                self.sign_key = load_or_create_key(
+                    s.request.sign_key_file or s.state_dir / "intent.key"
+                )
+            except (OSError, ValueError) as exc:
+                raise ConfigError([f"config: request.sign_key_file: {exc}"]) from None
+        if s.metrics.enabled:
+            try:
+                port = self.metrics.start(s.metrics.host, s.metrics.port)
+                _LOG.info("metrics on http://%s:%d/metrics", s.metrics.host, port)
+            except OSError as exc:
+                _LOG.error("metrics endpoint %s:%d: %s", s.metrics.host, s.metrics.port, exc)
         self.notifier.status("loading the model")
         engine = await self.model_worker.run(build_engine, s)
 
@@ -114,7 +131,9 @@ class Daemon:
                     s.mqtt.port,
                 )
             else:
-                self.broker = PrivateBroker(s.mqtt.port)
+                self.broker = PrivateBroker(
+                    s.mqtt.port, state_dir=s.state_dir, prefix=s.mqtt.prefix
+                )
                 await self.broker.start()
         self.link = MqttLink(
             s.mqtt,
@@ -123,6 +142,7 @@ class Daemon:
             s.mqtt.port,
             outbox=Outbox(s.state_dir / "outbox.jsonl"),
             credentials=self.broker.credentials if self.broker is not None else None,
+            on_connection=self.metrics.broker_connected,
         )
         self.dispatcher = Dispatcher(
             site=s.site_id,
@@ -134,6 +154,7 @@ class Daemon:
             model_worker=self.model_worker,
         )
         self.dispatcher.outputs.append(self._publish_outcome)
+        self.dispatcher.outputs.append(self._count_outcome)
         self.link.start()
         tasks = [
             asyncio.create_task(self._mqtt_task(), name="mqtt-inbox"),
@@ -187,6 +208,7 @@ class Daemon:
         if self.broker is not None:
             await self.broker.stop()
         self.dispatcher.close()
+        self.metrics.stop()
         _LOG.info("dialogd stopped")
         return 0
 
@@ -296,8 +318,25 @@ class Daemon:
         """Output: every intent and error on MQTT (held on disk while the broker is away)."""
         if self.link is None:
             return
-        topic = self.topics.intent if isinstance(outcome, Intent) else self.topics.error
-        self.link.publish(topic, outcome.model_dump_json().encode(), hold=True)
+        if isinstance(outcome, Intent):
+            payload = (
+                dumps_signed(outcome.model_dump(mode="json"), self.sign_key)
+                if self.sign_key is not None
+                else outcome.model_dump_json().encode()
+            )
+            self.link.publish(self.topics.intent, payload, hold=True)
+        else:
+            self.link.publish(self.topics.error, outcome.model_dump_json().encode(), hold=True)
+
+    def _count_outcome(self, req: Request | None, outcome: Outcome) -> None:
+        """Output: the figures of status/detail and the Prometheus endpoint."""
+        latency_s = (time.monotonic() - req.received) if req is not None else 0.0
+        if isinstance(outcome, Intent):
+            self.metrics.request(outcome.source, "intent", outcome.engine, latency_s)
+        else:
+            self.metrics.request(outcome.source, outcome.error, None, latency_s)
+        if self.dispatcher is not None:
+            self.metrics.queue_depth(self.dispatcher.depth["open"])
 
     def _healthy(self, tasks: list[asyncio.Task[None]]) -> bool:
         """The watchdog pings only while every long-lived task runs and no engine call
@@ -345,6 +384,7 @@ class Daemon:
             "state": state or ("online" if self.dispatcher.accepting else "stopping"),
             "queue": self.dispatcher.depth,
             "reload_error": self.reload_error,
+            "metrics": self.metrics.snapshot(),
             "version": __version__,
             "site": self.settings.site_id,
             "model": llm.model_path.name if llm.enabled and llm.model_path else None,

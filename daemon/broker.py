@@ -28,6 +28,7 @@ import signal
 import socket
 import time
 import tomllib
+from contextlib import suppress
 from pathlib import Path
 
 _LOG = logging.getLogger(__name__)
@@ -257,14 +258,21 @@ class PrivateBroker:
                 if self._closing:
                     return
                 delay = min(delay * 2, longest)
+                # start() has its own deadline for mosquitto to listen; this one bounds
+                # anything else that could hang (stopping a stuck process included).
+                bound = 2 * self.start_timeout + 5
                 try:
-                    await self.start()
+                    await asyncio.wait_for(self.start(), bound)
                     break
                 except Exception as exc:  # BrokerError, OSError, anything: retry, never die
-                    await self._terminate()
+                    why = f"no answer in {bound:g} s" if isinstance(exc, TimeoutError) else exc
                     _LOG.error(
-                        "cannot restart the private broker: %s; retrying in %g s", exc, delay
+                        "cannot restart the private broker: %s; retrying in %g s", why, delay
                     )
+                    try:
+                        await self._terminate()
+                    except Exception as exc2:
+                        _LOG.error("cannot stop the failed private mosquitto: %s", exc2)
 
     async def stop(self) -> None:
         """Stop mosquitto for good: a running supervise() returns instead of restarting."""
@@ -274,11 +282,13 @@ class PrivateBroker:
     async def _terminate(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.returncode is None:
-            proc.terminate()
+            with suppress(ProcessLookupError):  # it died meanwhile
+                proc.terminate()
             try:
                 await asyncio.wait_for(proc.wait(), 5)
             except TimeoutError:
-                proc.kill()
+                with suppress(ProcessLookupError):
+                    proc.kill()
                 await proc.wait()
 
 

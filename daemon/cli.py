@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return asyncio.run(run(settings, args.config))
+        except ConfigError as exc:
+            return _config_failed(exc.problems)
         except BrokerError as exc:
             print(f"dialogd: {exc}", file=sys.stderr)
             return 1

@@ -180,6 +180,8 @@ _TLS_ALERTS = {
     "(check [mqtt] port, or set tls = false)",
     "UNSUPPORTED_PROTOCOL": "the broker offers no TLS version >= 1.2",
     "TLSV1_ALERT_PROTOCOL_VERSION": "the broker offers no TLS version >= 1.2",
+    "UNEXPECTED_EOF_WHILE_READING": "the broker hung up during the handshake "
+    "(check [mqtt] port: is it a TLS port?)",
     "SSLV3_ALERT_HANDSHAKE_FAILURE": "no TLS version or cipher in common with the broker, "
     "or it wants a client certificate (check [mqtt] certfile)",
 }
@@ -224,8 +226,8 @@ def _describe_exception(exc: BaseException) -> str:
         return "broker unreachable: connection timed out (check [mqtt] host/port, firewall)"
     if isinstance(exc, ConnectionResetError):
         return (
-            "broker closed the connection during the handshake "
-            "(a TLS port without tls = true, or one that wants a client certificate?)"
+            "broker closed the connection while we connected (check [mqtt] port and tls: "
+            "TLS on a plain port, or plain on a TLS port?)"
         )
     if isinstance(exc, OSError):
         return f"cannot connect to the broker: {exc.strerror or exc}"

@@ -97,9 +97,12 @@ class Listener:
     topic: str = "dialogd/#"
     messages: queue.Queue[tuple[str, bytes]] = field(default_factory=queue.Queue)
     history: list[tuple[str, bytes]] = field(default_factory=list)
+    credentials: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+        if self.credentials is not None:
+            self.client.username_pw_set(*self.credentials)
 
         def on_message(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
             self.history.append((m.topic, bytes(m.payload)))
@@ -142,6 +145,14 @@ class Listener:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def private_broker_login(state_dir: Path, user: str = "local") -> tuple[str, str]:
+    """A user of dialogd's private broker, from the credentials file it made."""
+    import tomllib
+
+    users = tomllib.loads((state_dir / "broker" / "credentials.toml").read_text())["users"]
+    return user, str(users[user])
 
 
 def reference_devices() -> str:

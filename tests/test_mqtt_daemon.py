@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import time
 from collections.abc import Iterator
@@ -12,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from daemon.messages import ErrorReply, Intent
-from tests.conftest import Broker, DaemonProcess, Listener, free_port, need_model, write_config
+from tests.conftest import (
+    Broker,
+    DaemonProcess,
+    Listener,
+    free_port,
+    need_model,
+    private_broker_login,
+    write_config,
+)
 
 TEXT, INTENT, ERROR, STATUS = (f"dialogd/test/{t}" for t in ("text", "intent", "error", "status"))
 
@@ -106,7 +115,10 @@ def test_private_broker_when_none_configured(tmp_path: Path) -> None:
     d = DaemonProcess(write_config(tmp_path / "config.toml", port=None, private_port=port))
     try:
         d.wait_log("ready in", 90)
-        bus = Listener(port)
+        with pytest.raises((TimeoutError, queue.Empty, ConnectionError, OSError)):
+            Listener(port).close()  # anonymous: refused
+        login = private_broker_login(tmp_path / ".state")
+        bus = Listener(port, credentials=login)
         try:
             bus.publish(TEXT, json.dumps({"text": "start the washing machine", "id": "priv"}))
             intent = Intent.model_validate(bus.wait_json(INTENT, id="priv"))
@@ -127,9 +139,9 @@ def test_private_broker_when_none_configured(tmp_path: Path) -> None:
         deadline = time.monotonic() + 20
         while True:
             try:
-                bus = Listener(port)
+                bus = Listener(port, credentials=login)
                 break
-            except OSError:
+            except (OSError, queue.Empty):  # the restarted broker is not up yet
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
         try:
