@@ -104,7 +104,8 @@ class PrivateBroker:
         users: dict[str, str] | None = None
         try:
             with path.open("rb") as f:
-                table = tomllib.load(f).get("users", {})
+                table = tomllib.load(f).get("users")
+            table = table if isinstance(table, dict) else {}
             if all(isinstance(table.get(u), str) and table[u] for u in (DAEMON_USER, LOCAL_USER)):
                 users = {u: table[u] for u in (DAEMON_USER, LOCAL_USER)}
             else:

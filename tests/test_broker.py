@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from daemon.broker import BrokerError, PrivateBroker, mosquitto_hash, port_open
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port, mosquitto_exe
 
 Creds = tuple[str, str] | None
 
@@ -409,3 +409,55 @@ def _try_bind(s: socket.socket, port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+# The example ACL for a shared broker -------------------------------------------------------
+
+
+def test_shared_broker_acl_example(tmp_path: Path) -> None:
+    """systemd/mosquitto-acl.conf: satellites publish only their own site's requests."""
+    port = free_port()
+    users = {u: f"pw-{u}" for u in ("dialogd", "kitchen", "attic", "homeassistant")}
+    (tmp_path / "passwd").write_text(
+        "".join(f"{u}:{mosquitto_hash(p)}\n" for u, p in users.items())
+    )
+    (tmp_path / "passwd").chmod(0o600)
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous false\npersistence false\n"
+        f"password_file {tmp_path / 'passwd'}\nacl_file {ROOT / 'systemd' / 'mosquitto-acl.conf'}\n"
+        + ("user root\n" if os.geteuid() == 0 else "")
+    )
+    proc = subprocess.Popen(
+        [mosquitto_exe(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not port_open("127.0.0.1", port):
+            assert proc.poll() is None and time.monotonic() < deadline, "mosquitto did not start"
+            time.sleep(0.05)
+        daemon = Client(port, ("dialogd", users["dialogd"]), "dialogd/#")
+        kitchen = Client(port, ("kitchen", users["kitchen"]), "dialogd/#")
+        ha = Client(port, ("homeassistant", users["homeassistant"]), "dialogd/#")
+        try:
+            kitchen.publish("dialogd/kitchen/intent", b"forged")
+            kitchen.publish("dialogd/attic/text", b"not my site")
+            kitchen.publish("dialogd/kitchen/text", b"lights on")
+            assert daemon.received(1.0) == [("dialogd/kitchen/text", b"lights on")]
+            daemon.publish("dialogd/attic/intent", b"attic's")
+            daemon.publish("dialogd/kitchen/intent", b"kitchen's")
+            assert [t for t, _ in kitchen.received(1.0)] == [
+                "dialogd/kitchen/text",
+                "dialogd/kitchen/intent",
+            ]
+            assert len(ha.received(0.5)) == 3  # HA reads everything that got through
+        finally:
+            for c in (daemon, kitchen, ha):
+                c.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

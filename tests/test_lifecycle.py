@@ -140,3 +140,33 @@ def test_sighup_moves_to_new_topics(served: tuple[DaemonProcess, Listener, Path]
     assert "topics are now dialogd/attic" in d.output()
     assert d.stop() == 0
     assert "lost" not in d.output(), "a planned move is not reported as an outage"
+
+
+def test_bad_reload_keeps_the_old_config_and_stays_ready(broker: Broker, tmp_path: Path) -> None:
+    """A registry the model's context cannot hold: refused whole, READY follows
+    RELOADING, the old home still answers, status/detail shows why; offline at exit."""
+    need_model()
+    sock, path = _notify_socket(tmp_path)
+    bus = Listener(broker.port)
+    cfg = write_config(tmp_path / "config.toml", port=broker.port)
+    d = DaemonProcess(cfg, env={"NOTIFY_SOCKET": path})
+    try:
+        _read_until(sock, "READY=1", 90)
+        good = cfg.read_text()
+        cfg.write_text(good.replace("threads = 2\n", "threads = 2\nn_ctx = 512\n"))
+        d.signal(signal.SIGHUP)
+        lines = _read_until(sock, "READY=1", 30)
+        assert "RELOADING=1" in lines and lines.index("RELOADING=1") < lines.index("READY=1")
+        d.wait_log("reload refused", 10)
+        bus.publish("dialogd/test/text", json.dumps({"text": "turn on the tv", "id": "r1"}))
+        assert Intent.model_validate(bus.wait_json("dialogd/test/intent", id="r1")).device == "tv"
+        # status/detail names the problem (it is refreshed on the next round, or at exit).
+        cfg.write_text(good)
+        assert d.stop() == 0
+        details = [json.loads(p) for t, p in bus.history if t == "dialogd/test/status/detail"]
+        assert details and details[-1]["state"] == "offline"
+        assert "llm.n_ctx" in (details[-1]["reload_error"] or ""), details[-1]
+    finally:
+        d.stop()
+        bus.close()
+        sock.close()

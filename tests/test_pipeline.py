@@ -1,0 +1,272 @@
+"""The request path in-process: journal, dedupe, admission, expiry, shutdown, health, and
+a fuzz run of hostile payloads through the whole path (templates only, no model)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from daemon.app import home_registry
+from daemon.config import load_settings
+from daemon.messages import ErrorReply, Intent, Outcome, Request
+from daemon.mqtt import Topics
+from daemon.notify import Notifier, watchdog_task
+from daemon.pipeline.admission import FairQueue
+from daemon.pipeline.dispatcher import Dispatcher, Limits, run_stages
+from daemon.pipeline.journal import Journal
+from daemon.pipeline.outbox import Held, Outbox
+from daemon.understanding.engine import IntentEngine, Understood
+from tests.conftest import DATA
+
+ENGINE = IntentEngine(home_registry(load_settings(DATA / "home.toml")))
+
+
+def _req(rid: str, text: str = "turn on the kitchen light") -> Request:
+    return Request(text=text, source="mqtt", id=rid, received=time.monotonic(), wall=time.time())
+
+
+# ------------------------------------------------------------------- parts
+
+
+def test_fair_queue_serves_sources_in_turn() -> None:
+    async def go() -> list[str]:
+        q: FairQueue[str] = FairQueue()
+        for i in range(5):
+            q.put("mqtt", f"m{i}")
+        q.put("serial", "s0")
+        return [await q.get() for _ in range(6)]
+
+    order = asyncio.run(go())
+    assert order.index("s0") <= 1, order  # the flood does not starve the serial line
+
+
+def test_journal_keeps_pending_requests_and_answered_ids(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    j = Journal(path, window=3)
+    for i in range(5):
+        j.accept(_req(f"r{i}"))
+    for i in range(4):
+        j.done(f"r{i}")
+    j.close()
+    with path.open("a") as f:
+        f.write('{"a": {"id": "torn", "te')  # a power cut mid-line
+    again = Journal(path, window=3)
+    assert [r.id for r in again.pending()] == ["r4"]
+    assert again.seen("r3") and again.seen("r4") and not again.seen("r0")  # window of 3
+    again.done("r4")
+    assert not again.pending()
+
+
+def test_outbox_survives_a_restart_and_is_bounded(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.jsonl", limit=3)
+    for i in range(5):
+        box.hold(Held("t/intent", f"m{i}".encode(), 1, False))
+    assert [m.payload for m in Outbox(tmp_path / "outbox.jsonl", limit=3).take()][-3:] == [
+        b"m2",
+        b"m3",
+        b"m4",
+    ]
+    assert len(box) == 3 and [m.payload for m in box.take()] == [b"m2", b"m3", b"m4"]
+    assert not (tmp_path / "outbox.jsonl").exists()
+
+
+# -------------------------------------------------------------- dispatcher
+
+
+class SlowEngine:
+    """The real templates, but every call waits on a gate: a stuck engine on demand."""
+
+    def __init__(self) -> None:
+        self.registry = ENGINE.registry
+        self.gate = threading.Event()
+
+    def understand_fast(self, text: str, area: str | None = None) -> Understood | None:
+        self.gate.wait(10)
+        return ENGINE.understand_fast(text, area)
+
+    def understand_model(self, text: str, area: str | None = None) -> Understood:
+        self.gate.wait(10)
+        return ENGINE.understand_model(text, area)
+
+
+def _dispatcher(engine: Any, tmp: Path, **limits: Any) -> tuple[Dispatcher, list[Outcome]]:
+    d = Dispatcher(
+        "test",
+        Topics("dialogd", "test"),
+        engine,
+        Journal(tmp / "journal.jsonl", window=100),
+        Limits(**limits),
+    )
+    seen: list[Outcome] = []
+    d.outputs.append(lambda req, outcome: seen.append(outcome))
+    return d, seen
+
+
+def test_duplicate_ids_are_answered_once_busy_past_the_bound_and_shutdown_errors(
+    tmp_path: Path,
+) -> None:
+    engine = SlowEngine()
+
+    async def go() -> tuple[list[Outcome | None], list[Outcome]]:
+        d, seen = _dispatcher(engine, tmp_path, queue_size=3)
+        tasks = await run_stages(d)
+        payload = json.dumps({"text": "turn on the tv", "id": "x"}).encode()
+        first = asyncio.create_task(d.submit(payload, "mqtt"))
+        await asyncio.sleep(0.05)
+        again = await d.submit(payload, "mqtt")  # a redelivery while it is open
+        more = [
+            asyncio.create_task(d.submit(f'{{"text": "tv on", "id": "y{i}"}}'.encode(), "mqtt"))
+            for i in range(4)
+        ]
+        await asyncio.sleep(0.05)
+        await d.drain(0.1)  # the engine is stuck: what is open gets `shutdown`
+        results = [again, await first, *[await t for t in more]]
+        engine.gate.set()
+        for t in tasks:
+            t.cancel()
+        d.close()
+        return results, seen
+
+    results, seen = asyncio.run(go())
+    assert results[0] is None
+    kinds = [r.error if isinstance(r, ErrorReply) else "intent" for r in results[1:]]
+    assert kinds.count("busy") == 2 and kinds.count("shutdown") == 3, kinds
+    ids = [o.id for o in seen]
+    assert len(ids) == len(set(ids)) == 5, ids  # exactly one outcome per request
+
+
+def test_requests_older_than_max_age_expire(tmp_path: Path) -> None:
+    async def go() -> Outcome:
+        d, _ = _dispatcher(ENGINE, tmp_path, max_age_s=5)
+        tasks = await run_stages(d)
+        old = Request(text="open the garage", source="mqtt", id="old", wall=time.time() - 60)
+        d.journal.accept(old)
+        out = await d.enqueue(old)
+        for t in tasks:
+            t.cancel()
+        d.close()
+        return out
+
+    out = asyncio.run(go())
+    assert isinstance(out, ErrorReply) and out.error == "expired"
+
+
+def test_a_stuck_engine_stops_the_watchdog(tmp_path: Path) -> None:
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.1)
+    engine = SlowEngine()
+
+    def pings(seconds: float) -> int:
+        n, deadline = 0, time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                n += sock.recv(4096).decode().splitlines().count("WATCHDOG=1")
+            except TimeoutError:
+                pass
+        return n
+
+    async def go() -> tuple[int, int, int]:
+        d, _ = _dispatcher(engine, tmp_path)
+        notifier = Notifier(environ={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"})
+        tasks = await run_stages(d)
+        alive = lambda: d.stuck({"rules": 0.3, "model": 0.3}) is None  # noqa: E731
+        tasks.append(asyncio.create_task(watchdog_task(notifier, alive)))
+        healthy = await asyncio.to_thread(pings, 0.6)
+        request = asyncio.create_task(d.submit(b"turn on the tv", "mqtt"))
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(pings, 0.15)  # the pings sent before it was stuck
+        stuck = await asyncio.to_thread(pings, 0.8)
+        engine.gate.set()
+        await request
+        recovered = await asyncio.to_thread(pings, 0.6)
+        for t in tasks:
+            t.cancel()
+        d.close()
+        return healthy, stuck, recovered
+
+    healthy, stuck, recovered = asyncio.run(go())
+    sock.close()
+    assert healthy >= 2 and stuck == 0 and recovered >= 2, (healthy, stuck, recovered)
+
+
+# ------------------------------------------------------------------- fuzz
+
+FUZZ_COUNT = {"n": 0}
+
+hostile = st.one_of(
+    st.binary(max_size=600),
+    st.text(max_size=500).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+        max_leaves=10,
+    ).map(lambda o: json.dumps({"text": o, "id": "f", "area": o}).encode()),
+    st.sampled_from(
+        [
+            b"[" * 1000 + b"]" * 1000,
+            b'{"text": "hi", "id": ' + b"9" * 5000 + b"}",
+            b'{"text": "\\ud800 light"}',
+            b"\xef\xbb\xbf" + b'{"text": "turn on the tv"}',
+            b"null",
+            b"[]",
+            b"42",
+            b"turn on the \x07kitchen light",
+            "关掉\u202e客厅灯".encode(),
+        ]
+    ),
+)
+
+
+@settings(
+    max_examples=1500,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(payloads=st.lists(hostile, min_size=1, max_size=8))
+def test_fuzz_every_payload_gets_exactly_one_answer(
+    payloads: list[bytes], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("fuzz")
+
+    async def go() -> tuple[list[Outcome | None], list[Outcome]]:
+        d, seen = _dispatcher(ENGINE, tmp, queue_size=1000)
+        tasks = await run_stages(d)
+        # Unique ids, so that no answer is a legitimate duplicate drop.
+        outs = []
+        for n, p in enumerate(payloads):
+            try:
+                obj = json.loads(p)
+            except (ValueError, RecursionError):
+                obj = None
+            if isinstance(obj, dict) and "id" in obj:
+                obj["id"] = f"f{n}"
+                p = json.dumps(obj).encode("utf-8", "surrogatepass")
+            outs.append(await d.submit(p, "mqtt"))
+        for t in tasks:
+            t.cancel()
+        d.close()
+        return outs, seen
+
+    outs, seen = asyncio.run(go())
+    FUZZ_COUNT["n"] += len(payloads)
+    assert all(isinstance(o, (Intent, ErrorReply)) for o in outs), outs
+    assert len(seen) == len(payloads)
+    for o in seen:  # every answer can be published
+        o.model_dump_json().encode("utf-8")
+
+
+def test_fuzz_count_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    with capsys.disabled():
+        print(f"\nfuzz: {FUZZ_COUNT['n']} hostile payloads through the request path")
