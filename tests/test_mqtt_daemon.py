@@ -64,11 +64,20 @@ def test_bad_payloads_get_errors_and_daemon_keeps_serving(
         (b"\xff\xfe\x00\x01", "not_utf8"),
         (b'{"text": "turn on the tv", "id": ', "bad_json"),
         (b'{"id": "no-text"}', "bad_json"),
+        (b"null", "bad_json"),
+        (b"[]", "bad_json"),
+        (b'{"text": "turn on the \\ud800 tv"}', "not_utf8"),
+        (b'{"text": "x", "id": ' + b"9" * 5000 + b"}", "bad_json"),
+        (b"[" * 1000 + b"]" * 1000, "bad_json"),
+        (b"turn on the \x07 tv", "control_chars"),
     ]
     for payload, kind in cases:
         bus.publish(TEXT, payload)
         err = ErrorReply.model_validate(json.loads(bus.wait_for(ERROR, 10)))
         assert err.error == kind, (payload, err)
+    bus.publish("dialogd/test/say", "x" * 5000)  # speech out has the same limit
+    err = ErrorReply.model_validate(json.loads(bus.wait_for(ERROR, 10)))
+    assert err.error == "too_long" and "say" in err.detail
     bus.publish(TEXT, json.dumps({"text": "turn on the tv", "id": "after-errors"}))
     intent = Intent.model_validate(bus.wait_json(INTENT, id="after-errors"))
     assert intent.action == "turn_on" and intent.device == "tv"
