@@ -435,6 +435,8 @@ class Daemon:
             "replies": new.replies,
         }
         if (new.site_id, new.mqtt.prefix) != (old.site_id, old.mqtt.prefix):
+            if self.broker is not None and new.mqtt.prefix != old.mqtt.prefix:
+                await self.broker.set_prefix(new.mqtt.prefix)  # its ACL names the prefix
             self.topics = Topics(new.mqtt.prefix, new.site_id)
             self.dispatcher.topics, self.dispatcher.site = self.topics, new.site_id
             await self.link.retopic(self.topics)

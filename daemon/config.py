@@ -373,7 +373,7 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
     kv = rel(s.llm.state_dir) or state
     llm = s.llm.model_copy(update={"model_path": model, "state_dir": kv})
     request = s.request.model_copy(update={"sign_key_file": rel(s.request.sign_key_file)})
-    mqtt = s.mqtt.model_copy(update={"ca_file": rel(s.mqtt.ca_file)})
+    mqtt = s.mqtt.resolve_paths(base)
     asr = s.asr.model_copy(update={"model_path": rel(s.asr.model_path), "file": rel(s.asr.file)})
     return s.model_copy(
         update={"llm": llm, "mqtt": mqtt, "asr": asr, "request": request, "state_dir": state}
@@ -409,7 +409,9 @@ def model_problems(s: Settings) -> list[str]:
         and (s.asr.file is None or not s.asr.file.is_file())
     ):
         problems.append(f"config: asr.file: {s.asr.file} does not exist (asr.source = 'file')")
-    return problems + _llm_problems(s)
+    from daemon.mqtt_security import tls_problems
+
+    return problems + tls_problems(s.mqtt) + _llm_problems(s)
 
 
 def _llm_problems(s: Settings) -> list[str]:

@@ -29,7 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from daemon.config import MqttSettings
 from daemon.mqtt_security import configure as configure_security
-from daemon.mqtt_security import describe_refusal
+from daemon.mqtt_security import describe_connect_failure, describe_refusal, describe_tls_log
 from daemon.pipeline.outbox import Held, Outbox
 
 _LOG = logging.getLogger(__name__)
@@ -107,6 +107,8 @@ class MqttLink:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.on_publish = self._on_publish
+        c.on_connect_fail = self._on_connect_fail
+        c.on_log = self._on_log
         return c
 
     # paho's thread ------------------------------------------------------------
@@ -136,6 +138,18 @@ class MqttLink:
             self.topics.text,
         )
         self._loop.call_soon_threadsafe(self._connected)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        if not self._lost_logged:
+            _LOG.error("MQTT broker %s:%d: %s", self.host, self.port, describe_connect_failure())
+            self._lost_logged = True
+
+    def _on_log(self, client: mqtt.Client, userdata: object, level: int, buf: str) -> None:
+        # paho only logs some TLS refusals (a client certificate the broker wants).
+        line = describe_tls_log(buf)
+        if line is not None and not self._lost_logged:
+            _LOG.error("MQTT broker %s:%d: %s", self.host, self.port, line)
+            self._lost_logged = True
 
     def _on_disconnect(
         self,
