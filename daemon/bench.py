@@ -40,9 +40,9 @@ from daemon.evaluate import Turn, expected_triples, load_set
 from daemon.home.generate import synthetic_home_toml
 from daemon.home.registry import Command, Decision, Registry
 from daemon.stats import percentile
-from daemon.understanding.engine import MAX_MODEL_COMMANDS, IntentEngine
-from daemon.understanding.lang import detect_lang, grammar, normalize, suspicious
-from daemon.understanding.llm import LlamaEngine, ModelAnswer
+from daemon.understanding.engine import IntentEngine, Understood
+from daemon.understanding.lang import detect_lang, grammar, normalize
+from daemon.understanding.llm import LlamaEngine
 from daemon.understanding.prompt import device_lines
 
 DEFAULT_SET = Path(__file__).resolve().parent.parent / "tests" / "data" / "dev.jsonl"
@@ -179,16 +179,11 @@ def _model_path(
     model: LlamaEngine,
     text: str,
     area: str | None,
-    max_commands: int | None = None,
-) -> ModelAnswer:
-    """The engine's model path alone, asked as understand() asks it (no rules, no policy)."""
-    lang = detect_lang(text)
-    norm = normalize(text, lang)
-    hint = None if suspicious(text) else engine.hint(norm, lang, area)
-    if max_commands is None:
-        clauses = len(_clauses(norm, lang))
-        max_commands = max(1, min(clauses, MAX_MODEL_COMMANDS))
-    return model.decide(norm, lang, hint, max_commands=max_commands)
+) -> Understood:
+    """The engine's model path alone (no templates), as understand() takes it: a compound
+    request clause by clause, each with its hint, then the policy."""
+    del model  # the engine's own
+    return engine.understand_model(text, area)
 
 
 def _clauses(text: str, lang: str) -> list[str]:
@@ -260,7 +255,8 @@ def _per_token_costs(engine: LlamaEngine, registry: Registry) -> dict[str, float
 
 
 def _compound(engine: IntentEngine, model: LlamaEngine, turns: list[Turn]) -> dict[str, Any]:
-    """Compound requests on the model path: asked whole, and clause by clause."""
+    """Compound requests on the model path: the request as the engine takes it, against
+    each of its clauses asked as a request of its own (the bar: no more than their sum)."""
     registry = engine.registry
     whole_ms = parts_ms = 0.0
     whole_tok = parts_tok = commands = whole_exact = parts_exact = 0
@@ -277,7 +273,7 @@ def _compound(engine: IntentEngine, model: LlamaEngine, turns: list[Turn]) -> di
         clauses = _clauses(normalize(turn.text, lang), lang)
         for clause in clauses:
             t0 = time.perf_counter()
-            p = _model_path(engine, model, clause, turn.area, max_commands=1)
+            p = _model_path(engine, model, clause, turn.area)
             p_ms += (time.perf_counter() - t0) * 1000
             p_tok += p.evaluated_tokens
             got |= p.decision.triples()

@@ -53,10 +53,9 @@ class Broker:
         # Debian's mosquitto; the queue holds a flood for a client that is away.
         keep = (
             f"persistence true\npersistence_location {tmp}/\nautosave_interval 1\n"
-            "max_queued_messages 20000\n"
+            "max_queued_messages 20000\n" + ("user root\n" if os.geteuid() == 0 else "")
             # As root, mosquitto would switch to the `mosquitto` user, which cannot write
             # its database into this test's folder.
-            + ("user root\n" if os.geteuid() == 0 else "")
             if persistent
             else "persistence false\n"
         )

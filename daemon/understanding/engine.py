@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from daemon.home.registry import Decision, Hint, Registry
-from daemon.home.vocabulary import CHAT, COLORS, UNKNOWN
+from daemon.home.registry import Command, Decision, Hint, Registry
+from daemon.home.vocabulary import CHAT, COLORS, QUERY, UNKNOWN
 from daemon.understanding.fastpath import FastPath
 from daemon.understanding.lang import (
     Lang,
@@ -138,29 +138,50 @@ class IntentEngine:
             return self._finish(Decision.one(UNKNOWN), text, lang, "rules", t0)
         norm = normalize(text, lang)
         wary = suspicious(self._without_names(text))
-        named = self.hint(norm, lang, area)
-        grounded = (named.devices or frozenset()) | frozenset(
-            d.id for d in self.registry.in_area(area or "")
-        )
-        clauses = len([c for c in grammar(lang).separators.split(norm) if c.strip()])
-        # No hint for a suspicious request: its own words are what it wants obeyed.
-        answer = self.model.decide(
-            norm,
-            lang,
-            None if wary else named,
-            max_commands=max(1, min(clauses, MAX_MODEL_COMMANDS)),
-        )
+        clauses = [c.strip() for c in grammar(lang).separators.split(norm) if c.strip()]
+        if wary or not 2 <= len(clauses) <= MAX_MODEL_COMMANDS:
+            clauses = [norm]
+        # A compound request is asked clause by clause, each with its own hint: it costs
+        # no more than its commands asked alone, and each answer is about its own words.
+        commands: list[Command] = []
+        grounded: frozenset[str] = frozenset(d.id for d in self.registry.in_area(area or ""))
+        reply: str | None = None
+        evaluated = sampled = 0
+        decided_ms = 0.0
+        for clause in clauses:
+            named = self.hint(clause, lang, area)
+            grounded |= named.devices or frozenset()
+            answer = self.model.decide(clause, lang, None if wary else named)
+            evaluated += answer.evaluated_tokens
+            sampled += answer.sampled_tokens
+            decided_ms += answer.decided_ms
+            reply = reply or answer.reply
+            for c in answer.decision.commands:
+                c = self._repeat_for(c, commands, named)
+                if c not in commands:
+                    commands.append(c)
         return self._finish(
-            answer.decision,
+            Decision(tuple(commands)),
             text,
             lang,
             "model",
             t0,
             grounded=grounded,
-            model_reply=answer.reply,
-            tokens=(answer.evaluated_tokens, answer.sampled_tokens),
-            decided_ms=answer.decided_ms,
+            model_reply=reply,
+            tokens=(evaluated, sampled),
+            decided_ms=decided_ms,
         )
+
+    def _repeat_for(self, c: Command, before: list[Command], named: Hint) -> Command:
+        """A later clause that the model could not place on its own ("... and the lounge
+        lamp") does what the clause before it did, on the devices it names."""
+        if c.action not in (UNKNOWN, CHAT) or not before or not named.devices:
+            return c
+        last = before[-1]
+        ids = tuple(d for d in sorted(named.devices) if self.registry.by_id[d].accepts(last.action))
+        if not last.devices or not ids or last.action in (QUERY,):
+            return c
+        return Command(last.action, ids, last.value)
 
     def _finish(
         self,
