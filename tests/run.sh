@@ -15,6 +15,8 @@ command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
 command -v g++ >/dev/null || need+=(build-essential)   # llama-cpp-python compiles
 command -v arecord >/dev/null || need+=(alsa-utils)     # the ALSA microphone source
+command -v shellcheck >/dev/null || need+=(shellcheck)  # lints the systemd install scripts
+command -v openssl >/dev/null || need+=(openssl)        # a throw-away CA for the TLS tests
 python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"

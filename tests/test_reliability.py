@@ -5,6 +5,8 @@ benchmarks/reliability.py, which prints the full counts."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Broker, DaemonProcess, Listener, need_model, write_config
+from tests.conftest import ROOT, Broker, DaemonProcess, Listener, need_model, write_config
 
 TEXT, INTENT, ERROR, STATUS = (f"dialogd/test/{t}" for t in ("text", "intent", "error", "status"))
 
@@ -181,3 +183,27 @@ def test_old_requests_expire_instead_of_running(broker: Broker, tmp_path: Path) 
     finally:
         bus.close()
         d.stop()
+
+
+def test_soak_script_quick_run_loses_nothing() -> None:
+    """benchmarks/reliability.py soak, small: every request answered, RSS reported (the
+    full 10,000-request run is the script's default, outside CI)."""
+    need_model()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "reliability.py"),
+            "soak",
+            "--quick",
+            "--fail-on-loss",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    counts = json.loads(proc.stdout.splitlines()[0])
+    assert counts["missing"] == 0 and counts["duplicates"] == 0, counts
+    after = next(v for k, v in counts.items() if k.startswith("rss_kb_after_"))
+    assert counts["rss_kb_end"] <= 1.1 * after, counts  # no growth past the warm-up
