@@ -146,7 +146,6 @@ class Daemon:
         )
         self.dispatcher = Dispatcher(
             site=s.site_id,
-            topics=self.topics,
             engine=engine,
             journal=Journal(s.state_dir / "journal.jsonl", s.request.dedupe_window),
             limits=Limits(s.request.max_chars, s.request.queue_size, s.request.max_age_s),
@@ -368,7 +367,7 @@ class Daemon:
             with contextlib.suppress(UnicodeDecodeError):
                 line = line.decode(enc).encode("utf-8")
         outcome = await self.dispatcher.submit(line, "serial", truncated=truncated)
-        assert outcome is not None  # serial lines carry no broker redeliveries
+        assert outcome is not None  # only MQTT redeliveries are dropped as answered
         return outcome.model_dump_json().encode("utf-8")
 
     async def _answer(
@@ -438,7 +437,7 @@ class Daemon:
             if self.broker is not None and new.mqtt.prefix != old.mqtt.prefix:
                 await self.broker.set_prefix(new.mqtt.prefix)  # its ACL names the prefix
             self.topics = Topics(new.mqtt.prefix, new.site_id)
-            self.dispatcher.topics, self.dispatcher.site = self.topics, new.site_id
+            self.dispatcher.site = new.site_id
             await self.link.retopic(self.topics)
             update["site_id"] = new.site_id
             update["mqtt"] = old.mqtt.model_copy(update={"prefix": new.mqtt.prefix})

@@ -35,6 +35,14 @@ class Request:
     received: float = 0.0  # time.monotonic() at arrival, for latency_ms
     area: str | None = None  # the area the request was said in, when the caller says
     wall: float = 0.0  # time.time() at arrival: a request's age survives a restart
+    # What the request path keys it by: the id, for a channel whose broker may deliver a
+    # request again (so the redelivery is recognised); else unique, so that a device
+    # reusing an id ("1" on every line) still gets every request answered.
+    key: str = ""
+
+    @property
+    def ref(self) -> str:
+        return self.key or self.id
 
 
 Value = int | str | None

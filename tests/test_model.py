@@ -64,7 +64,8 @@ def expected(text: str) -> set[tuple[str, str | None, object]]:
 
 
 def model_alone(engine: IntentEngine, text: str, area: str | None = None) -> Decision:
-    """The model path without the templates, as the engine calls it (hint, clause cap)."""
+    """The decoder alone, without the templates or the policy: the request whole, with
+    the engine's hint (the engine itself asks a compound request clause by clause)."""
     model = engine.model
     assert isinstance(model, LlamaEngine)
     lang = detect_lang(text)

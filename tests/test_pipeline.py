@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from hypothesis import strategies as st
 from daemon.app import home_registry
 from daemon.config import load_settings
 from daemon.messages import ErrorReply, Intent, Outcome, Request
-from daemon.mqtt import Topics
 from daemon.notify import Notifier, watchdog_task
 from daemon.pipeline.admission import FairQueue
 from daemon.pipeline.dispatcher import Dispatcher, Limits, run_stages
@@ -102,7 +102,6 @@ class SlowEngine:
 def _dispatcher(engine: Any, tmp: Path, **limits: Any) -> tuple[Dispatcher, list[Outcome]]:
     d = Dispatcher(
         "test",
-        Topics("dialogd", "test"),
         engine,
         Journal(tmp / "journal.jsonl", window=100),
         Limits(**limits),
@@ -143,6 +142,25 @@ def test_duplicate_ids_are_answered_once_busy_past_the_bound_and_shutdown_errors
     assert kinds.count("busy") == 2 and kinds.count("shutdown") == 3, kinds
     ids = [o.id for o in seen]
     assert len(ids) == len(set(ids)) == 5, ids  # exactly one outcome per request
+
+
+def test_a_device_reusing_an_id_gets_every_request_answered(tmp_path: Path) -> None:
+    """Only MQTT can deliver a request again; a serial device sending the same id on every
+    line is asking again, and each line gets its answer."""
+
+    async def go() -> list[Outcome | None]:
+        d, _ = _dispatcher(ENGINE, tmp_path)
+        tasks = await run_stages(d)
+        line = json.dumps({"text": "turn on the tv", "id": "1"}).encode()
+        outs = list(await asyncio.gather(*(d.submit(line, "serial") for _ in range(3))))
+        outs.append(await d.submit(line, "serial"))
+        for t in tasks:
+            t.cancel()
+        d.close()
+        return outs
+
+    outs = asyncio.run(go())
+    assert all(isinstance(o, Intent) and o.id == "1" for o in outs), outs
 
 
 def test_requests_older_than_max_age_expire(tmp_path: Path) -> None:
@@ -202,6 +220,14 @@ def test_a_stuck_engine_stops_the_watchdog(tmp_path: Path) -> None:
 # ------------------------------------------------------------------- fuzz
 
 FUZZ_COUNT = {"n": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_fuzz_count() -> Iterator[None]:
+    yield
+    if FUZZ_COUNT["n"]:
+        print(f"\nfuzz: {FUZZ_COUNT['n']} hostile payloads through the request path")
+
 
 hostile = st.one_of(
     st.binary(max_size=600),
@@ -264,8 +290,3 @@ def test_fuzz_every_payload_gets_exactly_one_answer(
     assert len(seen) == len(payloads)
     for o in seen:  # every answer can be published
         o.model_dump_json().encode("utf-8")
-
-
-def test_fuzz_count_reported(capsys: pytest.CaptureFixture[str]) -> None:
-    with capsys.disabled():
-        print(f"\nfuzz: {FUZZ_COUNT['n']} hostile payloads through the request path")

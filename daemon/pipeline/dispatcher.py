@@ -21,10 +21,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from daemon.messages import ErrorReply, Outcome, Request, RequestError, Source, parse_request
-from daemon.mqtt import Topics
+from daemon.messages import (
+    ErrorReply,
+    Outcome,
+    Request,
+    RequestError,
+    Source,
+    new_id,
+    parse_request,
+)
 from daemon.pipeline.admission import FairQueue
 from daemon.pipeline.journal import Journal
 from daemon.service import build_intent
@@ -50,7 +57,6 @@ class Dispatcher:
     def __init__(
         self,
         site: str,
-        topics: Topics,
         engine: IntentEngine,
         journal: Journal,
         limits: Limits,
@@ -58,7 +64,6 @@ class Dispatcher:
         model_worker: ThreadWorker | None = None,
     ) -> None:
         self.site = site
-        self.topics = topics
         self.engine = engine
         self.journal = journal
         self.limits = limits
@@ -112,7 +117,9 @@ class Dispatcher:
                 )
         except RequestError as exc:
             return self._finish(None, exc.reply(source))
-        if req.id in self._open or self.journal.seen(req.id):
+        if source != "mqtt":
+            req = replace(req, key=f"{req.id}@{new_id()}")
+        if req.ref in self._open or self.journal.seen(req.ref):
             _LOG.info("%s request %s delivered again; answered once already", source, req.id)
             return None
         if not self.accepting:
@@ -130,8 +137,8 @@ class Dispatcher:
     async def enqueue(self, req: Request) -> Outcome:
         """A request taken on (also those replayed from the journal after a restart)."""
         fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting[req.id] = fut
-        self._open[req.id] = req
+        self._waiting[req.ref] = fut
+        self._open[req.ref] = req
         self._classify.put(req.source, req)
         return await fut
 
@@ -141,7 +148,7 @@ class Dispatcher:
         """The templates, on their own thread: decided here, or on to the model."""
         while True:
             req = await self._classify.get()
-            if req.id not in self._open or self._expired(req):
+            if req.ref not in self._open or self._expired(req):
                 continue
             self._busy_since["rules"] = time.monotonic()
             try:
@@ -161,7 +168,7 @@ class Dispatcher:
     async def model_task(self) -> None:
         while True:
             req = await self._model.get()
-            if req.id not in self._open or self._expired(req):
+            if req.ref not in self._open or self._expired(req):
                 continue
             self._busy_since["model"] = time.monotonic()
             try:
@@ -193,7 +200,12 @@ class Dispatcher:
     def _decided(self, req: Request, u: Understood) -> None:
         latency = (time.monotonic() - req.received) * 1000
         area = req.area or self.area
-        intent = build_intent(req, u, self.site, latency, self.engine.registry, area)
+        try:
+            intent = build_intent(req, u, self.site, latency, self.engine.registry, area)
+        except Exception as exc:  # an answer must still go out, and the stage live on
+            _LOG.exception("request %s: the decision cannot be published", req.id)
+            self._finish(req, _error(req, "model_failure", f"{type(exc).__name__}: {exc}"))
+            return
         self.stats.record(latency, u.engine)
         _LOG.info(
             "%s %s %r -> %s (%s, %.0f ms)",
@@ -216,9 +228,9 @@ class Dispatcher:
     def _finish(self, req: Request | None, outcome: Outcome) -> Outcome:
         """The one place where a request ends: every output gets its outcome, once."""
         if req is not None:
-            if self._open.pop(req.id, None) is None:
+            if self._open.pop(req.ref, None) is None:
                 return outcome  # answered already (a shutdown error raced the model)
-            self.journal.done(req.id)
+            self.journal.done(req.ref)
         if isinstance(outcome, ErrorReply):
             self.stats.record_error()
             _LOG.warning(
@@ -234,7 +246,7 @@ class Dispatcher:
             except Exception:
                 _LOG.exception("an output failed on %s", outcome.id)
         if req is not None:
-            fut = self._waiting.pop(req.id, None)
+            fut = self._waiting.pop(req.ref, None)
             if fut is not None and not fut.done():
                 fut.set_result(outcome)
         return outcome

@@ -61,7 +61,7 @@ class Journal:
                     obj = json.loads(line)
                     if "a" in obj:
                         req = _request(obj["a"])
-                        self._pending[req.id] = req
+                        self._pending[req.ref] = req
                     elif "d" in obj:
                         self._pending.pop(str(obj["d"]), None)
                         self._remember(str(obj["d"]))
@@ -99,7 +99,7 @@ class Journal:
         return request_id in self._done or request_id in self._pending
 
     def accept(self, req: Request) -> None:
-        self._pending[req.id] = req
+        self._pending[req.ref] = req
         self._write({"a": _fields(req)})
 
     def done(self, request_id: str) -> None:
@@ -150,7 +150,14 @@ class Journal:
 
 
 def _fields(r: Request) -> dict[str, Any]:
-    return {"id": r.id, "text": r.text, "source": r.source, "area": r.area, "wall": r.wall}
+    return {
+        "id": r.id,
+        "key": r.key,
+        "text": r.text,
+        "source": r.source,
+        "area": r.area,
+        "wall": r.wall,
+    }
 
 
 def _request(d: dict[str, Any]) -> Request:
@@ -161,4 +168,5 @@ def _request(d: dict[str, Any]) -> Request:
         received=time.monotonic(),
         area=d.get("area"),
         wall=float(d.get("wall") or 0.0),
+        key=str(d.get("key") or ""),
     )

@@ -25,6 +25,7 @@ from daemon.understanding.lang import (
     detect_lang,
     grammar,
     normalize,
+    phrase_pattern,
     suspicious,
 )
 from daemon.understanding.policy import Policy
@@ -247,9 +248,9 @@ class IntentEngine:
 
 
 def _says(text: str, phrase: str, lang: Lang) -> bool:
-    if lang == "zh" or not phrase.isascii():
+    if lang == "zh":
         return phrase in text
-    return re.search(rf"\b{re.escape(phrase)}s?\b", text) is not None
+    return phrase_pattern(phrase).search(text) is not None
 
 
 def _color_words() -> dict[str, str]:

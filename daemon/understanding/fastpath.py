@@ -14,7 +14,7 @@ import re
 
 from daemon.home.registry import Command, Decision, Registry
 from daemon.home.vocabulary import CANCEL, DEVICELESS, UNKNOWN
-from daemon.understanding.lang import Lang, grammar
+from daemon.understanding.lang import Lang, grammar, phrase_pattern
 from daemon.understanding.resolve import Resolver
 from daemon.understanding.templates import TemplateMatcher
 
@@ -29,6 +29,7 @@ class FastPath:
         self.matcher = TemplateMatcher(registry)
         self.resolver = Resolver(registry)
         self._targets = self._target_pattern(registry)
+        self._longest_first = sorted(self._targets, key=len, reverse=True)
 
     @property
     def load_ms(self) -> float:
@@ -86,11 +87,11 @@ class FastPath:
             return None
         rest = clause.lower()
         found: list[tuple[str, str]] = []
-        for phrase in sorted(self._targets, key=len, reverse=True):
-            pattern = re.escape(phrase) if lang == "zh" else rf"\b{re.escape(phrase)}\b"
-            if re.search(pattern, rest):
+        for phrase in self._longest_first:
+            pattern = phrase_pattern(phrase)
+            if pattern.search(rest):
                 found.append(self._targets[phrase])
-                rest = re.sub(pattern, " ", rest)
+                rest = pattern.sub(" ", rest)
         leftover = grammar(lang).fillers.sub(" ", rest)
         if not found or re.sub(r"[\W_]+", "", leftover):
             return None

@@ -105,3 +105,12 @@ def suspicious(text: str) -> bool:
     """Text that talks to the assistant about its rules or output: never a clear command."""
     low = text.lower()
     return bool(grammar("en").injection.search(low) or grammar("zh").injection.search(low))
+
+
+@cache
+def phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """Where a lower-cased name stands in lower-cased text: as whole words (a plural
+    allowed) for Latin script, as a substring for Chinese. Compiled once per name."""
+    if not phrase.isascii():
+        return re.compile(re.escape(phrase))
+    return re.compile(rf"\b{re.escape(phrase)}(?:s|es)?\b")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -492,10 +493,14 @@ def _plain_weights() -> Iterator[None]:
 
 def prompt_tokens(model_path: Path, registry: Registry) -> int:
     """How many tokens the registry's fixed prompt takes (loads only the vocabulary)."""
-    vocab = llama_cpp.Llama(model_path=str(model_path), vocab_only=True, verbose=False)
+    return _count_tokens(str(model_path), build_prefix(registry))
+
+
+@functools.lru_cache(maxsize=4)
+def _count_tokens(model_path: str, text: str) -> int:
+    # Cached: `dialogd run` counts at its config check and again to size the context.
+    vocab = llama_cpp.Llama(model_path=model_path, vocab_only=True, verbose=False)
     try:
-        return len(
-            vocab.tokenize(build_prefix(registry).encode("utf-8"), add_bos=False, special=True)
-        )
+        return len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
     finally:
         vocab.close()

@@ -155,7 +155,7 @@ class Resolver:
         floor = m.slots.get("floor")
         everything = (
             said_all
-            or str(m.slots.get("all", _NO).value).lower() == "true"
+            or str(_value_of(m, "all")).lower() == "true"
             or "all" in str(m.metadata.get("slot_combination", ""))
         )
         if area is not None and area.text:
@@ -216,7 +216,7 @@ class Resolver:
         rule = reg.rule(action, ids[0] if ids else None)
         if rule is None:
             return None
-        sign = -1 if str(m.slots.get("sign", _NO).value) == "-1" else 1
+        sign = -1 if str(_value_of(m, "sign")) == "-1" else 1
         raw: object = None
         for key in _VALUE_SLOTS:
             slot = m.slots.get(key)
@@ -249,12 +249,9 @@ class Resolver:
         return sign * abs(n) if rule.default_step is not None else n
 
 
-class _Missing:
-    value: object = None
-    text = ""
-
-
-_NO = _Missing()
+def _value_of(m: Match, key: str) -> object:
+    slot = m.slots.get(key)
+    return None if slot is None else slot.value
 
 
 def _number(m: Match, key: str) -> float | None:
