@@ -193,6 +193,48 @@ class MetricsSettings(Section):
     port: int = Field(default=9464, ge=1, le=65535, description="Port of the metrics endpoint.")
 
 
+ConfirmMode = Literal["yes", "pin", "none"]
+
+
+class DialogueSettings(Section):
+    followup_s: float = Field(
+        20.0,
+        ge=0,
+        description=(
+            "A turn within this many seconds of the last one may refer back to it "
+            '("make it brighter", "and the bedroom too", an answer to "which one?").'
+        ),
+    )
+    confirm_s: float = Field(
+        15.0,
+        gt=0,
+        description="How long a sensitive action waits for its yes (or PIN); then dropped.",
+    )
+    confirm: dict[str, ConfirmMode] = Field(
+        default_factory=lambda: {"voice": "yes", "serial": "yes", "mqtt": "yes", "cli": "yes"},
+        description=(
+            "Per source (voice, serial, mqtt, cli): what a sensitive action needs: `yes`, "
+            "a spoken `pin`, or `none` (a trusted source). A source left out needs a yes."
+        ),
+    )
+    pin: str | None = Field(
+        None,
+        pattern=r"^\d{3,8}$",
+        description="The PIN (3-8 digits) for sources set to `pin`; digits or number words.",
+    )
+    trusted_sessions: list[str] = Field(
+        default_factory=list,
+        description=(
+            "MQTT session ids (the payload's `session`) exempt from confirmations, e.g. a "
+            "Home Assistant automation that has already asked."
+        ),
+    )
+    max_sessions: int = Field(
+        256, ge=1, le=100_000, description="Conversations kept at once; the oldest go first."
+    )
+    max_timers: int = Field(20, ge=1, le=1000, description="Timers running at once, at most.")
+
+
 _ID = r"^[a-z][a-z0-9_]*$"
 
 
@@ -253,6 +295,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = Field(default_factory=TtsSettings)
     asr: AsrSettings = Field(default_factory=AsrSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     replies: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Reply templates per language and action; override the built-in ones.",

@@ -66,6 +66,10 @@ class Command:
     action: str
     devices: tuple[str, ...] = ()
     value: Value = None
+    # Not part of what is decided (equality ignores them): the command a `clarify` asks
+    # about (its action and value), and a timer's name ("pasta").
+    asked: Command | None = field(default=None, compare=False)
+    label: str | None = field(default=None, compare=False)
 
     @property
     def device(self) -> str | list[str] | None:

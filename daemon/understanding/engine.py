@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from daemon.home.registry import Command, Decision, Hint, Registry
@@ -115,22 +115,32 @@ class IntentEngine:
             raise
         self.registry, self.fast, self.policy, self.replies, self._names = parts
 
-    def understand(self, text: str, area: str | None = None) -> Understood:
-        """The whole path: the templates, else the model (or `unknown` without one)."""
-        return self.understand_fast(text, area) or self.understand_model(text, area)
+    def understand(
+        self, text: str, area: str | None = None, focus: frozenset[str] = frozenset()
+    ) -> Understood:
+        """The whole path: the templates, else the model (or `unknown` without one).
 
-    def understand_fast(self, text: str, area: str | None = None) -> Understood | None:
+        `focus`: the devices a conversation is about; a request that names no target
+        ("make it brighter", "把它关掉") means them, before the site's area.
+        """
+        return self.understand_fast(text, area, focus) or self.understand_model(text, area, focus)
+
+    def understand_fast(
+        self, text: str, area: str | None = None, focus: frozenset[str] = frozenset()
+    ) -> Understood | None:
         """The templates alone: a decision in milliseconds, or None for the model."""
         t0 = time.perf_counter()
         lang = detect_lang(text)
         if suspicious(self._without_names(text)):
             return None
-        decision = self.fast.decide(normalize(text, lang), lang, area)
+        decision = self.fast.decide(normalize(text, lang), lang, area, focus)
         if decision is None:
             return None
         return self._finish(decision, text, lang, "rules", t0)
 
-    def understand_model(self, text: str, area: str | None = None) -> Understood:
+    def understand_model(
+        self, text: str, area: str | None = None, focus: frozenset[str] = frozenset()
+    ) -> Understood:
         """The model path (what the templates do not match), constrained to the registry."""
         t0 = time.perf_counter()
         lang = detect_lang(text)
@@ -145,12 +155,14 @@ class IntentEngine:
         # A compound request is asked clause by clause, each with its own hint: it costs
         # no more than its commands asked alone, and each answer is about its own words.
         commands: list[Command] = []
-        grounded: frozenset[str] = frozenset(d.id for d in self.registry.in_area(area or ""))
+        grounded = frozenset(d.id for d in self.registry.in_area(area or "")) | focus
         reply: str | None = None
         evaluated = sampled = 0
         decided_ms = 0.0
         for clause in clauses:
             named = self.hint(clause, lang, area)
+            if named.devices is None and focus:
+                named = replace(named, devices=focus)
             grounded |= named.devices or frozenset()
             answer = self.model.decide(clause, lang, None if wary else named)
             evaluated += answer.evaluated_tokens
@@ -172,6 +184,11 @@ class IntentEngine:
             tokens=(evaluated, sampled),
             decided_ms=decided_ms,
         )
+
+    def conclude(self, decision: Decision, text: str, lang: Lang) -> Understood:
+        """A decision made outside the engine (a follow-up the dialogue resolved): the
+        same policy and reply as any other."""
+        return self._finish(decision, text, lang, "rules", time.perf_counter())
 
     def _repeat_for(self, c: Command, before: list[Command], named: Hint) -> Command:
         """A later clause that the model could not place on its own ("... and the lounge
@@ -227,10 +244,17 @@ class IntentEngine:
         low = text.lower()
         reg = self.registry
         named: set[str] = set()
+        said: list[str] = []
         for dev in reg.devices:
-            if any(_says(low, p.lower(), lang) for p in dev.phrases):
+            hits = [p.lower() for p in dev.phrases if _says(low, p.lower(), lang)]
+            if hits:
                 named.add(dev.id)
+                said.extend(hits)
         directly = bool(named)
+        # A place inside a device's own name ("master bedroom light") is that device, not
+        # every device of the master bedroom: places are looked for in what is left.
+        for phrase in sorted(said, key=len, reverse=True):
+            low = low.replace(phrase, " ")
         for place in reg.areas:
             if any(_says(low, p.lower(), lang) for p in place.phrases):
                 named.update(d.id for d in reg.in_area(place.id))

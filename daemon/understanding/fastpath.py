@@ -47,25 +47,29 @@ class FastPath:
             out.update({p.lower(): ("device", d.id) for p in d.phrases})
         return out
 
-    def decide(self, text: str, lang: Lang, area: str | None) -> Decision | None:
+    def decide(
+        self, text: str, lang: Lang, area: str | None, focus: frozenset[str] = frozenset()
+    ) -> Decision | None:
         clauses = [c.strip() for c in grammar(lang).separators.split(text) if c and c.strip()]
         if 2 <= len(clauses) <= MAX_CLAUSES:
             # Clauses first: a failed whole match of a compound costs as much as its
             # clauses. A name with "and" in it fails as clauses and matches whole.
-            compound = self._clauses(clauses, lang, area)
+            compound = self._clauses(clauses, lang, area, focus)
             if compound is not None:
                 return compound
-        whole = self._clause(text, lang, area)
+        whole = self._clause(text, lang, area, focus)
         return None if whole is None else Decision((whole,))
 
-    def _clauses(self, clauses: list[str], lang: Lang, area: str | None) -> Decision | None:
+    def _clauses(
+        self, clauses: list[str], lang: Lang, area: str | None, focus: frozenset[str]
+    ) -> Decision | None:
         commands: list[Command] = []
         for clause in clauses:
             # A later clause that only names targets repeats the last action ("turn off
             # the light and the fan"); Home Assistant would read a bare name as "on".
-            c = self._repeat(commands[-1], clause, lang, area) if commands else None
+            c = self.repeat(commands[-1], clause, lang) if commands else None
             if c is None:
-                c = self._clause(clause, lang, area)
+                c = self._clause(clause, lang, area, focus)
             if c is None or c.action == UNKNOWN:
                 return None
             if c not in commands:
@@ -74,15 +78,18 @@ class FastPath:
             return Decision.one(CANCEL)  # "never mind, forget it": nothing else counts
         return Decision(tuple(commands))
 
-    def _clause(self, text: str, lang: Lang, area: str | None) -> Command | None:
+    def _clause(
+        self, text: str, lang: Lang, area: str | None, focus: frozenset[str]
+    ) -> Command | None:
         m = self.matcher.match(text, lang, area)
         if m is None:
             return None
         everything = bool(grammar(lang).everything.search(text.lower()))
-        return self.resolver.resolve(m, area, everything).command
+        return self.resolver.resolve(m, area, everything, focus).command
 
-    def _repeat(self, last: Command, clause: str, lang: Lang, area: str | None) -> Command | None:
-        """A clause that only names targets does what the previous clause did."""
+    def repeat(self, last: Command, clause: str, lang: Lang) -> Command | None:
+        """A clause that only names targets does what the previous clause did (within a
+        request, or the last turn's command in a conversation: "and the bedroom too")."""
         if last.action in DEVICELESS:
             return None
         rest = clause.lower()

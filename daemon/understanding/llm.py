@@ -57,10 +57,10 @@ class _Node:
     line: str = ""  # at an end: the text of the head or value
     devices: set[str | None] = field(default_factory=set)  # reachable from here
     refusal: bool = False  # "unknown" is reachable from here
-    # Every head below needs a number that has no default (set_brightness, ...), or a
-    # colour: the request must say one.
-    needs_number: bool = True
-    needs_color: bool = True
+    # What the heads below need the request to say: "number" (set_brightness has no
+    # default), "color" (set_color), or "" (nothing). A branch is open only if one of
+    # its heads needs nothing the request lacks.
+    needs: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -191,13 +191,17 @@ class LlamaEngine:
             node.devices.add(device)
             action = line.partition(" ")[0]
             rule = registry.rule(action, device) if device else None
-            wants_number = rule is not None and rule.default_step is None
+            if value_kind(action) == "color":
+                need = "color"
+            elif rule is not None and rule.default_step is None:
+                need = "number"
+            else:
+                need = ""
             for t in self._tok(line):
                 node = node.children.setdefault(t, _Node())
                 node.devices.add(device)
                 node.refusal = node.refusal or line == UNKNOWN
-                node.needs_number = node.needs_number and wants_number
-                node.needs_color = node.needs_color and value_kind(action) == "color"
+                node.needs.add(need)
             node.free = line == "chat:"
             node.end = not node.free
             node.line = line
@@ -363,17 +367,21 @@ class LlamaEngine:
             said |= {-v for v in said}
         if said:
             return tuple(str(v) for v in sorted(said))
+        if hint is not None and rule.default_step:
+            # No amount said: the action's default step, up or down (FORMAT.md).
+            return (str(rule.default_step), str(-rule.default_step))
         return tuple(str(v) for v in allowed)
 
     def _walk(self, root: _Node, run: _Run, hint: Hint | None = None, first: bool = True) -> _Node:
         node = root
         while not node.end and not node.free:
             children = node.children
-            if hint is not None and not hint.values:
-                # No number was said: no "set_brightness 100" out of thin air.
-                children = {t: n for t, n in children.items() if not n.needs_number} or children
-            if hint is not None and not hint.colors:
-                children = {t: n for t, n in children.items() if not n.needs_color} or children
+            if hint is not None:
+                # No number said: no "set_brightness 100" out of thin air; no colour
+                # said: no set_color. Judged per branch on all the heads below it.
+                said = {""} | ({"number"} if hint.values else set())
+                said |= {"color"} if hint.colors else set()
+                children = {t: n for t, n in children.items() if n.needs & said} or children
             if hint is not None and hint.devices is not None:
                 refusal_ok = first and not hint.named_directly
                 fits = {

@@ -95,15 +95,25 @@ class Resolver:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
-    def resolve(self, m: Match, site_area: str | None, everything: bool = False) -> Resolved:
-        """`everything`: the clause said "all" (or 所有...) of a kind of device."""
+    def resolve(
+        self,
+        m: Match,
+        site_area: str | None,
+        everything: bool = False,
+        focus: frozenset[str] = frozenset(),
+    ) -> Resolved:
+        """`everything`: the clause said "all" (or 所有...) of a kind of device. `focus`:
+        the devices a conversation is about ("make it brighter"), used before the site's
+        area when the clause names no target."""
         generic = self._generic_action(m)
         if m.intent in _DEVICELESS or generic in DEVICELESS:
             own = _DEVICELESS.get(m.intent, generic)
             seconds = _timer_seconds(m) if own == START_TIMER else None
-            return Resolved(Command(own, (), seconds), False)
+            label = _value_of(m, "name") if own in (START_TIMER, CANCEL_TIMER) else None
+            name = str(label).strip() or None if label is not None else None
+            return Resolved(Command(own, (), seconds, label=name), False)
         kinds = self._kinds(m)
-        candidates, said, pinned = self._targets(m, kinds, site_area, everything)
+        candidates, said, pinned = self._targets(m, kinds, site_area, everything, focus)
         # The action depends on the kind of device: "turn off" closes a cover.
         by_action: dict[str, list[str]] = {}
         for dev in candidates:
@@ -120,7 +130,7 @@ class Resolver:
         ids = by_action[action]
         value = self._value(m, action, ids)
         if not pinned and len(ids) > 1 and self._spread(ids):
-            return Resolved(Command(CLARIFY, tuple(ids)), said)
+            return Resolved(Command(CLARIFY, tuple(ids), asked=Command(action, (), value)), said)
         return Resolved(Command(action, tuple(ids), value), said)
 
     # ----------------------------------------------------------------- targets
@@ -138,7 +148,12 @@ class Resolver:
         return {default} if default else set()
 
     def _targets(
-        self, m: Match, kinds: set[str], site_area: str | None, said_all: bool
+        self,
+        m: Match,
+        kinds: set[str],
+        site_area: str | None,
+        said_all: bool,
+        focus: frozenset[str] = frozenset(),
     ) -> tuple[list[DeviceInfo], bool, bool]:
         """(candidates, a target was said, the target is settled: no question back)."""
         reg = self.registry
@@ -164,6 +179,9 @@ class Resolver:
             return [d for d in pool if reg.floor_of(d) == floor.value], True, True
         if everything:
             return pool, True, True
+        talked_about = [d for d in pool if d.id in focus]
+        if talked_about:
+            return talked_about, False, True
         here = site_area if site_area not in (None, NO_AREA) else None
         if here is not None:
             local = [d for d in pool if d.area == here]

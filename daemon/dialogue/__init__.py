@@ -1,0 +1,1 @@
+"""Dialogue: sessions, follow-ups, questions back, confirmations and timers."""

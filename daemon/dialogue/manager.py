@@ -1,0 +1,368 @@
+"""The dialogue around the engine: follow-ups, questions back, confirmations, timers.
+
+Plain blocking code, no asyncio; the dispatcher calls it on the event loop, so sessions
+need no lock. A turn goes:
+
+1. `shortcut`: turns that only make sense in their conversation, decided without the
+   engine: a yes (or PIN) to a pending confirmation, anything else to it ("OK, I
+   won't."), an answer to "which one?", "and the bedroom too", "the other one".
+2. otherwise the engine, given the session's `focus` (the devices talked about last), so
+   that "make it brighter" or "把它关掉" means them.
+3. `after`: the decision against the conversation: a `clarify` is remembered, a
+   sensitive action waits for its confirmation, `cancel` ends the session, timers are
+   kept. The result is a Turn: the decision, its status and whether a reply is expected.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import tomllib
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from daemon.config import DialogueSettings
+from daemon.dialogue.sessions import Pending, Session, Sessions
+from daemon.dialogue.timers import Timer, TimerBook, TimerError, spoken_duration
+from daemon.home.registry import Command, Decision
+from daemon.home.vocabulary import (
+    CANCEL,
+    CANCEL_TIMER,
+    CHAT,
+    CLARIFY,
+    QUERY,
+    START_TIMER,
+    TIMER_STATUS,
+)
+from daemon.messages import Request
+from daemon.understanding.engine import IntentEngine, Understood
+from daemon.understanding.lang import Lang, detect_lang, grammar, normalize, phrase_pattern
+
+_LOG = logging.getLogger(__name__)
+
+Status = Literal["decided", "needs_confirmation", "confirmed", "refused"]
+TimerEventKind = Literal["started", "cancelled", "finished"]
+
+
+@dataclass(frozen=True)
+class TimerEvent:
+    event: TimerEventKind
+    timer: Timer
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One decided turn of a conversation."""
+
+    understood: Understood
+    session: str
+    status: Status = "decided"
+    expect_reply: bool = False  # the reply is a question: a satellite reopens its mic
+    timer_events: tuple[TimerEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Words:
+    yes: re.Pattern[str]
+    not_yes: re.Pattern[str]
+    also: re.Pattern[str]
+    both: re.Pattern[str]
+    other: re.Pattern[str]
+    fillers: re.Pattern[str]
+    replies: dict[str, str]
+    what: dict[str, str]
+
+
+@cache
+def _data() -> dict[str, Any]:
+    text = resources.files("daemon").joinpath("data", "dialogue.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+@cache
+def words(lang: Lang) -> _Words:
+    raw = _data()[lang]
+    edge = lang == "en"
+
+    def alt(key: str) -> re.Pattern[str]:
+        body = "|".join(f"(?:{p})" for p in sorted(raw[key], key=len, reverse=True))
+        return re.compile(rf"\b(?:{body})\b" if edge else f"(?:{body})")
+
+    return _Words(
+        yes=alt("yes"),
+        not_yes=alt("not_yes"),
+        also=alt("also"),
+        both=alt("both"),
+        other=alt("other"),
+        fillers=alt("answer_fillers"),
+        replies=dict(raw["replies"]),
+        what=dict(raw["what"]),
+    )
+
+
+_PUNCT = re.compile(r"[\s,.!?;:，。！？；：、~…'\"]+")
+
+
+def _bare(text: str) -> str:
+    return _PUNCT.sub(" ", text.lower()).strip()
+
+
+class Dialogue:
+    def __init__(
+        self,
+        engine: IntentEngine,
+        settings: DialogueSettings,
+        timers: TimerBook,
+        site: str,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.timers = timers
+        self.site = site
+        self.sessions = Sessions(settings.max_sessions)
+
+    # ------------------------------------------------------------------ turns
+
+    def focus(self, key: str, now: float | None = None) -> frozenset[str]:
+        """The devices the conversation is about, within the follow-up window."""
+        s = self.sessions.peek(key)
+        now = time.monotonic() if now is None else now
+        if s is None or s.last is None or now - s.last_at > self.settings.followup_s:
+            return frozenset()
+        return frozenset(s.last.devices)
+
+    def shortcut(self, req: Request, now: float | None = None) -> Turn | None:
+        """A turn decided by its conversation alone, or None for the engine."""
+        now = time.monotonic() if now is None else now
+        key = req.session
+        lang = detect_lang(req.text)
+        s = self.sessions.peek(key)
+        if s is not None and s.pending is not None:
+            return self._answer_confirmation(req, s, s.pending, lang, now)
+        if self._whole_yes(req.text, lang):
+            # "yes" with nothing to confirm is small talk, never a command.
+            u = self.engine.conclude(Decision.one(CHAT), req.text, lang)
+            return Turn(replace(u, reply=self.say("nothing_pending", lang)), key)
+        if s is None:
+            return None
+        window = self.settings.followup_s
+        question, s.question = s.question, None
+        if question is not None and question.asked and now - s.question_at <= window:
+            picked = self._which(question.devices, req.text, lang)
+            if picked:
+                # The answer completes the command that was asked about.
+                asked = question.asked
+                cmd = Command(asked.action, picked, asked.value)
+                s.others = tuple(d for d in question.devices if d not in picked)
+                u = self.engine.conclude(Decision((cmd,)), req.text, lang)
+                return self.after(req, u, now)
+        if s.last is None or now - s.last_at > window:
+            return None
+        w = words(lang)
+        low = normalize(req.text, lang).lower()
+        if s.others and w.other.search(low):
+            cmd = Command(s.last.action, s.others, s.last.value)
+            s.others = tuple(d for d in s.last.devices if d not in s.others)
+            return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
+        if w.also.search(low):
+            cmd = self.engine.fast.repeat(s.last, w.also.sub(" ", low), lang)
+            if cmd is not None:
+                return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
+        return None
+
+    def after(self, req: Request, u: Understood, now: float | None = None) -> Turn:
+        """The engine's decision, in its conversation."""
+        now = time.monotonic() if now is None else now
+        key = req.session
+        first = u.decision.first
+        if first.action == CANCEL:
+            self.sessions.end(key)
+            return Turn(u, key)
+        if first.action in (START_TIMER, CANCEL_TIMER, TIMER_STATUS):
+            return self._timer_turn(req, u)
+        s = self.sessions.get(key)
+        if first.action == CLARIFY:
+            s.question, s.question_at = first, now
+            return Turn(u, key, expect_reply=True)
+        self._remember(s, u.decision, now)
+        if any(self.engine.registry.is_sensitive(c) for c in u.decision.commands):
+            mode = self._mode(req)
+            if mode != "none":
+                return self._ask_confirmation(req, s, u, mode == "pin", now)
+        return Turn(u, key)
+
+    def expire(self, now: float | None = None) -> list[tuple[Pending, Turn]]:
+        """Confirmations that waited too long: dropped, each with its "OK, I won't."."""
+        now = time.monotonic() if now is None else now
+        out = []
+        for s, p in self.sessions.expired_pending(now):
+            lang: Lang = "zh" if p.lang == "zh" else "en"
+            _LOG.info("session %s: no confirmation within %.0f s; dropped", s.key, p.deadline)
+            out.append((p, self._refusal(s.key, p.text, lang)))
+        return out
+
+    # ---------------------------------------------------------- confirmations
+
+    def _mode(self, req: Request) -> str:
+        if req.source == "mqtt" and req.session in self.settings.trusted_sessions:
+            return "none"
+        mode = self.settings.confirm.get(req.source, "yes")
+        if mode == "pin" and not self.settings.pin:
+            _LOG.warning("dialogue.confirm says pin for %s but no dialogue.pin is set", req.source)
+            return "yes"
+        return mode
+
+    def _ask_confirmation(
+        self, req: Request, s: Session, u: Understood, pin: bool, now: float
+    ) -> Turn:
+        s.pending = Pending(
+            decision=u.decision,
+            request_id=req.id,
+            text=req.text,
+            lang=u.lang,
+            source=req.source,
+            area=req.area,
+            deadline=now + self.settings.confirm_s,
+            pin=pin,
+        )
+        sensitive = next(c for c in u.decision.commands if self.engine.registry.is_sensitive(c))
+        what = self._what(sensitive, u.lang)
+        reply = self.say("confirm_pin" if pin else "confirm", u.lang, what=what)
+        _LOG.info("session %s: %s waits for a confirmation", s.key, sensitive.action)
+        return Turn(replace(u, reply=reply), s.key, "needs_confirmation", expect_reply=True)
+
+    def _answer_confirmation(
+        self, req: Request, s: Session, p: Pending, lang: Lang, now: float
+    ) -> Turn:
+        s.pending = None
+        if now <= p.deadline and self._confirms(req.text, lang, p):
+            plang: Lang = "zh" if p.lang == "zh" else "en"
+            u = self.engine.conclude(p.decision, p.text, plang)
+            _LOG.info("session %s: confirmed %s", s.key, p.request_id)
+            return Turn(u, s.key, "confirmed")
+        return self._refusal(s.key, req.text, lang)
+
+    def _confirms(self, text: str, lang: Lang, p: Pending) -> bool:
+        if p.pin:
+            digits = re.sub(r"\D", "", normalize(text, lang))
+            return bool(self.settings.pin) and digits == self.settings.pin
+        w = words(lang)
+        low = _bare(normalize(text, lang))
+        return bool(w.yes.match(low)) and not w.not_yes.search(low)
+
+    def _whole_yes(self, text: str, lang: Lang) -> bool:
+        w = words(lang)
+        low = _bare(text)
+        rest = w.yes.sub(" ", low)
+        return bool(w.yes.search(low)) and not rest.strip() and not w.not_yes.search(low)
+
+    def _refusal(self, key: str, text: str, lang: Lang) -> Turn:
+        u = self.engine.conclude(Decision.one(CANCEL), text, lang)
+        return Turn(replace(u, reply=self.say("refused", lang)), key, "refused")
+
+    def _what(self, c: Command, lang: Lang) -> str:
+        w = words(lang)
+        names = [self._name(d, lang) for d in c.devices]
+        joiner = "和" if lang == "zh" else " and "
+        template = w.what.get(c.action, w.what["default"])
+        return template.format(device=joiner.join(names))
+
+    def _name(self, device: str, lang: Lang) -> str:
+        d = self.engine.registry.by_id[device]
+        if lang == "zh":
+            return next((p for p in d.phrases if detect_lang(p) == "zh"), d.name)
+        return d.name
+
+    # ------------------------------------------------------ questions back
+
+    def _which(self, candidates: tuple[str, ...], text: str, lang: Lang) -> tuple[str, ...]:
+        """The candidates an answer to "which one?" picks; () if it is no answer."""
+        w = words(lang)
+        low = _bare(normalize(text, lang))
+        if w.both.search(low) and not w.fillers.sub(" ", w.both.sub(" ", low)).strip():
+            return candidates
+        reg = self.engine.registry
+        picked = []
+        rest = low
+        for dev_id in candidates:
+            d = reg.by_id[dev_id]
+            phrases = list(d.phrases)
+            if d.area and d.area in reg.area_by_id:
+                phrases += reg.area_by_id[d.area].phrases
+            for phrase in sorted(phrases, key=len, reverse=True):
+                pattern = (
+                    phrase_pattern(phrase.lower())
+                    if lang == "en"
+                    else re.compile(re.escape(phrase.lower()))
+                )
+                if pattern.search(rest):
+                    picked.append(dev_id)
+                    rest = pattern.sub(" ", rest)
+                    break
+        leftover = w.fillers.sub(" ", rest)
+        if lang == "en":
+            leftover = grammar(lang).fillers.sub(" ", leftover)
+        return tuple(picked) if picked and not leftover.strip() else ()
+
+    def _remember(self, s: Session, d: Decision, now: float) -> None:
+        acting = [c for c in d.commands if c.devices and c.action not in (CLARIFY, QUERY)]
+        talked = acting or [c for c in d.commands if c.devices]
+        if talked:
+            s.last, s.last_at = talked[-1], now
+
+    # ------------------------------------------------------------------ timers
+
+    def _timer_turn(self, req: Request, u: Understood) -> Turn:
+        c = u.decision.first
+        lang = u.lang
+        key = req.session
+        wall = time.time()
+        if c.action == START_TIMER:
+            try:
+                t = self.timers.start(
+                    int(c.value) if isinstance(c.value, int) else 0,
+                    c.label,
+                    site=self.site,
+                    session=key,
+                    lang=lang,
+                    source=req.source,
+                    now=wall,
+                )
+            except TimerError as exc:
+                reply = self.say(f"timer_{exc.reason}", lang)
+                return Turn(replace(u, reply=reply), key, "refused")
+            reply = self.timer_reply("timer_started", t, lang)
+            return Turn(replace(u, reply=reply), key, timer_events=(TimerEvent("started", t),))
+        if c.action == CANCEL_TIMER:
+            everything = bool(grammar(lang).everything.search(req.text.lower()))
+            gone = self.timers.cancel(c.label, session=key, everything=everything)
+            if not gone:
+                return Turn(replace(u, reply=self.say("no_timers", lang)), key)
+            reply = self.timer_reply("timer_cancelled", gone[0], lang)
+            events = tuple(TimerEvent("cancelled", t) for t in gone)
+            return Turn(replace(u, reply=reply), key, timer_events=events)
+        running = self.timers.running(wall)
+        if c.label:
+            running = [t for t in running if t.name == c.label] or running
+        if not running:
+            return Turn(replace(u, reply=self.say("no_timers", lang)), key)
+        sep = "；" if lang == "zh" else " "
+        reply = sep.join(
+            self.timer_reply("timer_left", t, lang, duration=spoken_duration(t.left(wall), lang))
+            for t in running[:3]
+        )
+        return Turn(replace(u, reply=reply), key)
+
+    def timer_reply(self, kind: str, t: Timer, lang: str, duration: str | None = None) -> str:
+        ln: Lang = "zh" if lang == "zh" else "en"
+        text = duration or spoken_duration(t.seconds, ln)
+        if t.name:
+            return self.say(kind, ln, name=t.name, duration=text)
+        return self.say(f"{kind}_unnamed", ln, duration=text)
+
+    def say(self, kind: str, lang: Lang, **values: str) -> str:
+        text = words(lang).replies[kind].format(**values)
+        return text[:1].upper() + text[1:]

@@ -1,0 +1,74 @@
+"""Conversations: what each partner talked about last, bounded in number and in time.
+
+A session is one conversation partner: a site (its microphone and its MQTT audio, and
+MQTT text without a `session` id), a serial port, or an MQTT caller that names its
+`session`. Memory is bounded: past `max_sessions` the least recently used goes, so a
+flood of new session ids costs a fixed amount of memory.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from daemon.home.registry import Command, Decision
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A sensitive decision waiting for its yes (or PIN)."""
+
+    decision: Decision
+    request_id: str
+    text: str
+    lang: str
+    source: str
+    area: str | None
+    deadline: float  # time.monotonic()
+    pin: bool  # a PIN, not a plain yes, confirms it
+
+
+@dataclass
+class Session:
+    key: str
+    last: Command | None = None  # the last command on devices: what "it" refers to
+    last_at: float = 0.0
+    question: Command | None = None  # a `clarify` waiting for "the kitchen one"
+    question_at: float = 0.0
+    others: tuple[str, ...] = ()  # candidates not chosen: "the other one"
+    pending: Pending | None = None
+
+
+class Sessions:
+    def __init__(self, max_sessions: int = 256) -> None:
+        self.max_sessions = max_sessions
+        self._by_key: OrderedDict[str, Session] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def peek(self, key: str) -> Session | None:
+        return self._by_key.get(key)
+
+    def get(self, key: str) -> Session:
+        """The session, made if new; the least recently used one goes past the bound."""
+        s = self._by_key.get(key)
+        if s is None:
+            s = self._by_key[key] = Session(key)
+            while len(self._by_key) > self.max_sessions:
+                self._by_key.popitem(last=False)
+        else:
+            self._by_key.move_to_end(key)
+        return s
+
+    def end(self, key: str) -> None:
+        self._by_key.pop(key, None)
+
+    def expired_pending(self, now: float) -> list[tuple[Session, Pending]]:
+        """Confirmations whose time ran out, taken out of their sessions."""
+        out = []
+        for s in self._by_key.values():
+            if s.pending is not None and now > s.pending.deadline:
+                out.append((s, s.pending))
+                s.pending = None
+        return out
