@@ -23,8 +23,10 @@ from daemon.asr import VoskEngine
 from daemon.audio_sources import make_source
 from daemon.broker import PrivateBroker, port_open
 from daemon.config import ConfigError, Settings, load_settings, model_problems
+from daemon.dialogue.manager import Dialogue, TimerEvent
+from daemon.dialogue.timers import TimerBook
 from daemon.home.registry import Registry, spoken_phrases
-from daemon.messages import ErrorReply, Intent, Outcome, Request, Source
+from daemon.messages import ErrorReply, Intent, Outcome, Request, Source, utc_now
 from daemon.metrics import Metrics
 from daemon.mqtt import Inbound, MqttLink, Topics
 from daemon.notify import Notifier, watchdog_task
@@ -74,6 +76,15 @@ def build_engine(settings: Settings) -> IntentEngine:
     return IntentEngine(registry, settings.replies, model)
 
 
+def build_dialogue(settings: Settings, engine: IntentEngine, persist: bool = True) -> Dialogue:
+    """Sessions and timers around the engine; timers kept under the state directory."""
+    book = TimerBook(
+        settings.state_dir / "timers.json" if persist else None,
+        max_timers=settings.dialogue.max_timers,
+    )
+    return Dialogue(engine, settings.dialogue, book, settings.site_id)
+
+
 class Daemon:
     def __init__(self, settings: Settings, config_path: Path | None) -> None:
         self.settings = settings
@@ -86,6 +97,7 @@ class Daemon:
         self.link: MqttLink | None = None
         self.dispatcher: Dispatcher | None = None
         self.started = time.monotonic()
+        self.started_wall = time.time()
         self._requests: set[asyncio.Task[None]] = set()
         self.mute_gate = MuteGate(settings.tts.mute_tail_s)
         self.tts: TtsWorker | None = None
@@ -151,9 +163,12 @@ class Daemon:
             limits=Limits(s.request.max_chars, s.request.queue_size, s.request.max_age_s),
             area=s.area,
             model_worker=self.model_worker,
+            dialogue=build_dialogue(s, engine),
         )
         self.dispatcher.outputs.append(self._publish_outcome)
         self.dispatcher.outputs.append(self._count_outcome)
+        self.dispatcher.outputs.append(self._listen_for_answer)
+        self.dispatcher.timer_outputs.append(self._timer_outcome)
         self.link.start()
         tasks = [
             asyncio.create_task(self._mqtt_task(), name="mqtt-inbox"),
@@ -312,6 +327,37 @@ class Daemon:
             and outcome.source in self.settings.tts.speak_sources
         ):
             self._spawn(self.tts.speak(outcome.reply, outcome.lang))
+
+    def _listen_for_answer(self, req: Request | None, outcome: Outcome) -> None:
+        """Output: a question asked at this site's microphone is answered without the
+        wake phrase, within the follow-up window."""
+        if (
+            self.mic is not None
+            and isinstance(outcome, Intent)
+            and outcome.expect_reply
+            and outcome.source == "voice"
+        ):
+            self.mic.listen(self.settings.dialogue.followup_s)
+
+    def _timer_outcome(self, event: TimerEvent) -> None:
+        """Timer output: `<site>/timer` on MQTT; a finished timer is also spoken here."""
+        t = event.timer
+        body = {
+            "event": event.event,
+            "name": t.name,
+            "seconds": t.seconds,
+            "id": t.id,
+            "session": t.session,
+            "ts": utc_now(),
+        }
+        if self.link is not None:
+            self.link.publish(self.topics.timer, json.dumps(body).encode(), hold=True)
+        if event.event == "finished" and self.tts is not None and self.dispatcher is not None:
+            dialogue = self.dispatcher.dialogue
+            assert dialogue is not None
+            missed = t.ends_at < self.started_wall
+            text = dialogue.timer_reply("timer_missed" if missed else "timer_finished", t, t.lang)
+            self._spawn(self.tts.speak(text, "zh" if t.lang == "zh" else "en"))
 
     def _publish_outcome(self, req: Request | None, outcome: Outcome) -> None:
         """Output: every intent and error on MQTT (held on disk while the broker is away)."""

@@ -322,6 +322,15 @@ class VoskEngine:
         self._end_utterance()
         return text
 
+    def listen(self, seconds: float) -> None:
+        """Awake for `seconds` of audio without the wake phrase (an answer is expected)."""
+        if self._wake is None:
+            return
+        if not self._awake:
+            log.info("ASR: listening for an answer for %.0f s", seconds)
+            self._wake_up()
+        self._listen_left = max(self._listen_left, int(seconds * self._rate))
+
     def reset(self) -> None:
         """Drop the utterance in progress (e.g. audio was cut while the daemon spoke)."""
         self._rec.Reset()

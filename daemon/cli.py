@@ -195,8 +195,14 @@ def _ask(settings: Settings, text: str, area: str | None) -> int:
     if where is not None and where not in engine.registry.area_by_id:
         print(f"ask: unknown area {where!r}", file=sys.stderr)
         return EXIT_CONFIG
-    u = engine.understand(req.text, where)
-    intent = build_intent(req, u, settings.site_id, u.ms, engine.registry, where)
+    from dataclasses import replace
+
+    from daemon.app import build_dialogue
+
+    dialogue = build_dialogue(settings, engine, persist=False)
+    turn = dialogue.play(replace(req, session="cli"), where)
+    ms = turn.understood.ms
+    intent = build_intent(req, turn, settings.site_id, ms, engine.registry, where)
     print(intent.model_dump_json(indent=2))
     return 0
 

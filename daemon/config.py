@@ -196,6 +196,10 @@ class MetricsSettings(Section):
 ConfirmMode = Literal["yes", "pin", "none"]
 
 
+def _confirm_defaults() -> dict[str, ConfirmMode]:
+    return dict.fromkeys(("voice", "serial", "mqtt", "cli"), "yes")
+
+
 class DialogueSettings(Section):
     followup_s: float = Field(
         20.0,
@@ -211,7 +215,7 @@ class DialogueSettings(Section):
         description="How long a sensitive action waits for its yes (or PIN); then dropped.",
     )
     confirm: dict[str, ConfirmMode] = Field(
-        default_factory=lambda: {"voice": "yes", "serial": "yes", "mqtt": "yes", "cli": "yes"},
+        default_factory=_confirm_defaults,
         description=(
             "Per source (voice, serial, mqtt, cli): what a sensitive action needs: `yes`, "
             "a spoken `pin`, or `none` (a trusted source). A source left out needs a yes."

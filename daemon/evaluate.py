@@ -3,7 +3,8 @@
 Reads FORMAT.md's evaluation lines: `text` with `expect` (one command or a list) and an
 optional `area`, or `turns`. A line is exact when the same set of (action, device,
 value) triples comes out, device lists expanded; a `clarify` is judged on its action.
-Until dialogd keeps a conversation, each turn is understood on its own.
+Each line is a conversation of its own: its turns go through one dialogue session, one
+after the other, as they would from one site within the follow-up window.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemon.config import Settings
+from daemon.config import DialogueSettings, Settings
+from daemon.dialogue import manager
+from daemon.dialogue.manager import Dialogue
+from daemon.dialogue.timers import TimerBook
 from daemon.home.registry import Command, Decision
 from daemon.home.vocabulary import CLARIFY
 from daemon.messages import Request
 from daemon.service import build_intent
 from daemon.stats import percentile
-from daemon.understanding.engine import IntentEngine, Understood
+from daemon.understanding.engine import IntentEngine
 
 
 @dataclass(frozen=True)
@@ -85,24 +89,34 @@ def _command(c: Command) -> dict[str, Any]:
 
 
 def evaluate(
-    engine: IntentEngine, items: list[Item], site: str, quiet: bool, jsonl: bool = False
+    engine: IntentEngine,
+    items: list[Item],
+    site: str,
+    quiet: bool,
+    jsonl: bool = False,
+    dialogue: Dialogue | None = None,
 ) -> dict[str, object]:
+    if dialogue is None:
+        dialogue = Dialogue(engine, DialogueSettings(), TimerBook(None), site)
     valid = exact = n_turns = 0
     conversations = conv_exact = 0
     times: list[float] = []
     model_times: list[float] = []
-    for it in items:
+    for i, it in enumerate(items):
         rows = []
         all_hit = True
+        session = f"eval-{i}"
         for turn in it.turns:
             t0 = time.perf_counter()
-            u = engine.understand(turn.text, turn.area)
+            req = Request(text=turn.text, source="cli", id=f"eval-{i}", session=session)
+            played = dialogue.play(req, turn.area)
+            u = played.understood
             ms = (time.perf_counter() - t0) * 1000
             n_turns += 1
             times.append(ms)
             if u.engine == "model":
                 model_times.append(ms)
-            valid += _valid(engine, u, turn, site)
+            valid += _valid(engine, played, turn, site)
             hit = u.decision.triples() == expected_triples(turn.expect)
             exact += hit
             all_hit = all_hit and hit
@@ -142,11 +156,12 @@ def evaluate(
     }
 
 
-def _valid(engine: IntentEngine, u: Understood, turn: Turn, site: str) -> bool:
+def _valid(engine: IntentEngine, played: manager.Turn, turn: Turn, site: str) -> bool:
+    u = played.understood
     try:
         build_intent(
             Request(text=turn.text, source="cli", id="eval"),
-            u,
+            played,
             site,
             u.ms,
             engine.registry,
@@ -158,10 +173,11 @@ def _valid(engine: IntentEngine, u: Understood, turn: Turn, site: str) -> bool:
 
 
 def run_eval(settings: Settings, path: Path, quiet: bool = False, jsonl: bool = False) -> int:
-    from daemon.app import build_engine
+    from daemon.app import build_dialogue, build_engine
 
     items = load_set(path)
     engine = build_engine(settings)
-    result = evaluate(engine, items, settings.site_id, quiet, jsonl)
+    dialogue = build_dialogue(settings, engine, persist=False)
+    result = evaluate(engine, items, settings.site_id, quiet, jsonl, dialogue)
     print(json.dumps(result))
     return 0

@@ -39,6 +39,9 @@ class Request:
     # request again (so the redelivery is recognised); else unique, so that a device
     # reusing an id ("1" on every line) still gets every request answered.
     key: str = ""
+    # The conversation it belongs to: the caller's `session`, else its channel's (the
+    # site's for voice and MQTT text, the port's for serial); set by the dispatcher.
+    session: str = ""
 
     @property
     def ref(self) -> str:
@@ -109,6 +112,19 @@ class Intent(BaseModel):
     engine: Literal["rules", "model"] = Field(
         description="Which part decided: the sentence templates (rules) or the language model."
     )
+    session: str = Field("", description="The conversation this request belongs to.")
+    status: Literal["decided", "needs_confirmation", "confirmed", "refused"] = Field(
+        "decided",
+        description=(
+            "Act only on `decided` and `confirmed`. `needs_confirmation`: a sensitive "
+            "command waits for a yes (its reply asks); `refused`: dropped (no yes, a timer "
+            "out of range), nothing to do."
+        ),
+    )
+    expect_reply: bool = Field(
+        False,
+        description="The reply is a question (which one? are you sure?): reopen the microphone.",
+    )
 
 
 ErrorKind = Literal[
@@ -170,6 +186,7 @@ def parse_request(
     raw = raw.strip().removeprefix("\ufeff").strip()
     req_id: str | None = None
     area: str | None = None
+    session = ""
     text = raw
     if _looks_like_json(raw):
         try:
@@ -186,6 +203,10 @@ def parse_request(
         if raw_area is not None and not isinstance(raw_area, str):
             raise RequestError("bad_json", '"area" must be a string (an area id)', req_id)
         area = raw_area or None
+        raw_session = obj.get("session")
+        if raw_session is not None and not isinstance(raw_session, str | int):
+            raise RequestError("bad_json", '"session" must be a string', req_id)
+        session = _clean(str(raw_session))[:64] if raw_session not in (None, "") else ""
         field_text = obj.get("text")
         if not isinstance(field_text, str):
             raise RequestError("bad_json", 'JSON payload needs a string "text"', req_id)
@@ -201,7 +222,13 @@ def parse_request(
             "too_long", f"request is {len(text)} characters; the limit is {max_chars}", req_id
         )
     return Request(
-        text=text, source=source, id=req_id or new_id(), received=received, area=area, wall=wall
+        text=text,
+        source=source,
+        id=req_id or new_id(),
+        received=received,
+        area=area,
+        wall=wall,
+        session=session,
     )
 
 

@@ -51,6 +51,7 @@ class Topics:
         self.asr_partial = f"{base}/asr/partial"
         self.say = f"{base}/say"
         self.tts_audio = f"{base}/tts/audio"
+        self.timer = f"{base}/timer"
 
     def inbound(self) -> list[str]:
         return [self.text, self.audio, self.audio_end, self.say]

@@ -3,6 +3,7 @@ understood (the request path itself is daemon/pipeline/dispatcher.py)."""
 
 from __future__ import annotations
 
+from daemon.dialogue.manager import Turn
 from daemon.home.registry import Decision, Registry
 from daemon.messages import (
     CommandOut,
@@ -11,18 +12,18 @@ from daemon.messages import (
     Step,
     utc_now,
 )
-from daemon.understanding.engine import Understood
 
 
 def build_intent(
     request: Request,
-    u: Understood,
+    turn: Turn,
     site: str,
     latency_ms: float,
     registry: Registry,
     area: str | None = None,
 ) -> Intent:
     """The published form of a decided request."""
+    u = turn.understood
     commands = [
         CommandOut(
             action=c.action,
@@ -50,6 +51,9 @@ def build_intent(
         lang=u.lang,
         latency_ms=round(latency_ms),
         engine=u.engine,
+        session=turn.session,
+        status=turn.status,
+        expect_reply=turn.expect_reply,
     )
 
 

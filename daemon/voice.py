@@ -167,6 +167,12 @@ class VoiceChannel:
             return
         self._intake("net", pcm, live=True)
 
+    def listen(self, seconds: float) -> None:
+        """Take the next utterance without the wake phrase, within `seconds` of audio
+        (a question was asked: its answer needs no wake phrase)."""
+        if not self._closed:
+            self._jobs.put(("listen", seconds))
+
     async def end_of_utterance(self) -> None:
         """The satellite's end mark: the final text now, without waiting for silence."""
         self._check_open()
@@ -357,6 +363,10 @@ class VoiceChannel:
                         self._emit("utterance", text)
                 elif kind == "reset":
                     engine.reset()
+                elif kind == "listen":
+                    listen = getattr(engine, "listen", None)  # optional in AsrEngine
+                    if listen is not None:
+                        listen(float(data))
                 elif kind == "barrier":
                     self._emit("barrier", data)
             except Exception:

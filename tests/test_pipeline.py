@@ -90,11 +90,15 @@ class SlowEngine:
         self.registry = ENGINE.registry
         self.gate = threading.Event()
 
-    def understand_fast(self, text: str, area: str | None = None) -> Understood | None:
+    def understand_fast(
+        self, text: str, area: str | None = None, focus: frozenset[str] = frozenset()
+    ) -> Understood | None:
         self.gate.wait(10)
         return ENGINE.understand_fast(text, area)
 
-    def understand_model(self, text: str, area: str | None = None) -> Understood:
+    def understand_model(
+        self, text: str, area: str | None = None, focus: frozenset[str] = frozenset()
+    ) -> Understood:
         self.gate.wait(10)
         return ENGINE.understand_model(text, area)
 

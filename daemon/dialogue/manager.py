@@ -126,6 +126,15 @@ class Dialogue:
 
     # ------------------------------------------------------------------ turns
 
+    def play(self, req: Request, area: str | None = None) -> Turn:
+        """A whole turn, blocking (`dialogd ask`, `eval`, `bench`). The daemon runs the
+        same steps, with the engine's two stages on their own threads."""
+        turn = self.shortcut(req)
+        if turn is None:
+            u = self.engine.understand(req.text, req.area or area, self.focus(req.session))
+            turn = self.after(req, u)
+        return turn
+
     def focus(self, key: str, now: float | None = None) -> frozenset[str]:
         """The devices the conversation is about, within the follow-up window."""
         s = self.sessions.peek(key)
@@ -168,9 +177,9 @@ class Dialogue:
             s.others = tuple(d for d in s.last.devices if d not in s.others)
             return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
         if w.also.search(low):
-            cmd = self.engine.fast.repeat(s.last, w.also.sub(" ", low), lang)
-            if cmd is not None:
-                return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
+            again = self.engine.fast.repeat(s.last, w.also.sub(" ", low), lang)
+            if again is not None:
+                return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
         return None
 
     def after(self, req: Request, u: Understood, now: float | None = None) -> Turn:

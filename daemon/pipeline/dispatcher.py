@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from daemon.dialogue.manager import Dialogue, TimerEvent, Turn
 from daemon.messages import (
     ErrorReply,
     Outcome,
@@ -43,6 +44,8 @@ _LOG = logging.getLogger(__name__)
 
 # An output sees every outcome; the request is None for payloads that never became one.
 Output = Callable[[Request | None, Outcome], None]
+# A timer started, cancelled or finished: published and (when finished) spoken.
+TimerOutput = Callable[[TimerEvent], None]
 Ack = Callable[[], None]
 
 
@@ -62,13 +65,16 @@ class Dispatcher:
         limits: Limits,
         area: str | None = None,
         model_worker: ThreadWorker | None = None,
+        dialogue: Dialogue | None = None,
     ) -> None:
         self.site = site
         self.engine = engine
+        self.dialogue = dialogue
         self.journal = journal
         self.limits = limits
         self.area = area
         self.outputs: list[Output] = []
+        self.timer_outputs: list[TimerOutput] = []
         self.stats = Stats()
         self.accepting = True
         self.rules_worker = ThreadWorker("rules")
@@ -119,6 +125,8 @@ class Dispatcher:
             return self._finish(None, exc.reply(source))
         if source != "mqtt":
             req = replace(req, key=f"{req.id}@{new_id()}")
+        if not req.session:
+            req = replace(req, session=self.default_session(source))
         if req.ref in self._open or self.journal.seen(req.ref):
             _LOG.info("%s request %s delivered again; answered once already", source, req.id)
             return None
@@ -133,6 +141,11 @@ class Dispatcher:
         if ack is not None:
             ack()
         return await self.enqueue(req)
+
+    def default_session(self, source: Source) -> str:
+        """A site's microphone, its MQTT audio and its MQTT text share one conversation;
+        a serial port has its own."""
+        return f"{source}:{self.site}" if source in ("serial", "cli") else self.site
 
     async def enqueue(self, req: Request) -> Outcome:
         """A request taken on (also those replayed from the journal after a restart)."""
@@ -150,10 +163,15 @@ class Dispatcher:
             req = await self._classify.get()
             if req.ref not in self._open or self._expired(req):
                 continue
+            if self.dialogue is not None:
+                turn = self.dialogue.shortcut(req)
+                if turn is not None:  # a yes, an answer to "which one?", "... too"
+                    self._concluded(req, turn)
+                    continue
             self._busy_since["rules"] = time.monotonic()
             try:
                 u = await self.rules_worker.run(
-                    self.engine.understand_fast, req.text, req.area or self.area
+                    self.engine.understand_fast, req.text, req.area or self.area, self._focus(req)
                 )
             except Exception:
                 _LOG.exception("templates failed on request %s; trying the model", req.id)
@@ -173,7 +191,7 @@ class Dispatcher:
             self._busy_since["model"] = time.monotonic()
             try:
                 u = await self.model_worker.run(
-                    self.engine.understand_model, req.text, req.area or self.area
+                    self.engine.understand_model, req.text, req.area or self.area, self._focus(req)
                 )
             except Exception as exc:
                 _LOG.exception("model failed on request %s", req.id)
@@ -197,11 +215,28 @@ class Dispatcher:
         )
         return True
 
+    def _focus(self, req: Request) -> frozenset[str]:
+        return self.dialogue.focus(req.session) if self.dialogue is not None else frozenset()
+
     def _decided(self, req: Request, u: Understood) -> None:
+        if self.dialogue is None:
+            self._concluded(req, Turn(u, req.session))
+            return
+        try:
+            turn = self.dialogue.after(req, u)
+        except Exception:  # the conversation is lost, not the answer
+            _LOG.exception("request %s: the dialogue failed on it", req.id)
+            turn = Turn(u, req.session)
+        self._concluded(req, turn)
+
+    def _concluded(self, req: Request, turn: Turn) -> None:
+        u = turn.understood
         latency = (time.monotonic() - req.received) * 1000
         area = req.area or self.area
+        for event in turn.timer_events:
+            self._timer_event(event)
         try:
-            intent = build_intent(req, u, self.site, latency, self.engine.registry, area)
+            intent = build_intent(req, turn, self.site, latency, self.engine.registry, area)
         except Exception as exc:  # an answer must still go out, and the stage live on
             _LOG.exception("request %s: the decision cannot be published", req.id)
             self._finish(req, _error(req, "model_failure", f"{type(exc).__name__}: {exc}"))
@@ -219,7 +254,38 @@ class Dispatcher:
             u.engine,
             latency,
         )
+        if turn.status != "decided":
+            _LOG.info("request %s: %s (session %s)", req.id, turn.status, turn.session)
         self._finish(req, intent)
+
+    def _timer_event(self, event: TimerEvent) -> None:
+        for output in self.timer_outputs:
+            try:
+                output(event)
+            except Exception:
+                _LOG.exception("a timer output failed on %s", event.timer.id)
+
+    async def dialogue_task(self) -> None:
+        """Confirmations that met silence are dropped ("OK, I won't."); timers that end
+        are announced, those that ended while dialogd was down first of all."""
+        assert self.dialogue is not None
+        dialogue = self.dialogue
+        while True:
+            for pending, turn in dialogue.expire():
+                req = Request(
+                    text=pending.text,
+                    source=pending.source,  # type: ignore[arg-type]
+                    id=pending.request_id,
+                    received=time.monotonic(),
+                    session=turn.session,
+                    area=pending.area,
+                )
+                intent = build_intent(req, turn, self.site, 0, self.engine.registry, req.area)
+                self._finish(None, intent)
+            for timer in dialogue.timers.due(time.time()):
+                _LOG.info("timer %s (%s, %d s) finished", timer.id, timer.name, timer.seconds)
+                self._timer_event(TimerEvent("finished", timer))
+            await asyncio.sleep(0.25)
 
     def refuse(self, err: ErrorReply) -> None:
         """A payload that never became a request (an oversized audio chunk, say)."""
@@ -299,7 +365,10 @@ def _error(req: Request, kind: str, detail: str) -> ErrorReply:
 
 
 async def run_stages(d: Dispatcher) -> list[asyncio.Task[None]]:
-    return [
+    tasks = [
         asyncio.create_task(d.classify_task(), name="classify"),
         asyncio.create_task(d.model_task(), name="model"),
     ]
+    if d.dialogue is not None:
+        tasks.append(asyncio.create_task(d.dialogue_task(), name="dialogue"))
+    return tasks

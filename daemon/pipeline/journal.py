@@ -157,6 +157,7 @@ def _fields(r: Request) -> dict[str, Any]:
         "source": r.source,
         "area": r.area,
         "wall": r.wall,
+        "session": r.session,
     }
 
 
@@ -169,4 +170,5 @@ def _request(d: dict[str, Any]) -> Request:
         area=d.get("area"),
         wall=float(d.get("wall") or 0.0),
         key=str(d.get("key") or ""),
+        session=str(d.get("session") or ""),
     )

@@ -156,13 +156,12 @@ def _fit_example(
     user: str, answer: str, registry: Registry, chosen: dict[str, str]
 ) -> tuple[str, str] | None:
     commands = parse_answer(answer).commands
-    refs = [c.device for c in commands if c.devices]
+    refs = [c.devices[0] for c in commands if c.devices]
     marks = _MARK.findall(user)
     if len(marks) != len(refs):
         raise ValueError(f"example {user!r}: {len(marks)} names for {len(refs)} devices")
     ids: list[str] = []
     for (kind, _), ref, cmd in zip(marks, refs, (c for c in commands if c.devices), strict=True):
-        assert ref is not None
         pick = ref if ref in registry.by_id else chosen.get(ref)
         if pick is None or registry.check(_on(cmd, pick)) is not None:
             pick = next(
