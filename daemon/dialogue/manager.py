@@ -290,7 +290,7 @@ class Dialogue:
     def _which(self, candidates: tuple[str, ...], text: str, lang: Lang) -> tuple[str, ...]:
         """The candidates an answer to "which one?" picks; () if it is no answer."""
         w = words(lang)
-        low = _bare(normalize(text, lang))
+        low = _bare(text)  # not normalised: "the kitchen one" is no number
         if w.both.search(low) and not w.fillers.sub(" ", w.both.sub(" ", low)).strip():
             return candidates
         reg = self.engine.registry

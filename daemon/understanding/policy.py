@@ -79,7 +79,7 @@ class Policy:
             d = self._grounded(d, text, grounded)
         actions = {c.action for c in d.commands}
         if not actions & (ACTUATING | {UNKNOWN, QUERY}):
-            return self._valid(d)
+            return self._valid(self._ranges(d))  # a timer's length has a range too
         m = mood(text, lang)
         if m.asks_for_nothing and not m.question:
             _LOG.info("%r asks for nothing to be done (%s): chat", text, m)

@@ -52,6 +52,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "cancel_timer": "Timer cancelled.",
         "timer_status": "Checking the timer.",
         "out_of_range": "Sorry, the {device} goes from {lo} to {hi} {unit}.",
+        "timer_out_of_range": "Sorry, a timer runs from one second to 24 hours.",
         "and": " and ",
         "or": " or ",
     },
@@ -92,6 +93,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "cancel_timer": "计时器已取消。",
         "timer_status": "正在查看计时器。",
         "out_of_range": "抱歉，{device}的范围是{lo}到{hi}{unit}。",
+        "timer_out_of_range": "抱歉，计时器可以从一秒到二十四小时。",
         "and": "和",
         "or": "还是",
     },
@@ -160,6 +162,8 @@ class Replies:
         return v
 
     def _out_of_range(self, p: RangeProblem, lang: str) -> str:
+        if p.device is None:  # a timer's length
+            return self._table(lang)["timer_out_of_range"]
         t = self._table(lang)
         device = self._names((p.device,) if p.device else (), lang, t["and"])
         unit = _ZH_UNITS.get(p.unit, p.unit) if lang == "zh" else p.unit

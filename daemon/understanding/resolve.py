@@ -281,9 +281,9 @@ def _number(m: Match, key: str) -> float | None:
 
 
 def _timer_seconds(m: Match) -> int | None:
-    total = 0.0
+    total: float | None = None
     for key, scale in (("hours", 3600), ("minutes", 60), ("seconds", 1), ("value", 1)):
         v = _number(m, key)
         if v is not None:
-            total += v * scale
-    return round(total) if total else None
+            total = (total or 0.0) + v * scale
+    return None if total is None else round(total)

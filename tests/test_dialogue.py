@@ -1,0 +1,328 @@
+"""Conversations: follow-ups, questions back, confirmations, timers and their bounds.
+
+The first part drives the Dialogue directly on the templates (no model: milliseconds);
+the conversation set goes through the real model; the last part is the real `dialogd run`
+on a real Mosquitto, asserting on what reaches the intent and timer topics.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from daemon.app import build_engine, home_registry
+from daemon.config import DialogueSettings, load_settings
+from daemon.dialogue.manager import Dialogue, Turn
+from daemon.dialogue.timers import TimerBook
+from daemon.evaluate import evaluate, load_set
+from daemon.home.vocabulary import ACTUATING
+from daemon.messages import Intent, Request, Source
+from daemon.understanding.engine import IntentEngine
+from tests.conftest import Broker, DaemonProcess, Listener, need_model, write_config
+
+DATA = Path(__file__).parent / "data"
+RULES = IntentEngine(home_registry(load_settings(DATA / "home.toml")))
+TEXT, INTENT, STATUS, TIMER = (f"dialogd/test/{t}" for t in ("text", "intent", "status", "timer"))
+
+
+def dialogue(**cfg: object) -> Dialogue:
+    s = DialogueSettings(**cfg)  # type: ignore[arg-type]
+    return Dialogue(RULES, s, TimerBook(None, max_timers=s.max_timers), "test")
+
+
+def say(d: Dialogue, text: str, session: str = "s", source: Source = "mqtt") -> Turn:
+    return d.play(Request(text=text, source=source, id="r", session=session))
+
+
+def triples(turn: Turn) -> set[tuple[str, str | None, object]]:
+    return turn.understood.decision.triples()
+
+
+# ------------------------------------------------------------ the dialogue alone
+
+
+def test_a_question_back_is_answered_by_area_by_all_and_the_other_one() -> None:
+    d = dialogue()
+    asked = say(d, "turn on the light")
+    assert asked.understood.decision.first.action == "clarify" and asked.expect_reply
+    candidates = set(asked.understood.decision.first.devices)
+    assert {"kitchen_light", "bedroom_light"} <= candidates
+    assert triples(say(d, "the kitchen one")) == {("turn_on", "kitchen_light", None)}
+    other = say(d, "the other one")
+    assert {dev for _, dev, _ in triples(other)} == candidates - {"kitchen_light"}
+    say(d, "开灯", session="zh")
+    assert triples(say(d, "卧室的", session="zh")) == {("turn_on", "bedroom_light", None)}
+    say(d, "turn off the light", session="all")
+    assert {dev for _, dev, _ in triples(say(d, "all of them", session="all"))} == candidates
+
+
+def test_an_answer_that_is_a_new_request_is_taken_as_one() -> None:
+    d = dialogue()
+    say(d, "turn on the light")
+    assert triples(say(d, "turn off the tv")) == {("turn_off", "tv", None)}
+
+
+def test_too_repeats_the_last_action_on_the_same_kind_of_device() -> None:
+    d = dialogue()
+    say(d, "turn off the kitchen light")
+    assert triples(say(d, "and the bedroom too")) == {("turn_off", "bedroom_light", None)}
+    say(d, "打开厨房灯", session="zh")
+    assert triples(say(d, "卧室也", session="zh")) == {("turn_on", "bedroom_light", None)}
+
+
+def test_sensitive_action_waits_for_yes_from_the_same_session() -> None:
+    d = dialogue()
+    first = say(d, "unlock the front door", session="a")
+    assert first.status == "needs_confirmation" and first.expect_reply
+    assert "sure" in first.understood.reply.lower()
+    # Another session's yes confirms nothing: it is small talk there.
+    elsewhere = say(d, "yes", session="b")
+    assert elsewhere.status == "decided" and triples(elsewhere) == {("chat", None, None)}
+    done = say(d, "yes", session="a")
+    assert done.status == "confirmed"
+    assert triples(done) == {("unlock", "front_door_lock", None)}
+    # Anything but a yes drops it.
+    say(d, "打开车库门", session="c")
+    no = say(d, "不要", session="c")
+    assert no.status == "refused" and no.understood.reply == "好的，不做了。"
+
+
+def test_yes_with_nothing_pending_is_small_talk() -> None:
+    turn = say(dialogue(), "yes")
+    assert triples(turn) == {("chat", None, None)} and turn.status == "decided"
+
+
+def test_silence_drops_a_confirmation() -> None:
+    d = dialogue(confirm_s=0.2)
+    assert say(d, "open the garage door").status == "needs_confirmation"
+    assert d.expire() == []
+    time.sleep(0.3)
+    [(pending, refusal)] = d.expire()
+    assert pending.decision.first.action == "open" and refusal.status == "refused"
+    assert refusal.understood.reply == "OK, I won't."
+    late = say(d, "yes")
+    assert late.status == "decided" and triples(late) == {("chat", None, None)}
+
+
+def test_pin_per_source_and_a_trusted_hub() -> None:
+    d = dialogue(confirm={"voice": "pin", "mqtt": "yes"}, pin="4711", trusted_sessions=["hub"])
+    asked = say(d, "unlock the front door", source="voice")
+    assert asked.status == "needs_confirmation" and "PIN" in asked.understood.reply
+    assert say(d, "yes", source="voice").status == "refused"  # a PIN was asked for
+    say(d, "unlock the front door", source="voice")
+    assert say(d, "four seven one one", source="voice").status == "confirmed"
+    assert say(d, "unlock the front door", session="hub").status == "decided"
+
+
+def test_a_follow_up_after_the_window_is_a_fresh_request() -> None:
+    d = dialogue(followup_s=0.2)
+    say(d, "turn off the kitchen light")
+    assert d.focus("s") == frozenset({"kitchen_light"})
+    time.sleep(0.3)
+    assert d.focus("s") == frozenset()
+    assert triples(say(d, "and the bedroom too")) != {("turn_off", "bedroom_light", None)}
+
+
+def test_cancel_ends_the_session() -> None:
+    d = dialogue()
+    say(d, "turn off the kitchen light")
+    assert triples(say(d, "never mind")) == {("cancel", None, None)}
+    assert d.sessions.peek("s") is None and d.focus("s") == frozenset()
+
+
+def test_a_flood_of_session_ids_is_bounded() -> None:
+    d = dialogue(max_sessions=50)
+    for i in range(5000):
+        d.after(Request(text="x", source="mqtt", session=f"flood-{i}"), RULES.understand("hello"))
+    assert len(d.sessions) == 50
+    assert d.sessions.peek("flood-4999") is not None and d.sessions.peek("flood-0") is None
+
+
+def test_timers_in_both_languages_and_their_bounds() -> None:
+    d = dialogue(max_timers=2)
+    started = say(d, "set a pasta timer for 5 minutes")
+    assert started.status == "decided" and started.timer_events[0].event == "started"
+    assert started.understood.reply == "Pasta timer set for 5 minutes."
+    zh = say(d, "设一个十分钟的计时器", session="zh")
+    assert zh.understood.reply == "计时器已设为10分钟。"
+    status = say(d, "how much time is left on the pasta timer")
+    assert "left on the pasta timer" in status.understood.reply
+    too_many = say(d, "set a timer for 3 minutes")
+    assert too_many.status == "refused" and too_many.understood.reply
+    cancelled = say(d, "cancel the pasta timer")
+    assert [e.event for e in cancelled.timer_events] == ["cancelled"]
+    for text in ("set a timer for 0 seconds", "set a timer for 25 hours"):
+        turn = say(d, text)
+        assert triples(turn) == {("unknown", None, None)}, text
+        assert "one second to 24 hours" in turn.understood.reply
+    assert "二十四小时" in say(d, "设一个三十小时的计时器").understood.reply
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.sampled_from(
+                [
+                    "unlock the front door",
+                    "open the garage door",
+                    "yes",
+                    "no",
+                    "确定",
+                    "turn on the light",
+                    "the kitchen one",
+                    "and the bedroom too",
+                    "make it brighter",
+                    "never mind",
+                    "set a timer for 1 minute",
+                ]
+            ),
+        ),
+        max_size=12,
+    )
+)
+def test_nothing_sensitive_acts_without_a_yes_in_its_own_session(
+    turns: list[tuple[str, str]],
+) -> None:
+    d = dialogue()
+    waiting: dict[str, bool] = {}
+    for session, text in turns:
+        turn = say(d, text, session=session)
+        sensitive = any(RULES.registry.is_sensitive(c) for c in turn.understood.decision.commands)
+        acting = any(c.action in ACTUATING for c in turn.understood.decision.commands)
+        if turn.status == "confirmed":
+            assert waiting.get(session) and text in ("yes", "确定")
+        elif sensitive and acting:
+            assert turn.status == "needs_confirmation"
+        waiting[session] = turn.status == "needs_confirmation"
+
+
+# ------------------------------------------------------- with the real model
+
+
+@pytest.fixture(scope="module")
+def model_engine() -> Iterator[IntentEngine]:
+    need_model()
+    cfg = write_config(Path("/tmp") / f"dialogue-{time.time_ns()}.toml", port=1)
+    yield build_engine(load_settings(cfg))
+    cfg.unlink()
+
+
+def test_the_conversation_set_through_the_model(model_engine: IntentEngine) -> None:
+    """tests/data/conversations.jsonl: every behaviour above, both languages (a
+    regression set: written with the dialogue, not held out)."""
+    items = load_set(DATA / "conversations.jsonl")
+    result = evaluate(model_engine, items, "test", quiet=False)
+    assert result["conversations_exact"] == result["conversations"] == len(items)
+    dev = evaluate(model_engine, load_set(DATA / "dev.jsonl"), "test", quiet=True)
+    assert dev["conversations_exact"] == dev["conversations"]
+
+
+# ------------------------------------------- the daemon, over a real broker
+
+
+@pytest.fixture
+def daemon(broker: Broker, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Listener, Path]]:
+    need_model()
+    bus = Listener(broker.port)
+    cfg = write_config(tmp_path / "c.toml", port=broker.port, extra="")
+    state = tmp_path / "state"
+    cfg.write_text(f'state_dir = "{state}"\n' + cfg.read_text() + "\n[dialogue]\nconfirm_s = 3\n")
+    d = DaemonProcess(cfg)
+    bus.wait_for(STATUS, 90, lambda p: p == b"online")
+    yield d, bus, cfg
+    bus.close()
+    d.stop()
+
+
+def ask(bus: Listener, text: str, rid: str, session: str) -> Intent:
+    bus.publish(TEXT, json.dumps({"text": text, "id": rid, "session": session}))
+    return Intent.model_validate(bus.wait_json(INTENT, 60, id=rid))
+
+
+def heard(bus: Listener, topic: str, timeout: float, **match: object) -> dict[str, object]:
+    """The first message on `topic` matching `match`, however long ago it came."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for t, payload in list(bus.history):
+            if t == topic:
+                obj = json.loads(payload)
+                if all(obj.get(k) == v for k, v in match.items()):
+                    return obj  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing like {match} on {topic} within {timeout}s")
+
+
+def test_follow_ups_and_a_question_back_over_mqtt(
+    daemon: tuple[DaemonProcess, Listener, Path],
+) -> None:
+    _, bus, _ = daemon
+    steps = [
+        ("en", "turn on the kitchen light", {("turn_on", "kitchen_light", None)}),
+        ("en", "make it brighter", {("change_brightness", "kitchen_light", 10)}),
+        ("en", "and the bedroom too", {("change_brightness", "bedroom_light", 10)}),
+        ("zh", "打开电视", {("turn_on", "tv", None)}),
+        ("zh", "声音大一点", {("change_volume", "tv", 10)}),
+        ("zh", "把它关掉", {("turn_off", "tv", None)}),
+    ]
+    for n, (session, text, want) in enumerate(steps):
+        intent = ask(bus, text, f"f{n}", session)
+        assert {(s.action, s.device, s.value) for s in intent.steps} == want, text
+        assert intent.session == session and intent.status == "decided"
+    question = ask(bus, "turn off the light", "q1", "q")
+    assert question.action == "clarify" and question.expect_reply
+    answer = ask(bus, "the living room one", "q2", "q")
+    assert (answer.action, answer.device) == ("turn_off", "living_room_light")
+
+
+def test_confirmation_and_silence_over_mqtt(daemon: tuple[DaemonProcess, Listener, Path]) -> None:
+    _, bus, _ = daemon
+    asked = ask(bus, "unlock the front door", "c1", "door")
+    assert (asked.status, asked.action, asked.expect_reply) == (
+        "needs_confirmation",
+        "unlock",
+        True,
+    )
+    assert ask(bus, "yes", "c2", "other").action == "chat"  # not the asking session
+    done = ask(bus, "yes", "c3", "door")
+    assert (done.status, done.action, done.device) == ("confirmed", "unlock", "front_door_lock")
+
+    garage = ask(bus, "open the garage door", "g1", "garage")
+    assert garage.status == "needs_confirmation"
+    dropped = Intent.model_validate(
+        bus.wait_json(INTENT, 10, id="g1", status="refused")  # silence: confirm_s = 3
+    )
+    assert dropped.reply == "OK, I won't." and dropped.action == "cancel"
+    seen = [Intent.model_validate_json(p) for t, p in bus.history if t == INTENT]
+    opened = [i for i in seen if i.action == "open" and i.status in ("decided", "confirmed")]
+    unlocked = [i for i in seen if i.action == "unlock" and i.status in ("decided", "confirmed")]
+    assert not opened and [i.id for i in unlocked] == ["c3"]  # the yes is answered
+
+
+def test_timers_are_announced_and_survive_a_restart(
+    daemon: tuple[DaemonProcess, Listener, Path],
+) -> None:
+    d, bus, cfg = daemon
+    ask(bus, "set a timer for 2 seconds", "t1", "kitchen")
+    started = heard(bus, TIMER, 10, event="started")
+    assert started["seconds"] == 2 and started["name"] is None
+    finished = heard(bus, TIMER, 10, event="finished")
+    assert finished["id"] == started["id"]
+
+    ask(bus, "set a tea timer for 3 seconds", "t2", "kitchen")
+    tea = heard(bus, TIMER, 10, event="started", name="tea")
+    assert d.stop() == 0
+    time.sleep(3.5)  # it ends while dialogd is down
+    again = DaemonProcess(cfg)
+    try:
+        missed = heard(bus, TIMER, 90, event="finished", name="tea")
+        assert missed["id"] == tea["id"]
+    finally:
+        again.stop()
