@@ -36,9 +36,10 @@ import llama_cpp
 import numpy as np
 
 from daemon.config import Settings, load_settings
-from daemon.evaluate import Turn, expected_triples, load_set
+from daemon.evaluate import Item, Turn, expected_triples, load_set
 from daemon.home.generate import synthetic_home_toml
 from daemon.home.registry import Command, Decision, Registry
+from daemon.messages import Request
 from daemon.stats import percentile
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import detect_lang, grammar, normalize
@@ -303,6 +304,39 @@ def _compound(engine: IntentEngine, model: LlamaEngine, turns: list[Turn]) -> di
 # ------------------------------------------------------------------- start-up
 
 
+def _dialogue_row(settings: Settings, engine: IntentEngine, items: list[Item]) -> dict[str, Any]:
+    """Conversations played through a session, as `dialogd eval` does: the set's own and
+    tests/data/conversations.jsonl (a regression set written with the dialogue)."""
+    from daemon.app import build_dialogue
+
+    more = DEFAULT_SET.parent / "conversations.jsonl"
+    if more.is_file():
+        items = items + load_set(more)
+    dialogue = build_dialogue(settings, engine, persist=False)
+    times: list[float] = []
+    turns_exact = convs_exact = n_turns = 0
+    for i, it in enumerate(items):
+        hit_all = True
+        for turn in it.turns:
+            req = Request(text=turn.text, source="cli", id=f"bench-{i}", session=f"bench-{i}")
+            t = time.perf_counter()
+            played = dialogue.play(req, turn.area)
+            times.append((time.perf_counter() - t) * 1000)
+            hit = played.understood.decision.triples() == expected_triples(turn.expect)
+            turns_exact += hit
+            hit_all = hit_all and hit
+            n_turns += 1
+        convs_exact += hit_all
+    return {
+        "dialogue_conversations": len(items),
+        "dialogue_conversations_exact": convs_exact,
+        "dialogue_turns": n_turns,
+        "dialogue_turns_exact": turns_exact,
+        "dialogue_p50_ms": round(percentile(times or [0.0], 50), 1),
+        "dialogue_p95_ms": round(percentile(times or [0.0], 95), 1),
+    }
+
+
 def _startup_probe() -> None:
     """In a fresh process: build the engine from the settings on stdin; print one JSON line."""
     logging.disable(logging.WARNING)
@@ -427,6 +461,7 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
             row.add(u.decision, turn, registry, ms, u.evaluated_tokens, u.sampled_tokens)
         rows.append(row)
     model.chat_replies = settings.llm.chat_replies
+    talk = _dialogue_row(settings, engine, [it for it in items if it.conversation])
 
     n = len(turns)
     print()
@@ -456,6 +491,13 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
         "when the model writes them"
     )
 
+    print(
+        f"dialogue: {talk['dialogue_conversations']} conversations, {talk['dialogue_turns']} "
+        f"turns through a session: exact turns {talk['dialogue_turns_exact']}/"
+        f"{talk['dialogue_turns']}, conversations {talk['dialogue_conversations_exact']}/"
+        f"{talk['dialogue_conversations']}; per turn p50 {talk['dialogue_p50_ms']} ms, "
+        f"p95 {talk['dialogue_p95_ms']} ms"
+    )
     print("compound requests on the model path, whole vs clause by clause:")
     compound = _compound(engine, model, turns)
     if compound["compound_n"]:
@@ -522,6 +564,7 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
         "speedup_model_path_vs_plain_schema": round(percentile(plain.times, 50) / alone_p50, 1),
         "speedup_model_path_vs_plain_json": round(percentile(rows[0].times, 50) / alone_p50, 1),
         **compound,
+        **talk,
         "startup_cold_s": ref[0]["build_s"],
         "startup_warm_s": ref[1]["build_s"],
         "startup_rss_mb": ref[1]["rss_mb"],
