@@ -11,6 +11,7 @@ import pytest
 
 from daemon.app import build_engine
 from daemon.config import load_settings
+from daemon.dialogue.manager import Turn
 from daemon.evaluate import expected_triples, load_set
 from daemon.home.registry import Command, Decision, Hint
 from daemon.home.vocabulary import ACTUATING
@@ -75,7 +76,8 @@ def model_alone(engine: IntentEngine, text: str, area: str | None = None) -> Dec
 
 
 def as_intent(engine: IntentEngine, u: Understood, text: str) -> None:
-    build_intent(Request(text=text, source="cli", id="t"), u, "test", u.ms, engine.registry)
+    turn = Turn(u, "t")
+    build_intent(Request(text=text, source="cli", id="t"), turn, "test", u.ms, engine.registry)
 
 
 def test_chosen_commands_exact(engine: IntentEngine) -> None:

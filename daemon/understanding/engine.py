@@ -161,8 +161,10 @@ class IntentEngine:
         decided_ms = 0.0
         for clause in clauses:
             named = self.hint(clause, lang, area)
-            if named.devices is None and focus:
-                named = replace(named, devices=focus)
+            by_focus = named.devices is None and bool(focus)
+            if by_focus:
+                # "turn them on": the devices talked about, as if named.
+                named = replace(named, devices=focus, named_directly=True)
             grounded |= named.devices or frozenset()
             answer = self.model.decide(clause, lang, None if wary else named)
             evaluated += answer.evaluated_tokens
@@ -171,6 +173,8 @@ class IntentEngine:
             reply = reply or answer.reply
             for c in answer.decision.commands:
                 c = self._repeat_for(c, commands, named)
+                if by_focus and set(c.devices) <= focus and c.devices:
+                    c = self._whole_focus(c, focus)
                 if c not in commands:
                     commands.append(c)
         return self._finish(
@@ -189,6 +193,12 @@ class IntentEngine:
         """A decision made outside the engine (a follow-up the dialogue resolved): the
         same policy and reply as any other."""
         return self._finish(decision, text, lang, "rules", time.perf_counter())
+
+    def _whole_focus(self, c: Command, focus: frozenset[str]) -> Command:
+        """The model names one device per command; "them" means every one talked about
+        that takes the action."""
+        ids = tuple(d for d in sorted(focus) if self.registry.by_id[d].accepts(c.action))
+        return Command(c.action, ids or c.devices, c.value)
 
     def _repeat_for(self, c: Command, before: list[Command], named: Hint) -> Command:
         """A later clause that the model could not place on its own ("... and the lounge
