@@ -326,3 +326,31 @@ def test_timers_are_announced_and_survive_a_restart(
         assert missed["id"] == tea["id"]
     finally:
         again.stop()
+
+
+def test_two_sites_at_once_keep_their_own_conversations(
+    daemon: tuple[DaemonProcess, Listener, Path],
+) -> None:
+    """Two satellites (each its own session and area) talk at the same time: each
+    follow-up resolves in its own conversation, and "turn on the light" in its room."""
+    _, bus, _ = daemon
+    sites = {"kitchen-sat": "kitchen", "bedroom-sat": "bedroom"}
+    for session, area in sites.items():
+        bus.publish(
+            TEXT,
+            json.dumps({"text": "turn on the light", "id": f"{session}-1", "session": session,
+                        "area": area}),
+        )  # fmt: skip
+    for session, area in sites.items():
+        first = Intent.model_validate(heard(bus, INTENT, 60, id=f"{session}-1"))
+        assert (first.action, first.device, first.session) == ("turn_on", f"{area}_light", session)
+    for session in sites:
+        bus.publish(TEXT, json.dumps({"text": "make it brighter", "id": f"{session}-2",
+                                      "session": session}))  # fmt: skip
+    for session, area in sites.items():
+        again = Intent.model_validate(heard(bus, INTENT, 60, id=f"{session}-2"))
+        assert (again.action, again.device, again.value) == (
+            "change_brightness",
+            f"{area}_light",
+            10,
+        )
