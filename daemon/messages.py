@@ -49,6 +49,8 @@ class Request:
 
 
 Value = int | str | None
+# Act on `decided` and `confirmed` only (README: The intent).
+IntentStatus = Literal["decided", "needs_confirmation", "confirmed", "refused"]
 DeviceRef = str | list[str] | None
 
 
@@ -113,7 +115,7 @@ class Intent(BaseModel):
         description="Which part decided: the sentence templates (rules) or the language model."
     )
     session: str = Field("", description="The conversation this request belongs to.")
-    status: Literal["decided", "needs_confirmation", "confirmed", "refused"] = Field(
+    status: IntentStatus = Field(
         "decided",
         description=(
             "Act only on `decided` and `confirmed`. `needs_confirmation`: a sensitive "

@@ -37,13 +37,20 @@ from daemon.home.vocabulary import (
     START_TIMER,
     TIMER_STATUS,
 )
+from daemon.messages import IntentStatus as Status
 from daemon.messages import Request
 from daemon.understanding.engine import IntentEngine, Understood
-from daemon.understanding.lang import Lang, detect_lang, grammar, normalize, phrase_pattern
+from daemon.understanding.lang import (
+    Lang,
+    alternation,
+    detect_lang,
+    grammar,
+    normalize,
+    phrase_pattern,
+)
 
 _LOG = logging.getLogger(__name__)
 
-Status = Literal["decided", "needs_confirmation", "confirmed", "refused"]
 TimerEventKind = Literal["started", "cancelled", "finished"]
 
 
@@ -88,8 +95,8 @@ def words(lang: Lang) -> _Words:
     edge = lang == "en"
 
     def alt(key: str) -> re.Pattern[str]:
-        body = "|".join(f"(?:{p})" for p in sorted(raw[key], key=len, reverse=True))
-        return re.compile(rf"\b(?:{body})\b" if edge else f"(?:{body})")
+        # Longest first: "of course" is taken whole before "of" could be.
+        return alternation(sorted(raw[key], key=len, reverse=True), words=edge)
 
     return _Words(
         yes=alt("yes"),
@@ -209,7 +216,12 @@ class Dialogue:
         out = []
         for s, p in self.sessions.expired_pending(now):
             lang: Lang = "zh" if p.lang == "zh" else "en"
-            _LOG.info("session %s: no confirmation within %.0f s; dropped", s.key, p.deadline)
+            _LOG.info(
+                "session %s: no confirmation of %s within %.0f s; dropped",
+                s.key,
+                p.request_id,
+                self.settings.confirm_s,
+            )
             out.append((p, self._refusal(s.key, p.text, lang)))
         return out
 

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from daemon.home.registry import Command, Decision
+from daemon.messages import Source
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Pending:
     request_id: str
     text: str
     lang: str
-    source: str
+    source: Source
     area: str | None
     deadline: float  # time.monotonic()
     pin: bool  # a PIN, not a plain yes, confirms it

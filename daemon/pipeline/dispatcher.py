@@ -163,11 +163,10 @@ class Dispatcher:
             req = await self._classify.get()
             if req.ref not in self._open or self._expired(req):
                 continue
-            if self.dialogue is not None:
-                turn = self.dialogue.shortcut(req)
-                if turn is not None:  # a yes, an answer to "which one?", "... too"
-                    self._concluded(req, turn)
-                    continue
+            turn = self._shortcut(req)
+            if turn is not None:  # a yes, an answer to "which one?", "... too"
+                self._concluded(req, turn)
+                continue
             self._busy_since["rules"] = time.monotonic()
             try:
                 u = await self.rules_worker.run(
@@ -214,6 +213,15 @@ class Dispatcher:
             ),
         )
         return True
+
+    def _shortcut(self, req: Request) -> Turn | None:
+        if self.dialogue is None:
+            return None
+        try:
+            return self.dialogue.shortcut(req)
+        except Exception:  # the stage must live on: the engine answers it afresh
+            _LOG.exception("request %s: the dialogue failed on it", req.id)
+            return None
 
     def _focus(self, req: Request) -> frozenset[str]:
         return self.dialogue.focus(req.session) if self.dialogue is not None else frozenset()
@@ -271,21 +279,28 @@ class Dispatcher:
         assert self.dialogue is not None
         dialogue = self.dialogue
         while True:
-            for pending, turn in dialogue.expire():
-                req = Request(
-                    text=pending.text,
-                    source=pending.source,  # type: ignore[arg-type]
-                    id=pending.request_id,
-                    received=time.monotonic(),
-                    session=turn.session,
-                    area=pending.area,
-                )
-                intent = build_intent(req, turn, self.site, 0, self.engine.registry, req.area)
-                self._finish(None, intent)
-            for timer in dialogue.timers.due(time.time()):
-                _LOG.info("timer %s (%s, %d s) finished", timer.id, timer.name, timer.seconds)
-                self._timer_event(TimerEvent("finished", timer))
+            try:
+                self._dialogue_tick(dialogue)
+            except Exception:  # a bad timer file or intent must not end the task
+                _LOG.exception("dialogue housekeeping failed; trying again")
             await asyncio.sleep(0.25)
+
+    def _dialogue_tick(self, dialogue: Dialogue) -> None:
+        """Expired confirmations become their refusal intents; due timers finish."""
+        for pending, turn in dialogue.expire():
+            req = Request(
+                text=pending.text,
+                source=pending.source,
+                id=pending.request_id,
+                received=time.monotonic(),
+                session=turn.session,
+                area=pending.area,
+            )
+            intent = build_intent(req, turn, self.site, 0, self.engine.registry, req.area)
+            self._finish(None, intent)
+        for timer in dialogue.timers.due(time.time()):
+            _LOG.info("timer %s (%s, %d s) finished", timer.id, timer.name, timer.seconds)
+            self._timer_event(TimerEvent("finished", timer))
 
     def refuse(self, err: ErrorReply) -> None:
         """A payload that never became a request (an oversized audio chunk, say)."""

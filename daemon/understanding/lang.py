@@ -41,7 +41,8 @@ class Grammar:
     skip_words: tuple[str, ...]
 
 
-def _alt(patterns: list[str], words: bool) -> re.Pattern[str]:
+def alternation(patterns: list[str], words: bool) -> re.Pattern[str]:
+    """One pattern matching any of `patterns` (on word boundaries for `words`)."""
     if not patterns:
         return re.compile(r"(?!x)x")  # matches nothing
     body = "|".join(f"(?:{p})" for p in patterns)
@@ -71,18 +72,18 @@ def grammar(lang: Lang) -> Grammar:
     if words:
         question = re.compile(r"^(?:" + "|".join(raw["question_start"]) + r")\b")
     else:
-        question = _alt(raw["question_words"], words=False)
+        question = alternation(raw["question_words"], words=False)
     return Grammar(
         lang=lang,
-        negation=_alt(raw["negation"], words),
+        negation=alternation(raw["negation"], words),
         question=question,
-        polite=_alt(raw["polite_request"], words),
-        hypothetical=_alt(raw["hypothetical"], words),
-        reported=_alt(raw["reported"], words),
-        injection=_alt(raw["injection"], words),
+        polite=alternation(raw["polite_request"], words),
+        hypothetical=alternation(raw["hypothetical"], words),
+        reported=alternation(raw["reported"], words),
+        injection=alternation(raw["injection"], words),
         separators=re.compile("|".join(raw["clause_separators"])),
-        fillers=_alt(raw["target_fillers"], words),
-        everything=_alt(raw["all_words"], words),
+        fillers=alternation(raw["target_fillers"], words),
+        everything=alternation(raw["all_words"], words),
         skip_words=tuple(raw["skip_words"]),
     )
 
