@@ -25,12 +25,16 @@ from daemon.broker import PrivateBroker, port_open
 from daemon.config import ConfigError, Settings, load_settings, model_problems
 from daemon.dialogue.manager import Dialogue, TimerEvent
 from daemon.dialogue.timers import TimerBook
+from daemon.home.actuator import Result
+from daemon.home.catalog import Home
+from daemon.home.live import HomeLive
 from daemon.home.registry import Registry, spoken_phrases
+from daemon.integrations.bus import HassPresence, HermesBridge
 from daemon.messages import ErrorReply, Intent, Outcome, Request, Source, utc_now
 from daemon.metrics import Metrics
 from daemon.mqtt import Inbound, MqttLink, Topics
 from daemon.notify import Notifier, watchdog_task
-from daemon.pipeline.dispatcher import Dispatcher, Limits, run_stages
+from daemon.pipeline.dispatcher import Dispatcher, Limits, Via, run_stages
 from daemon.pipeline.journal import Journal
 from daemon.pipeline.outbox import Outbox
 from daemon.serial_link import serial_task
@@ -106,6 +110,8 @@ class Daemon:
         self.reload_error: str | None = None  # shown in status/detail until a good reload
         self.metrics = Metrics()
         self.sign_key: bytes | None = None
+        self.home: HomeLive | None = None
+        self.hass: HassPresence | None = None
 
     async def run(self) -> int:
         s = self.settings
@@ -165,10 +171,20 @@ class Daemon:
             model_worker=self.model_worker,
             dialogue=build_dialogue(s, engine),
         )
+        dispatcher = self.dispatcher
+        self.home = HomeLive(s, self.link, self._apply_home, lambda: dispatcher.engine.replies)
+        self.dispatcher.refiners.append(self.home.refine)
         self.dispatcher.outputs.append(self._publish_outcome)
         self.dispatcher.outputs.append(self._count_outcome)
         self.dispatcher.outputs.append(self._listen_for_answer)
+        self.dispatcher.outputs.append(self._actuate_outcome)
         self.dispatcher.timer_outputs.append(self._timer_outcome)
+        self.home.result_outputs.append(self._result_outcome)
+        self.home.start()
+        if s.homeassistant.discovery:
+            self.hass = HassPresence(
+                self.link, s.site_id, s.mqtt.prefix, s.homeassistant.discovery_prefix
+            )
         self.link.start()
         tasks = [
             asyncio.create_task(self._mqtt_task(), name="mqtt-inbox"),
@@ -189,6 +205,15 @@ class Daemon:
             self.tts = TtsWorker(s.tts, gate=self.mute_gate, on_audio=self._publish_tts_audio)
             self.dispatcher.outputs.append(self._speak_outcome)
             tasks.append(asyncio.create_task(self.tts.run(), name="tts"))
+        if s.hermes.enabled:
+            tts = self.tts
+            hermes_bridge = HermesBridge(
+                self.link,
+                lambda payload, source: self._answer(payload, "mqtt"),
+                tts.speak if tts is not None else None,
+                self._spawn,
+            )
+            self.dispatcher.outputs.append(hermes_bridge.output)
         if s.asr.enabled:
             tasks.extend(await self._start_voice(engine.registry))
         if s.serial.enabled:
@@ -235,12 +260,17 @@ class Daemon:
         d = self.dispatcher
         while True:
             msg: Inbound = await self.link.inbox.get()
-            if msg.topic == self.topics.text:
+            site = self.topics.text_site(msg.topic)
+            if site == self.topics.site or (site and self.settings.mqtt.share_group):
                 # Each request is its own task: acknowledged once the request path has
-                # taken it, answered when its turn comes.
-                self._spawn(self._answer(msg.payload, "mqtt", msg.ack))
+                # taken it, answered when its turn comes (at the site that asked).
+                reply_to = self._response_topic(msg.response_topic)
+                via = Via(site, reply_to, msg.correlation if reply_to else None)
+                self._spawn(self._answer(msg.payload, "mqtt", msg.ack, via))
                 continue
             msg.ack()
+            if self.link.handle(msg):
+                continue
             if msg.topic in (self.topics.audio, self.topics.audio_end) and self.voice is None:
                 continue
             if msg.topic == self.topics.audio and len(msg.payload) > MAX_AUDIO_CHUNK:
@@ -259,6 +289,27 @@ class Daemon:
                 await self.voice.end_of_utterance()
             elif msg.topic == self.topics.say:
                 self._say(msg.payload)
+
+    def _response_topic(self, topic: str | None) -> str | None:
+        """An MQTT 5 response topic, unless it points where an intent must not go: a
+        requester could otherwise have dialogd publish onto a device's command topic or
+        a discovery config, with dialogd's broker rights."""
+        if topic is None:
+            return None
+        h = self.settings.home
+        closed = (f"{h.zigbee2mqtt_base}/", f"{h.discovery_prefix}/", "cmnd/", "hermes/", "$")
+        commands = set()
+        if self.home is not None:
+            commands = {e.command_topic for e in self.home.home.endpoints.values()}
+        if (
+            any(c in topic for c in "#+\0")
+            or topic.startswith(closed)
+            or topic in commands
+            or any(topic.startswith(f"{c}/") for c in commands if c)
+        ):
+            _LOG.warning("MQTT 5 response topic %r refused; answering on the intent topic", topic)
+            return None
+        return topic
 
     def _say(self, payload: bytes) -> None:
         assert self.dispatcher is not None
@@ -320,13 +371,60 @@ class Daemon:
         task.add_done_callback(self._requests.discard)
 
     def _speak_outcome(self, req: Request | None, outcome: Outcome) -> None:
-        """Output: the reply spoken, for the sources that want it."""
+        """Output: the reply spoken, for the sources that want it (for a device dialogd
+        switches itself, once the device has answered: see _result_outcome)."""
         if (
             self.tts is not None
             and isinstance(outcome, Intent)
             and outcome.source in self.settings.tts.speak_sources
+            and not (self.home is not None and self.home.reaches(outcome))
         ):
             self._spawn(self.tts.speak(outcome.reply, outcome.lang))
+
+    def _actuate_outcome(self, req: Request | None, outcome: Outcome) -> None:
+        """Output: devices dialogd can reach are switched (decided/confirmed only)."""
+        if self.home is not None and isinstance(outcome, Intent) and self.home.reaches(outcome):
+            self._spawn(self.home.actuate(outcome))
+
+    def _result_outcome(self, result: Result, reply: str) -> None:
+        """Result output: `<site>/result` on MQTT, and the truthful reply spoken."""
+        intent = result.intent
+        body = {
+            "id": intent.id,
+            "session": intent.session,
+            "site": intent.site,
+            "result": result.result,
+            "devices": [
+                {
+                    "device": r.device,
+                    "action": r.action,
+                    "value": r.value,
+                    "result": r.result,
+                    "detail": r.detail,
+                }
+                for r in result.devices
+            ],
+            "reply": reply,
+            "ts": utc_now(),
+        }
+        if self.link is not None:
+            topic = self.topics.for_site(intent.site).result
+            self.link.publish(topic, json.dumps(body, ensure_ascii=False).encode(), hold=True)
+        if self.tts is not None and intent.source in self.settings.tts.speak_sources:
+            self._spawn(self.tts.speak(reply, intent.lang))
+
+    async def _apply_home(self, home: Home, registry: Registry) -> bool:
+        """A new home from the broker: the engine (templates, the model's prompt) learns
+        it, all or nothing."""
+        assert self.dispatcher is not None
+        try:
+            await self.model_worker.run(
+                self.dispatcher.engine.reload, registry, dict(self.settings.replies)
+            )
+        except Exception as exc:
+            _LOG.error("the home from the broker cannot be used: %s; keeping the old one", exc)
+            return False
+        return True
 
     def _listen_for_answer(self, req: Request | None, outcome: Outcome) -> None:
         """Output: a question asked at this site's microphone is answered without the
@@ -363,15 +461,20 @@ class Daemon:
         """Output: every intent and error on MQTT (held on disk while the broker is away)."""
         if self.link is None:
             return
+        topics = self.topics.for_site(req.site if req is not None else "")
         if isinstance(outcome, Intent):
             payload = (
                 dumps_signed(outcome.model_dump(mode="json"), self.sign_key)
                 if self.sign_key is not None
                 else outcome.model_dump_json().encode()
             )
-            self.link.publish(self.topics.intent, payload, hold=True)
+            self.link.publish(topics.intent, payload, hold=True)
         else:
-            self.link.publish(self.topics.error, outcome.model_dump_json().encode(), hold=True)
+            payload = outcome.model_dump_json().encode()
+            self.link.publish(topics.error, payload, hold=True)
+        if req is not None and req.reply_to:
+            # MQTT 5 request/response: the caller's own topic, with its correlation data.
+            self.link.publish(req.reply_to, payload, hold=True, correlation=req.correlation)
 
     def _count_outcome(self, req: Request | None, outcome: Outcome) -> None:
         """Output: the figures of status/detail and the Prometheus endpoint."""
@@ -417,10 +520,14 @@ class Daemon:
         return outcome.model_dump_json().encode("utf-8")
 
     async def _answer(
-        self, payload: bytes, source: Source, ack: Callable[[], None] | None = None
+        self,
+        payload: bytes,
+        source: Source,
+        ack: Callable[[], None] | None = None,
+        via: Via | None = None,
     ) -> None:
         assert self.dispatcher is not None
-        await self.dispatcher.submit(payload, source, ack=ack)
+        await self.dispatcher.submit(payload, source, ack=ack, via=via)
 
     def status_payload(self, state: str | None = None) -> bytes:
         assert self.dispatcher is not None
@@ -462,9 +569,15 @@ class Daemon:
         old_ids = {d.id for d in old.devices}
         new_ids = {d.id for d in new.devices}
         registry = home_registry(new)
+        if self.home is not None:
+            # The config's devices with those the broker told about.
+            self.home.configure(new)
+            registry = self.home.registry()
         try:
             await self.model_worker.run(self.dispatcher.engine.reload, registry, dict(new.replies))
         except Exception as exc:  # the engine is unchanged: all or nothing
+            if self.home is not None:
+                self.home.configure(old)
             _LOG.error("reload refused: %s; serving with the old config", exc)
             self.reload_error = str(exc)
             self.notifier.ready("reload refused; serving with the old config")
@@ -485,6 +598,8 @@ class Daemon:
             self.topics = Topics(new.mqtt.prefix, new.site_id)
             self.dispatcher.site = new.site_id
             await self.link.retopic(self.topics)
+            if self.hass is not None:
+                self.hass.renamed(new.site_id, new.mqtt.prefix)
             update["site_id"] = new.site_id
             update["mqtt"] = old.mqtt.model_copy(update={"prefix": new.mqtt.prefix})
             _LOG.info("topics are now %s/%s/...", new.mqtt.prefix, new.site_id)

@@ -300,6 +300,9 @@ def acl_text(prefix: str) -> str:
         "# dialogd: its own topics, and the requests it subscribes to.",
         f"user {DAEMON_USER}",
         f"topic readwrite {prefix}/#",
+        # Home integration: discovery, device state and commands, its own discovery
+        # configs, Hermes. Only dialogd itself has this user.
+        "topic readwrite #",
         "",
         "# local: people and hubs on this machine: send requests, read everything.",
         f"user {LOCAL_USER}",

@@ -82,6 +82,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("set", type=Path, nargs="?", default=None, help="JSONL (default: dev set)")
     bench.add_argument("--limit", type=int, default=None, help="use the first N items only")
+    devices = sub.add_parser(
+        "devices",
+        parents=[common],
+        help="list the home's devices: the config's and those found on the broker, and where "
+        "each came from",
+    )
+    devices.add_argument(
+        "--wait",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="read discovery messages for at most S seconds (default 5)",
+    )
+    devices.add_argument("--json", action="store_true", help="one JSON object per device")
     sub.add_parser("schema", help="print the intent's JSON Schema")
     models = sub.add_parser("models", help="manage model files")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -139,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "models":
         return _models_fetch(args, settings)
+    if args.command == "devices":
+        return _devices(settings, args.wait, args.json)
     problems = model_problems(settings)
     if problems:
         return _config_failed(problems)
@@ -168,6 +184,18 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_bench(settings, args.set, limit=args.limit)
     raise AssertionError(args.command)
+
+
+def _devices(settings: Settings, wait_s: float, as_json: bool) -> int:
+    from daemon.home.listing import BrokerUnreachable, collect, render
+
+    try:
+        home = collect(settings, wait_s)
+    except BrokerUnreachable as exc:
+        print(f"devices: {exc}", file=sys.stderr)
+        return 1
+    print(render(home, as_json))
+    return 0
 
 
 def _config_failed(problems: list[str]) -> int:

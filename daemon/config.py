@@ -58,6 +58,20 @@ class MqttSettings(Section):
     reconnect_max_s: float = Field(
         10.0, gt=0, description="Longest wait between reconnect attempts, seconds."
     )
+    protocol: Literal[3, 5] = Field(
+        5,
+        description=(
+            "MQTT version: 5 (response topics, shared subscriptions) or 3 (3.1.1, for old brokers)."
+        ),
+    )
+    share_group: str | None = Field(
+        None,
+        pattern=r"^[^#+/]+$",
+        description=(
+            "Pool requests of every site with the other dialogd instances of this group "
+            "($share/<group>/<prefix>/+/text): each request is answered once, by one of them."
+        ),
+    )
 
     @field_validator("prefix")
     @classmethod
@@ -242,6 +256,73 @@ class DialogueSettings(Section):
 _ID = r"^[a-z][a-z0-9_]*$"
 
 
+class HomeSettings(Section):
+    discover: list[Literal["homeassistant", "zigbee2mqtt"]] = Field(
+        default_factory=list,
+        description=(
+            "Read devices from these retained messages on the broker: Home Assistant MQTT "
+            "discovery configs, zigbee2mqtt's bridge/devices. The config's [[devices]] win."
+        ),
+    )
+    discovery_prefix: str = Field(
+        "homeassistant", min_length=1, description="Home Assistant's MQTT discovery prefix."
+    )
+    zigbee2mqtt_base: str = Field(
+        "zigbee2mqtt", min_length=1, description="zigbee2mqtt's base topic."
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Device ids from the broker that dialogd ignores."
+    )
+    topic_prefixes: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Discovered devices may only use topics under these prefixes (e.g. "
+            '["zigbee2mqtt/", "cmnd/", "stat/"]); empty: any topic outside dialogd\'s own.'
+        ),
+    )
+    max_devices: int = Field(
+        500, ge=1, le=10_000, description="Discovered devices kept at most; the rest ignored."
+    )
+    debounce_s: float = Field(
+        2.0,
+        ge=0,
+        description="Devices appearing or leaving take effect once discovery is quiet this long.",
+    )
+    actuate: bool = Field(
+        True, description="Switch devices with a command topic when an intent is decided."
+    )
+    confirm_timeout_s: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="How long to wait for a device's state to show a command took effect.",
+    )
+
+
+class HassSettings(Section):
+    discovery: bool = Field(
+        True,
+        description=(
+            "Announce dialogd to Home Assistant (MQTT discovery, retained): status, last "
+            "request and last intent sensors, a text entity for requests, a device trigger "
+            "per action."
+        ),
+    )
+    discovery_prefix: str = Field(
+        "homeassistant", min_length=1, description="Home Assistant's MQTT discovery prefix."
+    )
+
+
+class HermesSettings(Section):
+    enabled: bool = Field(
+        False,
+        description=(
+            "Rhasspy/Hermes: publish hermes/intent/<name>, take hermes/nlu/query and "
+            "hermes/tts/say."
+        ),
+    )
+
+
 class Floor(Section):
     id: str = Field(pattern=_ID, description="Stable id, used in area entries.")
     name: str = Field(min_length=1, description="What people call it.")
@@ -269,6 +350,30 @@ class Device(Section):
     )
     color: bool = Field(False, description="Lights only: accepts set_color.")
     speeds: int = Field(3, ge=1, le=10, description="Fans: number of speed levels.")
+    integration: Literal["zigbee2mqtt", "tasmota", "esphome", "custom"] | None = Field(
+        None,
+        description=(
+            "How dialogd switches it: zigbee2mqtt, tasmota or esphome (with `topic`), or "
+            "custom (with `command_topic` and `payloads`). Unset: dialogd only publishes "
+            "intents for it (or it comes from discovery)."
+        ),
+    )
+    topic: str | None = Field(
+        None,
+        description=(
+            "zigbee2mqtt: the friendly name; tasmota: its %topic%; esphome: "
+            "<node>/<component>/<object_id> (e.g. porch/light/lamp)."
+        ),
+    )
+    command_topic: str | None = Field(None, description="custom: where commands go.")
+    state_topic: str | None = Field(None, description="custom: where the device tells its state.")
+    availability_topic: str | None = Field(
+        None, description="Where the device says online/offline, if anywhere."
+    )
+    payloads: dict[str, str] = Field(
+        default_factory=dict,
+        description='custom: payload per action; "{value}" is the value ({turn_on = "ON"}).',
+    )
 
 
 class Settings(BaseSettings):
@@ -300,6 +405,9 @@ class Settings(BaseSettings):
     asr: AsrSettings = Field(default_factory=AsrSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    home: HomeSettings = Field(default_factory=HomeSettings)
+    hermes: HermesSettings = Field(default_factory=HermesSettings)
+    homeassistant: HassSettings = Field(default_factory=HassSettings)
     replies: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Reply templates per language and action; override the built-in ones.",

@@ -42,6 +42,12 @@ class Request:
     # The conversation it belongs to: the caller's `session`, else its channel's (the
     # site's for voice and MQTT text, the port's for serial); set by the dispatcher.
     session: str = ""
+    # The site it came from (its topic's <site>): differs from dialogd's own when sites
+    # pool their requests on a shared subscription. Empty: dialogd's own site.
+    site: str = ""
+    # MQTT 5 request/response: the intent also goes to `reply_to`, with `correlation`.
+    reply_to: str | None = None
+    correlation: bytes | None = None
 
     @property
     def ref(self) -> str:
@@ -94,7 +100,14 @@ class Intent(BaseModel):
 
     id: str = Field(description="The caller's correlation id, or one dialogd made up.")
     ts: str = Field(description="When the intent was decided, ISO 8601 UTC.")
-    site: str = Field(description="site_id of the dialogd that decided it.")
+    site: str = Field(description="The site the request came from (where to answer).")
+    instance: str = Field(
+        "",
+        description=(
+            "site_id of the dialogd that decided it: another site's when sites pool their "
+            "requests (README: Several sites)."
+        ),
+    )
     source: Source = Field(description="Where the request came from.")
     text: str = Field(description="The request text as understood.")
     area: str | None = Field(

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from daemon.config import MqttSettings
@@ -33,6 +35,14 @@ from daemon.mqtt_security import describe_connect_failure, describe_refusal, des
 from daemon.pipeline.outbox import Held, Outbox
 
 _LOG = logging.getLogger(__name__)
+# MQTT 5 ends a session when the connection does unless told otherwise: a week keeps what
+# the broker holds for dialogd across restarts and outages, as clean_session=False did.
+SESSION_EXPIRY_S = 7 * 24 * 3600
+MAX_CORRELATION = 256  # bytes of correlation data echoed back, at most
+
+
+def _properties(packet_type: int) -> Properties:
+    return Properties(packet_type)  # type: ignore[no-untyped-call]
 
 
 class Topics:
@@ -52,9 +62,24 @@ class Topics:
         self.say = f"{base}/say"
         self.tts_audio = f"{base}/tts/audio"
         self.timer = f"{base}/timer"
+        self.result = f"{base}/result"
+        self.prefix = prefix
 
-    def inbound(self) -> list[str]:
-        return [self.text, self.audio, self.audio_end, self.say]
+    def inbound(self, share_group: str | None = None) -> list[str]:
+        """The subscriptions; with a share group, the text requests of every site,
+        shared with the group's other instances."""
+        text = f"$share/{share_group}/{self.prefix}/+/text" if share_group else self.text
+        return [text, self.audio, self.audio_end, self.say]
+
+    def text_site(self, topic: str) -> str | None:
+        """The site whose request topic `topic` is, or None for any other topic."""
+        parts = topic.split("/")
+        if len(parts) == 3 and parts[0] == self.prefix and parts[2] == "text" and parts[1]:
+            return parts[1]
+        return None
+
+    def for_site(self, site: str) -> Topics:
+        return self if site in ("", self.site) else Topics(self.prefix, site)
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,10 @@ class Inbound:
     topic: str
     payload: bytes
     ack: Callable[[], None]  # acknowledge to the broker (once; later calls do nothing)
+    retained: bool = False
+    # MQTT 5 request/response: where the requester wants its answer, and what to echo.
+    response_topic: str | None = None
+    correlation: bytes | None = None
 
 
 class MqttLink:
@@ -89,17 +118,33 @@ class MqttLink:
         self._lost_logged = False
         self._stopping = False
         self._unconfirmed: set[int] = set()  # mids of QoS 1 publishes not yet confirmed
+        self._extra: dict[str, int] = {}  # subscriptions of other parts (discovery, state)
+        self._routes: dict[str, Callable[[Inbound], None]] = {}
+        self.connect_listeners: list[Callable[[], None]] = []  # after every (re)connect
         self.client = self._client(credentials)
+
+    @property
+    def v5(self) -> bool:
+        return self.settings.protocol == 5
 
     def _client(self, credentials: tuple[str, str] | None) -> mqtt.Client:
         s = self.settings
-        c = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=s.client_id or f"dialogd-{self.topics.site}",
-            protocol=mqtt.MQTTv311,
-            clean_session=False,
-            manual_ack=True,
-        )
+        client_id = s.client_id or f"dialogd-{self.topics.site}"
+        if s.protocol == 5:
+            c = mqtt.Client(
+                callback_api_version=CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
+        else:
+            c = mqtt.Client(
+                callback_api_version=CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+                manual_ack=True,
+            )
         configure_security(c, s, credentials)
         c.will_set(self.topics.status, b"offline", qos=1, retain=True)
         c.reconnect_delay_set(min_delay=1, max_delay=max(1, int(s.reconnect_max_s)))
@@ -127,8 +172,10 @@ class MqttLink:
                 "MQTT broker %s:%d refused us: %s", self.host, self.port, describe_refusal(reason)
             )
             return
-        for topic in self.topics.inbound():
+        for topic in self.topics.inbound(self.settings.share_group):
             client.subscribe(topic, qos=max(1, self.settings.qos))
+        for topic, qos in list(self._extra.items()):
+            client.subscribe(topic, qos=qos)
         client.publish(self.topics.status, b"online", qos=1, retain=True)
         self._lost_logged = False
         _LOG.info(
@@ -169,7 +216,17 @@ class MqttLink:
             self._lost_logged = True
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        item = Inbound(msg.topic, bytes(msg.payload), self._acker(msg.mid, msg.qos))
+        props = getattr(msg, "properties", None)
+        response = getattr(props, "ResponseTopic", None) if props is not None else None
+        corr = getattr(props, "CorrelationData", None) if props is not None else None
+        item = Inbound(
+            msg.topic,
+            bytes(msg.payload),
+            self._acker(msg.mid, msg.qos),
+            retained=bool(msg.retain),
+            response_topic=response if isinstance(response, str) and response else None,
+            correlation=bytes(corr)[:MAX_CORRELATION] if corr else None,
+        )
         self._loop.call_soon_threadsafe(self.inbox.put_nowait, item)
 
     def _on_publish(
@@ -199,11 +256,16 @@ class MqttLink:
         self.connected.set()
         if self.on_connection is not None:
             self.on_connection(True)
+        for listener in list(self.connect_listeners):
+            try:
+                listener()
+            except Exception:
+                _LOG.exception("a connect listener failed")
         held = self.outbox.take()
         if held:
             _LOG.info("publishing %d message(s) held while the broker was away", len(held))
         for m in held:
-            self._send(m.topic, m.payload, m.qos, m.retain)
+            self._send(m.topic, m.payload, m.qos, m.retain, m.correlation)
 
     def _disconnected(self) -> None:
         self.connected.clear()
@@ -211,8 +273,54 @@ class MqttLink:
             self.on_connection(False)
 
     def start(self) -> None:
-        self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive)
+        if self.v5:
+            props = _properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            self.client.connect_async(
+                self.host,
+                self.port,
+                keepalive=self.settings.keepalive,
+                clean_start=False,
+                properties=props,
+            )
+        else:
+            self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive)
         self.client.loop_start()
+
+    def route(self, topic_filter: str, handler: Callable[[Inbound], None], qos: int = 0) -> None:
+        """Another part's subscription (discovery, device state, Hermes), kept across
+        reconnects; its messages go to `handler` on the event loop."""
+        self._routes[topic_filter] = handler
+        if self._extra.get(topic_filter) == qos:
+            return
+        self._extra[topic_filter] = qos
+        if self.client.is_connected():
+            self.client.subscribe(topic_filter, qos=qos)
+
+    def unroute(self, topic_filter: str) -> None:
+        self._routes.pop(topic_filter, None)
+        if self._extra.pop(topic_filter, None) is not None and self.client.is_connected():
+            self.client.unsubscribe(topic_filter)
+
+    def handle(self, msg: Inbound) -> bool:
+        """Hand `msg` to the parts whose subscriptions match it; False when none do."""
+        matched = False
+        for topic_filter, handler in list(self._routes.items()):
+            if mqtt.topic_matches_sub(topic_filter, msg.topic):
+                matched = True
+                try:
+                    handler(msg)
+                except Exception:  # one part's bug must not end the MQTT task
+                    _LOG.exception("handling a message on %s failed", msg.topic)
+        return matched
+
+    def send_now(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        """Publish only if the broker is there: a device command must not wait in the
+        outbox and switch something minutes later."""
+        if not self.connected.is_set():
+            return False
+        self._send(topic, payload, qos, False)
+        return True
 
     def publish(
         self,
@@ -222,17 +330,25 @@ class MqttLink:
         retain: bool = False,
         qos: int | None = None,
         hold: bool = False,
+        correlation: bytes | None = None,
     ) -> None:
         """Publish now; with `hold`, a message that cannot go out now waits in the outbox
-        (on disk) for the broker, instead of in paho's memory."""
+        (on disk) for the broker, instead of in paho's memory. `correlation`: MQTT 5
+        correlation data of a response."""
         q = self.settings.qos if qos is None else qos
         if hold and not self.connected.is_set():
-            self.outbox.hold(Held(topic, payload, q, retain))
+            self.outbox.hold(Held(topic, payload, q, retain, correlation))
             return
-        self._send(topic, payload, q, retain)
+        self._send(topic, payload, q, retain, correlation)
 
-    def _send(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+    def _send(
+        self, topic: str, payload: bytes, qos: int, retain: bool, correlation: bytes | None = None
+    ) -> None:
+        props = None
+        if correlation is not None and self.v5:
+            props = _properties(PacketTypes.PUBLISH)
+            props.CorrelationData = correlation
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             _LOG.error("MQTT publish on %s failed: %s", topic, mqtt.error_string(info.rc))
         elif qos > 0:

@@ -37,7 +37,8 @@ def build_intent(
     return Intent(
         id=request.id,
         ts=utc_now(),
-        site=site,
+        site=request.site or site,
+        instance=site,
         source=request.source,
         text=request.text,
         area=area,

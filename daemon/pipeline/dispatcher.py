@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from daemon.dialogue.manager import Dialogue, TimerEvent, Turn
 from daemon.messages import (
     ErrorReply,
+    Intent,
     Outcome,
     Request,
     RequestError,
@@ -47,6 +48,16 @@ Output = Callable[[Request | None, Outcome], None]
 # A timer started, cancelled or finished: published and (when finished) spoken.
 TimerOutput = Callable[[TimerEvent], None]
 Ack = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Via:
+    """Where an MQTT request came from: its topic's site, and its MQTT 5 response topic
+    and correlation data, if any."""
+
+    site: str = ""
+    reply_to: str | None = None
+    correlation: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,9 @@ class Dispatcher:
         self.limits = limits
         self.area = area
         self.outputs: list[Output] = []
+        # Steps that may rewrite a decided intent before the outputs see it (the reply
+        # told from real device state).
+        self.refiners: list[Callable[[Intent], Intent]] = []
         self.timer_outputs: list[TimerOutput] = []
         self.stats = Stats()
         self.accepting = True
@@ -95,17 +109,19 @@ class Dispatcher:
         *,
         truncated: bool = False,
         ack: Ack | None = None,
+        via: Via | None = None,
     ) -> Outcome | None:
         """Answer one raw payload. Never raises; None only for a redelivered request
-        that was (or is being) answered already."""
+        that was (or is being) answered already. `via`: where an MQTT request came from
+        and where it wants its answer."""
         try:
-            return await self._submit(payload, source, truncated, ack)
+            return await self._submit(payload, source, truncated, ack, via)
         finally:
             if ack is not None:
                 ack()  # once only (the link's ack is idempotent): for refusals and dups
 
     async def _submit(
-        self, payload: bytes, source: Source, truncated: bool, ack: Ack | None
+        self, payload: bytes, source: Source, truncated: bool, ack: Ack | None, via: Via | None
     ) -> Outcome | None:
         received, wall = time.monotonic(), time.time()
         try:
@@ -123,10 +139,12 @@ class Dispatcher:
                 )
         except RequestError as exc:
             return self._finish(None, exc.reply(source))
+        if via is not None:
+            req = replace(req, site=via.site, reply_to=via.reply_to, correlation=via.correlation)
         if source != "mqtt":
             req = replace(req, key=f"{req.id}@{new_id()}")
         if not req.session:
-            req = replace(req, session=self.default_session(source))
+            req = replace(req, session=self.default_session(source, req.site))
         if req.ref in self._open or self.journal.seen(req.ref):
             _LOG.info("%s request %s delivered again; answered once already", source, req.id)
             return None
@@ -142,10 +160,12 @@ class Dispatcher:
             ack()
         return await self.enqueue(req)
 
-    def default_session(self, source: Source) -> str:
+    def default_session(self, source: Source, site: str = "") -> str:
         """A site's microphone, its MQTT audio and its MQTT text share one conversation;
-        a serial port has its own."""
-        return f"{source}:{self.site}" if source in ("serial", "cli") else self.site
+        a serial port has its own. `site`: another site's request (pooled)."""
+        if source in ("serial", "cli"):
+            return f"{source}:{self.site}"
+        return site or self.site
 
     async def enqueue(self, req: Request) -> Outcome:
         """A request taken on (also those replayed from the journal after a restart)."""
@@ -249,6 +269,11 @@ class Dispatcher:
             _LOG.exception("request %s: the decision cannot be published", req.id)
             self._finish(req, _error(req, "model_failure", f"{type(exc).__name__}: {exc}"))
             return
+        for refine in self.refiners:
+            try:
+                intent = refine(intent)
+            except Exception:  # the templates' reply still goes out
+                _LOG.exception("request %s: refining the reply failed", req.id)
         self.stats.record(latency, u.engine)
         _LOG.info(
             "%s %s %r -> %s (%s, %.0f ms)",

@@ -158,6 +158,9 @@ def _fields(r: Request) -> dict[str, Any]:
         "area": r.area,
         "wall": r.wall,
         "session": r.session,
+        "site": r.site,
+        "reply_to": r.reply_to,
+        "correlation": r.correlation.hex() if r.correlation is not None else None,
     }
 
 
@@ -171,4 +174,7 @@ def _request(d: dict[str, Any]) -> Request:
         wall=float(d.get("wall") or 0.0),
         key=str(d.get("key") or ""),
         session=str(d.get("session") or ""),
+        site=str(d.get("site") or ""),
+        reply_to=d.get("reply_to") or None,
+        correlation=bytes.fromhex(d["correlation"]) if d.get("correlation") else None,
     )

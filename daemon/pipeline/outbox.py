@@ -22,6 +22,7 @@ class Held:
     payload: bytes
     qos: int
     retain: bool
+    correlation: bytes | None = None  # MQTT 5 correlation data of a response
 
 
 class Outbox:
@@ -41,8 +42,15 @@ class Outbox:
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     o = json.loads(line)
+                    corr = o.get("c")
                     self._held.append(
-                        Held(o["t"], base64.b64decode(o["p"]), int(o["q"]), bool(o["r"]))
+                        Held(
+                            o["t"],
+                            base64.b64decode(o["p"]),
+                            int(o["q"]),
+                            bool(o["r"]),
+                            bytes.fromhex(corr) if corr else None,
+                        )
                     )
                 except (ValueError, KeyError, TypeError):
                     continue
@@ -69,6 +77,7 @@ class Outbox:
                             "p": base64.b64encode(msg.payload).decode(),
                             "q": msg.qos,
                             "r": msg.retain,
+                            "c": msg.correlation.hex() if msg.correlation else None,
                         }
                     )
                     + "\n"

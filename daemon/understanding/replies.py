@@ -150,7 +150,7 @@ class Replies:
     def _one(self, c: Command, lang: str) -> str:
         t = self._table(lang)
         joiner = t["or"] if c.action == CLARIFY else t["and"]
-        names = self._names(c.devices, lang, joiner)
+        names = self.names(c.devices, lang, joiner)
         return t[c.action].format(device=names, value=self._value(c, lang))
 
     def _value(self, c: Command, lang: str) -> object:
@@ -165,11 +165,13 @@ class Replies:
         if p.device is None:  # a timer's length
             return self._table(lang)["timer_out_of_range"]
         t = self._table(lang)
-        device = self._names((p.device,) if p.device else (), lang, t["and"])
+        device = self.names((p.device,) if p.device else (), lang, t["and"])
         unit = _ZH_UNITS.get(p.unit, p.unit) if lang == "zh" else p.unit
         return t["out_of_range"].format(device=device, lo=p.lo, hi=p.hi, unit=unit)
 
-    def _names(self, ids: Sequence[str], lang: str, joiner: str) -> str:
+    def names(self, ids: Sequence[str], lang: str, joiner: str | None = None) -> str:
+        """The devices' names in `lang`, joined ("a, b and c"; 甲、乙和丙)."""
+        joiner = self._table(lang)["and"] if joiner is None else joiner
         names = []
         for i in ids:
             dev = self.registry.by_id.get(i)

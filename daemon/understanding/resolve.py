@@ -129,7 +129,8 @@ class Resolver:
         )
         ids = by_action[action]
         value = self._value(m, action, ids)
-        if not pinned and len(ids) > 1 and self._spread(ids):
+        # A question needs no single device: "are any lights on?" asks about them all.
+        if action != QUERY and not pinned and len(ids) > 1 and self._spread(ids):
             return Resolved(Command(CLARIFY, tuple(ids), asked=Command(action, (), value)), said)
         return Resolved(Command(action, tuple(ids), value), said)
 
