@@ -1,7 +1,7 @@
 """How dialogd reaches a device over MQTT: its integration, topics and payload options.
 
 This is the contract between the parts of home integration:
-- discovery (`daemon/home/discovery.py`) builds Endpoints from retained zigbee2mqtt and
+- discovery (`daemon/home/discovery/`) builds Endpoints from retained zigbee2mqtt and
   Home Assistant discovery messages, and the config builds them for hand-written devices;
 - actuation (`daemon/home/payloads.py`) turns a command into the messages an Endpoint
   takes;
