@@ -28,24 +28,38 @@ from daemon.home.generate import synthetic_home_toml  # noqa: E402
 from daemon.understanding.engine import IntentEngine  # noqa: E402
 from daemon.understanding.llm import LlamaEngine  # noqa: E402
 
-PHRASES = ("switch off the {name}", "please turn the {name} on", "{name} off", "is the {name} on")
+PHRASES = (
+    ("switch off the {name}", "turn_off"),
+    ("please turn the {name} on", "turn_on"),
+    ("{name} off", "turn_off"),
+    ("is the {name} on", "query"),
+)
 
 
-def requests_for(engine: IntentEngine, n: int) -> list[str]:
+def requests_for(engine: IntentEngine, n: int) -> list[tuple[str, tuple[str, str]]]:
+    """(text, (expected action, device)) for `n` devices spread over the home."""
     devices = [d for d in engine.registry.devices if d.type in ("light", "switch", "fan")]
     step = max(1, len(devices) // n)
     picked = devices[::step][:n]
-    return [PHRASES[i % len(PHRASES)].format(name=d.name) for i, d in enumerate(picked)]
-
-
-def measure(engine: IntentEngine, texts: list[str], runs: int) -> list[float]:
     out = []
-    for _ in range(runs):
-        for t in texts:
-            t0 = time.perf_counter()
-            engine.understand_model(t)
-            out.append((time.perf_counter() - t0) * 1000)
+    for i, d in enumerate(picked):
+        text, action = PHRASES[i % len(PHRASES)]
+        out.append((text.format(name=d.name), (action, d.id)))
     return out
+
+
+def measure(
+    engine: IntentEngine, items: list[tuple[str, tuple[str, str]]], runs: int
+) -> tuple[list[float], int]:
+    out, exact = [], 0
+    for _ in range(runs):
+        for text, (action, device) in items:
+            t0 = time.perf_counter()
+            u = engine.understand_model(text)
+            out.append((time.perf_counter() - t0) * 1000)
+            c = u.decision.first
+            exact += (c.action, c.devices) == (action, (device,))
+    return out, exact
 
 
 def main() -> int:
@@ -72,12 +86,14 @@ def main() -> int:
             assert isinstance(model, LlamaEngine)
             texts = requests_for(engine, args.requests)
             measure(engine, texts[:2], 1)  # warm-up
-            ms = sorted(measure(engine, texts, args.runs))
+            ms, exact = measure(engine, texts, args.runs)
+            ms.sort()
             rows[name] = {
                 "devices": len(tomllib.loads(path.read_text())["devices"]),
                 "prompt_tokens": model.prefix_tokens,
                 "n_ctx": model.llm.n_ctx(),
                 "n": len(ms),
+                "exact": exact,
                 "p50_ms": round(statistics.median(ms), 1),
                 "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1),
             }
@@ -86,7 +102,7 @@ def main() -> int:
         print(
             f"{name:15} {r['devices']:4} devices, prompt {r['prompt_tokens']:5} tok, "
             f"n_ctx {r['n_ctx']:5}: model path p50 {r['p50_ms']:6.1f} ms, "
-            f"p95 {r['p95_ms']:6.1f} ms (n={r['n']})"
+            f"p95 {r['p95_ms']:6.1f} ms, exact {r['exact']}/{r['n']}"
         )
     ref, gen = rows["reference"], rows[f"generated-{args.devices}"]
     ratio = {

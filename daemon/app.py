@@ -30,15 +30,16 @@ from daemon.home.catalog import Home
 from daemon.home.live import HomeLive
 from daemon.home.registry import Registry, spoken_phrases
 from daemon.integrations.bus import HassPresence, HermesBridge
-from daemon.messages import ErrorReply, Intent, Outcome, Request, Source, utc_now
+from daemon.messages import ErrorReply, Intent, Outcome, Request, Source
 from daemon.metrics import Metrics
 from daemon.mqtt import Inbound, MqttLink, Topics
+from daemon.mqtt_outputs import MqttOutputs, safe_response_topic
 from daemon.notify import Notifier, watchdog_task
 from daemon.pipeline.dispatcher import Dispatcher, Limits, Via, run_stages
 from daemon.pipeline.journal import Journal
 from daemon.pipeline.outbox import Outbox
 from daemon.serial_link import serial_task
-from daemon.signing import dumps_signed, load_or_create_key
+from daemon.signing import load_or_create_key
 from daemon.tts import MuteGate, TtsWorker
 from daemon.understanding.engine import IntentEngine
 from daemon.understanding.lang import detect_lang
@@ -75,6 +76,7 @@ def build_engine(settings: Settings) -> IntentEngine:
             state_dir=settings.llm.state_dir,
             max_reply_tokens=settings.llm.max_reply_tokens,
             chat_replies=settings.llm.chat_replies,
+            prompt_budget=settings.llm.prompt_budget,
         )
         _LOG.info("model %s loaded in %.0f ms", settings.llm.model_path.name, model.load_ms)
     return IntentEngine(registry, settings.replies, model)
@@ -174,12 +176,15 @@ class Daemon:
         dispatcher = self.dispatcher
         self.home = HomeLive(s, self.link, self._apply_home, lambda: dispatcher.engine.replies)
         self.dispatcher.refiners.append(self.home.refine)
-        self.dispatcher.outputs.append(self._publish_outcome)
+        mqtt_out = MqttOutputs(self.link, lambda: self.topics, self.sign_key)
+        self.dispatcher.outputs.append(mqtt_out.outcome)
         self.dispatcher.outputs.append(self._count_outcome)
         self.dispatcher.outputs.append(self._listen_for_answer)
         self.dispatcher.outputs.append(self._actuate_outcome)
-        self.dispatcher.timer_outputs.append(self._timer_outcome)
-        self.home.result_outputs.append(self._result_outcome)
+        self.dispatcher.timer_outputs.append(mqtt_out.timer)
+        self.dispatcher.timer_outputs.append(self._speak_timer)
+        self.home.result_outputs.append(mqtt_out.result)
+        self.home.result_outputs.append(self._speak_result)
         self.home.start()
         if s.homeassistant.discovery:
             self.hass = HassPresence(
@@ -264,7 +269,9 @@ class Daemon:
             if site == self.topics.site or (site and self.settings.mqtt.share_group):
                 # Each request is its own task: acknowledged once the request path has
                 # taken it, answered when its turn comes (at the site that asked).
-                reply_to = self._response_topic(msg.response_topic)
+                reply_to = safe_response_topic(
+                    msg.response_topic, self.settings.home, self._command_topics()
+                )
                 via = Via(site, reply_to, msg.correlation if reply_to else None)
                 self._spawn(self._answer(msg.payload, "mqtt", msg.ack, via))
                 continue
@@ -290,26 +297,10 @@ class Daemon:
             elif msg.topic == self.topics.say:
                 self._say(msg.payload)
 
-    def _response_topic(self, topic: str | None) -> str | None:
-        """An MQTT 5 response topic, unless it points where an intent must not go: a
-        requester could otherwise have dialogd publish onto a device's command topic or
-        a discovery config, with dialogd's broker rights."""
-        if topic is None:
-            return None
-        h = self.settings.home
-        closed = (f"{h.zigbee2mqtt_base}/", f"{h.discovery_prefix}/", "cmnd/", "hermes/", "$")
-        commands = set()
-        if self.home is not None:
-            commands = {e.command_topic for e in self.home.home.endpoints.values()}
-        if (
-            any(c in topic for c in "#+\0")
-            or topic.startswith(closed)
-            or topic in commands
-            or any(topic.startswith(f"{c}/") for c in commands if c)
-        ):
-            _LOG.warning("MQTT 5 response topic %r refused; answering on the intent topic", topic)
-            return None
-        return topic
+    def _command_topics(self) -> list[str | None]:
+        if self.home is None:
+            return []
+        return [e.command_topic for e in self.home.home.endpoints.values()]
 
     def _say(self, payload: bytes) -> None:
         assert self.dispatcher is not None
@@ -386,30 +377,9 @@ class Daemon:
         if self.home is not None and isinstance(outcome, Intent) and self.home.reaches(outcome):
             self._spawn(self.home.actuate(outcome))
 
-    def _result_outcome(self, result: Result, reply: str) -> None:
-        """Result output: `<site>/result` on MQTT, and the truthful reply spoken."""
+    def _speak_result(self, result: Result, reply: str) -> None:
+        """Result output: the truthful reply, once the devices answered."""
         intent = result.intent
-        body = {
-            "id": intent.id,
-            "session": intent.session,
-            "site": intent.site,
-            "result": result.result,
-            "devices": [
-                {
-                    "device": r.device,
-                    "action": r.action,
-                    "value": r.value,
-                    "result": r.result,
-                    "detail": r.detail,
-                }
-                for r in result.devices
-            ],
-            "reply": reply,
-            "ts": utc_now(),
-        }
-        if self.link is not None:
-            topic = self.topics.for_site(intent.site).result
-            self.link.publish(topic, json.dumps(body, ensure_ascii=False).encode(), hold=True)
         if self.tts is not None and intent.source in self.settings.tts.speak_sources:
             self._spawn(self.tts.speak(reply, intent.lang))
 
@@ -424,7 +394,15 @@ class Daemon:
         except Exception as exc:
             _LOG.error("the home from the broker cannot be used: %s; keeping the old one", exc)
             return False
+        self._new_phrases(registry)
         return True
+
+    def _new_phrases(self, registry: Registry) -> None:
+        """The speech recognizers' grammar follows the registry."""
+        phrases = spoken_phrases(registry)
+        for channel in (self.voice, self.mic):
+            if channel is not None:
+                channel.set_phrases(phrases)
 
     def _listen_for_answer(self, req: Request | None, outcome: Outcome) -> None:
         """Output: a question asked at this site's microphone is answered without the
@@ -437,44 +415,15 @@ class Daemon:
         ):
             self.mic.listen(self.settings.dialogue.followup_s)
 
-    def _timer_outcome(self, event: TimerEvent) -> None:
-        """Timer output: `<site>/timer` on MQTT; a finished timer is also spoken here."""
+    def _speak_timer(self, event: TimerEvent) -> None:
+        """Timer output: a finished timer is spoken here."""
         t = event.timer
-        body = {
-            "event": event.event,
-            "name": t.name,
-            "seconds": t.seconds,
-            "id": t.id,
-            "session": t.session,
-            "ts": utc_now(),
-        }
-        if self.link is not None:
-            self.link.publish(self.topics.timer, json.dumps(body).encode(), hold=True)
         if event.event == "finished" and self.tts is not None and self.dispatcher is not None:
             dialogue = self.dispatcher.dialogue
             assert dialogue is not None
             missed = t.ends_at < self.started_wall
             text = dialogue.timer_reply("timer_missed" if missed else "timer_finished", t, t.lang)
             self._spawn(self.tts.speak(text, "zh" if t.lang == "zh" else "en"))
-
-    def _publish_outcome(self, req: Request | None, outcome: Outcome) -> None:
-        """Output: every intent and error on MQTT (held on disk while the broker is away)."""
-        if self.link is None:
-            return
-        topics = self.topics.for_site(req.site if req is not None else "")
-        if isinstance(outcome, Intent):
-            payload = (
-                dumps_signed(outcome.model_dump(mode="json"), self.sign_key)
-                if self.sign_key is not None
-                else outcome.model_dump_json().encode()
-            )
-            self.link.publish(topics.intent, payload, hold=True)
-        else:
-            payload = outcome.model_dump_json().encode()
-            self.link.publish(topics.error, payload, hold=True)
-        if req is not None and req.reply_to:
-            # MQTT 5 request/response: the caller's own topic, with its correlation data.
-            self.link.publish(req.reply_to, payload, hold=True, correlation=req.correlation)
 
     def _count_outcome(self, req: Request | None, outcome: Outcome) -> None:
         """Output: the figures of status/detail and the Prometheus endpoint."""
@@ -583,6 +532,7 @@ class Daemon:
             self.notifier.ready("reload refused; serving with the old config")
             return
         self.reload_error = None
+        self._new_phrases(registry)
         self.dispatcher.area = new.area
         update: dict[str, Any] = {
             "devices": new.devices,

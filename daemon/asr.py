@@ -222,9 +222,12 @@ class VoskEngine:
         sample_rate: int = SAMPLE_RATE,
         max_utterance_s: float = 15.0,
         listen_window_s: float = 8.0,
+        extra_words: Sequence[str] = (),
     ) -> None:
-        """`grammar` None means dictation; `wake_decoys` are usually the grammar's phrases."""
+        """`grammar` None means dictation; `wake_decoys` are usually the grammar's phrases.
+        `extra_words` join the grammar when `set_phrases` rebuilds it."""
         self._model = model
+        self._extra = tuple(extra_words)
         self._rate = sample_rate
         self._grammar_json = (
             None if grammar is None else json.dumps(list(grammar), ensure_ascii=False)
@@ -279,6 +282,7 @@ class VoskEngine:
             wake_phrase=settings.wake_phrase,
             wake_decoys=grammar,
             max_utterance_s=settings.max_utterance_s,
+            extra_words=settings.extra_words,
         )
 
     @property
@@ -287,6 +291,17 @@ class VoskEngine:
         return self._wake is None or self._awake
 
     # -------------------------------------------------------------------- public API
+
+    def set_phrases(self, phrases: Iterable[str]) -> None:
+        """The registry changed (devices found on the broker, a reload): the command
+        grammar follows it. Dictation hears every word already."""
+        if self._grammar_json is None:
+            return
+        grammar = build_grammar(phrases, self._model, self._extra)
+        self._grammar_json = json.dumps(list(grammar), ensure_ascii=False)
+        self._rec = self._new_command_recognizer()
+        self._utt_samples = 0
+        self._last_partial = ""
 
     def accept(self, pcm: bytes) -> AsrEvent | None:
         """Feed audio; a partial when the running text changed, a final at an endpoint.

@@ -253,9 +253,12 @@ def _check(settings: Settings) -> int:
         from daemon.app import home_registry
         from daemon.understanding.llm import prompt_tokens
 
-        need = prompt_tokens(settings.llm.model_path, home_registry(settings))
+        registry = home_registry(settings)
+        full = prompt_tokens(settings.llm.model_path, registry)
+        need = prompt_tokens(settings.llm.model_path, registry, settings.llm.prompt_budget)
         ctx = settings.llm.n_ctx or f"auto, up to {settings.llm.max_ctx}"
-        print(f"prompt: {need} tokens for {len(settings.devices)} devices (n_ctx {ctx})")
+        listed = "" if need == full else f"; the devices are not listed, {full} with them"
+        print(f"prompt: {need} tokens for {len(settings.devices)} devices (n_ctx {ctx}{listed})")
     m = settings.mqtt
     if m.host is None:
         import shutil

@@ -143,6 +143,16 @@ class LlmSettings(Section):
             "1,000 tokens cost about 12 MB of RAM with the 0.5B model."
         ),
     )
+    prompt_budget: int = Field(
+        2048,
+        ge=512,
+        le=32768,
+        description=(
+            "A home whose device list makes the fixed prompt longer than this many tokens "
+            "gets a prompt without the list: each request's words pick its devices (the "
+            "decoder offers only those). Every prompt token slows every decision."
+        ),
+    )
     state_dir: Path | None = Field(
         None, description="Where the prompt's KV state is cached; unset: the top-level state_dir."
     )
@@ -591,7 +601,7 @@ def _context_problems(s: Settings, path: Path) -> list[str]:
     from daemon.understanding.llm import TURN_ROOM, prompt_tokens
 
     registry = Registry.from_config(s.devices, s.areas, s.floors, s.temperature_unit)
-    need = prompt_tokens(path, registry) + TURN_ROOM
+    need = prompt_tokens(path, registry, s.llm.prompt_budget) + TURN_ROOM
     limit = s.llm.n_ctx or s.llm.max_ctx
     if need <= limit:
         return []

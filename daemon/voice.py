@@ -173,6 +173,11 @@ class VoiceChannel:
         if not self._closed:
             self._jobs.put(("listen", seconds))
 
+    def set_phrases(self, phrases: list[str]) -> None:
+        """New device names for the recognizer's grammar (applied on its thread)."""
+        if not self._closed:
+            self._jobs.put(("phrases", phrases))
+
     async def end_of_utterance(self) -> None:
         """The satellite's end mark: the final text now, without waiting for silence."""
         self._check_open()
@@ -367,6 +372,10 @@ class VoiceChannel:
                     listen = getattr(engine, "listen", None)  # optional in AsrEngine
                     if listen is not None:
                         listen(float(data))
+                elif kind == "phrases":
+                    set_phrases = getattr(engine, "set_phrases", None)  # optional too
+                    if set_phrases is not None:
+                        set_phrases(data)
                 elif kind == "barrier":
                     self._emit("barrier", data)
             except Exception:

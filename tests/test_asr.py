@@ -520,3 +520,19 @@ def test_make_source_follows_the_settings(tmp_path: Path) -> None:
     assert isinstance(src, FileSource) and src.live  # paced like a real mic
     with pytest.raises(ValueError, match=r"asr\.file"):
         make_source("file")
+
+
+def test_new_device_names_join_the_grammar(
+    model: Any, grammar: list[str], say: Callable[[str], bytes]
+) -> None:
+    """Devices found on the broker (or a reload) give the recognizer new words: a name
+    outside the grammar is not heard before, and is after `set_phrases`."""
+    engine = VoskEngine(model, grammar=grammar)
+    speech = silence(0.2) + say("라디오 꺼") + silence(0.2)
+    engine.set_phrases([p for p in PHRASES if p != "라디오"])
+    engine.accept(speech)
+    before = engine.finish()
+    engine.set_phrases(PHRASES)
+    engine.accept(speech)
+    after = engine.finish()
+    assert "라디오" not in before and "라디오" in after, (before, after)

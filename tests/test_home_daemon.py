@@ -55,6 +55,14 @@ area = "garage"
 integration = "tasmota"
 topic = "garagefan"
 
+# An ESPHome node's relay, through ESPHome's own MQTT topics.
+[[devices]]
+id = "fountain"
+type = "switch"
+name = "garden fountain"
+integration = "esphome"
+topic = "garden-node/switch/fountain"
+
 # Also on zigbee2mqtt (friendly name "Front Door"): the config's words and area win.
 [[devices]]
 id = "front_door"
@@ -195,7 +203,9 @@ class FakeDevices:
         ready = threading.Event()
 
         def on_connect(c: mqtt.Client, u: object, f: object, rc: object, p: object) -> None:
-            c.subscribe([("zigbee2mqtt/+/set", 1), ("cmnd/#", 1), ("porch-node/#", 1)])
+            c.subscribe(
+                [("zigbee2mqtt/+/set", 1), ("cmnd/#", 1), ("porch-node/#", 1), ("garden-node/#", 1)]
+            )
             ready.set()
 
         self.client.on_connect = on_connect
@@ -209,6 +219,8 @@ class FakeDevices:
                 f"zigbee2mqtt/{name}/availability", '{"state": "online"}', qos=1, retain=True
             )
         self.client.publish("porch-node/status", "online", qos=1, retain=True)
+        self.client.publish("garden-node/status", "online", qos=1, retain=True)
+        self.client.publish("garden-node/switch/fountain/state", "OFF", qos=1, retain=True)
 
     def _report(self, name: str, st: dict[str, Any], retain: bool = False) -> None:
         self.client.publish(f"zigbee2mqtt/{name}", json.dumps(st), qos=1, retain=retain)
@@ -381,6 +393,20 @@ def test_a_spoken_request_switches_a_zigbee_light_and_its_state_confirms_it(
     devices.commands.clear()
     ask(bus, "turn the kitchen ceiling red", "z3")
     assert "color" in devices.sent("zigbee2mqtt/Kitchen Ceiling/set")
+
+
+def test_an_esphome_switch_and_a_discovered_esphome_light(
+    home: tuple[DaemonProcess, Listener, FakeDevices],
+) -> None:
+    _, bus, devices = home
+    assert ask(bus, "is the garden fountain on", "e0")["reply"] == "The garden fountain is off."
+    ask(bus, "turn on the garden fountain", "e1")
+    assert devices.sent("garden-node/switch/fountain/command") == {"raw": "ON"}
+    assert heard(bus, "dialogd/test/result", 10, id="e1")["result"] == "executed"
+    ask(bus, "set the porch lamp to 40 percent", "e2")
+    sent = devices.sent("porch-node/light/porch_lamp/command")
+    assert sent["state"] == "ON" and sent["brightness"] == 102  # 40 % of 0-255
+    assert heard(bus, "dialogd/test/result", 10, id="e2")["result"] == "executed"
 
 
 def test_a_device_that_never_answers_is_no_response_and_the_reply_says_so(

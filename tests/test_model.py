@@ -20,7 +20,7 @@ from daemon.service import build_intent
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import detect_lang, normalize
 from daemon.understanding.llm import LlamaEngine
-from tests.conftest import DATA, DIALOGD, ROOT, need_model, write_config
+from tests.conftest import DATA, DIALOGD, ROOT, STATE_DIR, need_model, write_config
 
 pytestmark = pytest.mark.model
 
@@ -242,3 +242,51 @@ def test_regression_sets(engine: IntentEngine, name: str) -> None:
         assert engine.registry.check_decision(u.decision) is None
         exact += u.decision.triples() == expected_triples(turn.expect)
     assert exact >= REGRESSION_FLOOR * len(items), f"{exact}/{len(items)}"
+
+
+def test_guessing_ahead_changes_no_decision(
+    engine: IntentEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decoder evaluates a guess of the next token with each batch (a right guess
+    saves an evaluation); the answers are the same as without guessing."""
+    model = engine.model
+    assert isinstance(model, LlamaEngine)
+    texts = [
+        t.text
+        for item in load_set(DATA / "dev.jsonl")
+        for t in item.turns
+        if engine.understand_fast(t.text, t.area) is None
+    ][:12] + CHOSEN[:6]
+
+    def answers() -> list[tuple[Decision, int]]:
+        out = []
+        for t in texts:
+            lang = detect_lang(t)
+            norm = normalize(t, lang)
+            a = model.decide(norm, lang, engine.hint(norm, lang, None))
+            out.append((a.decision, a.sampled_tokens))
+        return out
+
+    guessed = answers()
+    monkeypatch.setattr(LlamaEngine, "_guess", lambda *a, **k: None)
+    assert answers() == guessed
+
+
+def test_a_home_over_the_prompt_budget_is_not_listed_and_still_exact(tmp_path: Path) -> None:
+    """A 150-device home: the prompt leaves the device list out (llm.prompt_budget), and
+    requests that name devices are still decided right through the model alone."""
+    from daemon.home.generate import synthetic_home_toml
+
+    big = tmp_path / "big.toml"
+    big.write_text(synthetic_home_toml(150), encoding="utf-8")
+    s = load_settings(big)
+    s = s.model_copy(update={"llm": s.llm.model_copy(update={"state_dir": STATE_DIR})})
+    eng = build_engine(s)
+    model = eng.model
+    assert isinstance(model, LlamaEngine)
+    assert not model.listed and model.prefix_tokens < s.llm.prompt_budget
+    lights = [d for d in eng.registry.devices if d.type == "light"][::15][:6]
+    for d in lights:
+        u = eng.understand_model(f"switch off the {d.name}")
+        assert (u.decision.first.action, u.decision.first.devices) == ("turn_off", (d.id,))
+    model.close()

@@ -19,6 +19,7 @@ from daemon.home.answers import Answers
 from daemon.home.book import StateBook
 from daemon.home.catalog import Catalog, Home
 from daemon.home.discovery import (
+    Parsed,
     ha_config_topics,
     parse_ha_config,
     parse_zigbee2mqtt_devices,
@@ -103,7 +104,7 @@ class HomeLive:
             allowed=h.topic_prefixes,
             forbidden=self._forbidden(),
         )
-        self._found(msg.topic, parsed.devices, parsed.warnings)
+        self._found(msg.topic, parsed)
 
     def _on_z2m_devices(self, msg: Inbound) -> None:
         h = self.settings.home
@@ -114,7 +115,7 @@ class HomeLive:
             forbidden=self._forbidden(),
             max_devices=h.max_devices,
         )
-        self._found(msg.topic, parsed.devices, parsed.warnings)
+        self._found(msg.topic, parsed)
 
     def _on_z2m_groups(self, msg: Inbound) -> None:
         groups = parse_zigbee2mqtt_groups(msg.payload)
@@ -122,10 +123,10 @@ class HomeLive:
             self.catalog.groups = groups
             self._schedule()
 
-    def _found(self, topic: str, devices: tuple[object, ...], warnings: tuple[str, ...]) -> None:
-        for w in warnings:
+    def _found(self, topic: str, parsed: Parsed) -> None:
+        for w in parsed.warnings:
             _LOG.warning("discovery: %s", w)
-        if self.catalog.put(topic, devices):  # type: ignore[arg-type]
+        if self.catalog.put(topic, parsed.devices):
             self._schedule()
 
     def _schedule(self) -> None:

@@ -10,9 +10,16 @@ Two things make it cheap on a Pi:
   trie branches, the model's logits pick among the allowed tokens only (a few array
   reads, no GBNF sampler over 152k tokens); where it does not, the forced tokens are
   appended without sampling and evaluated together in one batch at the next branch.
+- Each batch also evaluates a guess of the token after the branch when that token leads
+  to another branch ("turn" before "_on"/"_off"). An evaluation costs about the same
+  whatever its length (the weights are read once), so a right guess saves a whole one
+  and a wrong guess costs one token in a batch.
+- Every prompt token costs attention on every request: a home whose device list makes
+  the prompt longer than `prompt_budget` gets a prompt without the list. The decoder
+  offers only the devices the request's words (and the site's area) make plausible, so
+  the model still answers with real ids.
 
-The context is sized from the registry unless `n_ctx` is given: a home of 150 devices
-gets the room its prompt needs, up to `max_ctx`.
+The context is sized from the registry unless `n_ctx` is given.
 """
 
 from __future__ import annotations
@@ -61,6 +68,10 @@ class _Node:
     # default), "color" (set_color), or "" (nothing). A branch is open only if one of
     # its heads needs nothing the request lacks.
     needs: set[str] = field(default_factory=set)
+    size: int = 0  # answers (heads or values) that end below here
+
+
+_END = _Node(end=True)
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,9 @@ class _Run:
     evaluated: int = 0
     sampled: int = 0
     forced: int = 0
+    # A guessed token evaluated ahead, in the batch of the choice before it, and the
+    # logits that follow it: the next choice needs no evaluation of its own.
+    ahead: npt.NDArray[np.float32] | None = None
 
 
 class LlamaEngine:
@@ -99,8 +113,10 @@ class LlamaEngine:
         state_dir: Path | None = None,
         max_reply_tokens: int = 40,
         chat_replies: bool = True,
+        prompt_budget: int = 2048,
     ) -> None:
         t0 = time.monotonic()
+        self.prompt_budget = prompt_budget
         self.model_path = model_path
         self.threads = threads
         self.fixed_ctx = n_ctx
@@ -135,7 +151,7 @@ class LlamaEngine:
 
     def ctx_for(self, registry: Registry) -> int:
         """The context a registry needs: its prompt plus room for a turn, in 256s."""
-        n = prompt_tokens(self.model_path, registry)
+        n = prompt_tokens(self.model_path, registry, self.prompt_budget)
         return -(-(n + TURN_ROOM) // 256) * 256
 
     # ------------------------------------------------------------------ set-up
@@ -147,8 +163,21 @@ class LlamaEngine:
         cannot fit the configured (or largest allowed) context.
         """
         t0 = time.monotonic()
-        prefix = build_prefix(registry)
-        tokens = self._tok(prefix)
+        tokens = self._tok(build_prefix(registry))
+        self.listed = len(tokens) <= self.prompt_budget
+        if not self.listed:
+            # Every token of the prefix costs attention on every request: a big home's
+            # list would slow each decision by half (benchmarks/big_home_latency.py).
+            full = len(tokens)
+            tokens = self._tok(build_prefix(registry, list_devices=False))
+            _LOG.info(
+                "%d devices make a %d-token prompt, over llm.prompt_budget = %d: the "
+                "prompt lists none (%d tokens); each request's words pick its devices",
+                len(registry.devices),
+                full,
+                self.prompt_budget,
+                len(tokens),
+            )
         need = len(tokens) + TURN_ROOM
         if need > self.llm.n_ctx():
             limit = self.fixed_ctx or self.max_ctx
@@ -197,8 +226,10 @@ class LlamaEngine:
                 need = "number"
             else:
                 need = ""
+            root.size += 1
             for t in self._tok(line):
                 node = node.children.setdefault(t, _Node())
+                node.size += 1
                 node.devices.add(device)
                 node.refusal = node.refusal or line == UNKNOWN
                 node.needs.add(need)
@@ -216,6 +247,7 @@ class LlamaEngine:
                 node = root
                 for t in self._tok(f" {v}"):
                     node = node.children.setdefault(t, _Node())
+                    node.size += 1
                 node.end = True
                 node.line = v
             if len(self._value_tries) > 64:
@@ -297,8 +329,9 @@ class LlamaEngine:
         if len(turn) > room:
             # Keep the end of the turn: it holds the template's assistant header.
             turn = turn[: room - 8] + turn[-8:]
-        self.llm.eval(turn)
-        run = _Run(evaluated=len(turn))
+        # The turn is evaluated at the first choice, together with the forced tokens
+        # before it and a guess of the token after it.
+        run = _Run(pending=list(turn))
         commands: list[Command] = []
         reply = None
         free = False
@@ -325,7 +358,7 @@ class LlamaEngine:
             commands.append(cmd)
             if not device or len(commands) >= max_commands:
                 break
-            if self._choose(run, [self._im_end, self._nl]) != self._nl:
+            if self._choose(run, {self._im_end: _END, self._nl: _END}) != self._nl:
                 break
         decided_ms = (time.perf_counter() - t0) * 1000
         if free and self.chat_replies:
@@ -375,42 +408,113 @@ class LlamaEngine:
     def _walk(self, root: _Node, run: _Run, hint: Hint | None = None, first: bool = True) -> _Node:
         node = root
         while not node.end and not node.free:
-            children = node.children
-            if hint is not None:
-                # No number said: no "set_brightness 100" out of thin air; no colour
-                # said: no set_color. Judged per branch on all the heads below it.
-                said = {""} | ({"number"} if hint.values else set())
-                said |= {"color"} if hint.colors else set()
-                children = {t: n for t, n in children.items() if n.needs & said} or children
-            if hint is not None and hint.devices is not None:
-                refusal_ok = first and not hint.named_directly
-                fits = {
-                    t: n
-                    for t, n in children.items()
-                    if n.devices & hint.devices or (refusal_ok and n.refusal)
-                }
-                # Another command line is for a named device only.
-                children = fits or children if first else fits
-                if not children:
-                    children = {self._im_end: _Node(end=True)}
-            tok = self._choose(run, list(children)) if len(children) > 1 else next(iter(children))
-            if len(children) == 1:
+            children = self._allowed(node, hint, first)
+            if len(children) > 1:
+                tok = self._choose(run, children, hint, first)
+            else:
+                tok = next(iter(children))
                 run.forced += 1
                 run.pending.append(tok)
             node = children[tok]
         return node
 
-    def _choose(self, run: _Run, ids: list[int]) -> int:
-        """The model's pick among `ids` at the current position; appended as pending."""
+    def _allowed(self, node: _Node, hint: Hint | None, first: bool) -> dict[int, _Node]:
+        """The children of `node` that fit the hint."""
+        children = node.children
+        if hint is not None:
+            # No number said: no "set_brightness 100" out of thin air; no colour
+            # said: no set_color. Judged per branch on all the heads below it.
+            said = {""} | ({"number"} if hint.values else set())
+            said |= {"color"} if hint.colors else set()
+            children = {t: n for t, n in children.items() if n.needs & said} or children
+        if hint is not None and hint.devices is not None:
+            refusal_ok = first and not hint.named_directly
+            fits = {
+                t: n
+                for t, n in children.items()
+                if n.devices & hint.devices or (refusal_ok and n.refusal)
+            }
+            # Another command line is for a named device only.
+            children = fits or children if first else fits
+            if not children:
+                children = {self._im_end: _END}
+        return children
+
+    def _choose(
+        self,
+        run: _Run,
+        children: dict[int, _Node],
+        hint: Hint | None = None,
+        first: bool = True,
+    ) -> int:
+        """The model's pick among `children` at the current position.
+
+        Pending tokens are evaluated in one batch, with a guess of the pick appended
+        when the guess leads straight to another choice ("turn" before "_on"/"_off"):
+        a right guess saves that choice a whole evaluation (about the cost of the
+        weights, whatever the batch), a wrong one costs one token more in this batch.
+        """
+        ids = list(children)
         if run.pending:
+            run.ahead = None
+            guess = self._guess(children, hint, first)
+            if guess is not None and len(run.pending) < self.llm.n_batch:
+                logits, after = self._eval_with_guess([*run.pending, guess])
+                run.evaluated += len(run.pending) + 1
+                run.pending = []
+                tok = ids[int(np.argmax(logits[ids]))]
+                run.sampled += 1
+                if tok == guess:
+                    run.ahead = after
+                else:
+                    self.llm.n_tokens -= 1  # the guess's KV cell goes at the next eval
+                    run.pending.append(tok)
+                return tok
             self.llm.eval(run.pending)
             run.evaluated += len(run.pending)
             run.pending = []
-        logits = self._logits()
+            logits = self._logits()
+        elif run.ahead is not None:
+            logits, run.ahead = run.ahead, None
+        else:
+            logits = self._logits()
         tok = ids[int(np.argmax(logits[ids]))]
         run.sampled += 1
         run.pending.append(tok)
         return tok
+
+    def _guess(self, children: dict[int, _Node], hint: Hint | None, first: bool) -> int | None:
+        """The child most likely to be picked (the most answers below it) among those
+        after which the model must choose again; None when no child leads to a choice."""
+        best, best_size = None, 0
+        for tok, node in children.items():
+            if node.end or node.free or len(self._allowed(node, hint, first)) < 2:
+                continue
+            if node.size > best_size:
+                best, best_size = tok, node.size
+        return best
+
+    def _eval_with_guess(
+        self, tokens: list[int]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Evaluate `tokens` in one batch (as Llama.eval does), keeping the logits of the
+        last two positions: before the guess, and after it."""
+        llm = self.llm
+        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+        n_past, n = llm.n_tokens, len(tokens)
+        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=False)
+        llm._batch.batch.logits[n - 2] = True
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + n] = tokens
+        llm.n_tokens += n
+        ctx = llm._ctx.ctx
+        before = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(ctx, n - 2), shape=(self._n_vocab,)
+        )
+        after = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(ctx, n - 1), shape=(self._n_vocab,)
+        )
+        return before, after.copy()
 
     def _free_item(self, run: _Run) -> str:
         """A list item, generated greedily up to the end of its line."""
@@ -499,9 +603,13 @@ def _plain_weights() -> Iterator[None]:
             low_level.llama_model_default_params = original
 
 
-def prompt_tokens(model_path: Path, registry: Registry) -> int:
-    """How many tokens the registry's fixed prompt takes (loads only the vocabulary)."""
-    return _count_tokens(str(model_path), build_prefix(registry))
+def prompt_tokens(model_path: Path, registry: Registry, budget: int | None = None) -> int:
+    """How many tokens the registry's fixed prompt takes (loads only the vocabulary);
+    over `budget`, the prompt without the device list."""
+    n = _count_tokens(str(model_path), build_prefix(registry))
+    if budget is not None and n > budget:
+        n = _count_tokens(str(model_path), build_prefix(registry, list_devices=False))
+    return n
 
 
 @functools.lru_cache(maxsize=4)

@@ -137,8 +137,14 @@ class ChatML:
         return f"{clean}<|im_end|>\n<|im_start|>assistant\n"
 
 
-def build_prefix(registry: Registry) -> str:
-    return ChatML.prefix(SYSTEM.format(devices=device_lines(registry)), examples_for(registry))
+# A home too big to list within llm.prompt_budget: the decoder offers only the devices
+# the request's words (and the site's area) make plausible, so the list can go.
+UNLISTED = "(too many to list: answer with the id of the device the request names)"
+
+
+def build_prefix(registry: Registry, list_devices: bool = True) -> str:
+    devices = device_lines(registry) if list_devices else UNLISTED
+    return ChatML.prefix(SYSTEM.format(devices=devices), examples_for(registry))
 
 
 def examples_for(registry: Registry) -> tuple[tuple[str, str], ...]:

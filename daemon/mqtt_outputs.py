@@ -1,0 +1,104 @@
+"""What the request path says on MQTT: intents and errors at the site that asked (and on
+an MQTT 5 caller's response topic), device results, timer events.
+
+Everything goes through the link's outbox, so what is decided while the broker is away is
+published once it is back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+
+from daemon.config import HomeSettings
+from daemon.dialogue.manager import TimerEvent
+from daemon.home.actuator import Result
+from daemon.messages import Intent, Outcome, Request, utc_now
+from daemon.mqtt import MqttLink, Topics
+from daemon.signing import dumps_signed
+
+_LOG = logging.getLogger(__name__)
+
+
+class MqttOutputs:
+    def __init__(
+        self, link: MqttLink, topics: Callable[[], Topics], sign_key: bytes | None
+    ) -> None:
+        self.link = link
+        self.topics = topics  # the current ones: a reload may rename the site
+        self.sign_key = sign_key
+
+    def outcome(self, req: Request | None, outcome: Outcome) -> None:
+        """Every intent and error, at the site the request came from."""
+        topics = self.topics().for_site(req.site if req is not None else "")
+        if isinstance(outcome, Intent):
+            payload = (
+                dumps_signed(outcome.model_dump(mode="json"), self.sign_key)
+                if self.sign_key is not None
+                else outcome.model_dump_json().encode()
+            )
+            self.link.publish(topics.intent, payload, hold=True)
+        else:
+            payload = outcome.model_dump_json().encode()
+            self.link.publish(topics.error, payload, hold=True)
+        if req is not None and req.reply_to:
+            # MQTT 5 request/response: the caller's own topic, with its correlation data.
+            self.link.publish(req.reply_to, payload, hold=True, correlation=req.correlation)
+
+    def result(self, result: Result, reply: str) -> None:
+        """How the devices dialogd switched answered, on `<site>/result`."""
+        intent = result.intent
+        body = {
+            "id": intent.id,
+            "session": intent.session,
+            "site": intent.site,
+            "result": result.result,
+            "devices": [
+                {
+                    "device": r.device,
+                    "action": r.action,
+                    "value": r.value,
+                    "result": r.result,
+                    "detail": r.detail,
+                }
+                for r in result.devices
+            ],
+            "reply": reply,
+            "ts": utc_now(),
+        }
+        topic = self.topics().for_site(intent.site).result
+        self.link.publish(topic, json.dumps(body, ensure_ascii=False).encode(), hold=True)
+
+    def timer(self, event: TimerEvent) -> None:
+        t = event.timer
+        body = {
+            "event": event.event,
+            "name": t.name,
+            "seconds": t.seconds,
+            "id": t.id,
+            "session": t.session,
+            "ts": utc_now(),
+        }
+        self.link.publish(self.topics().timer, json.dumps(body).encode(), hold=True)
+
+
+def safe_response_topic(
+    topic: str | None, home: HomeSettings, command_topics: Iterable[str | None]
+) -> str | None:
+    """An MQTT 5 response topic, unless it points where an intent must not go: a
+    requester could otherwise have dialogd publish onto a device's command topic or a
+    discovery config, with dialogd's broker rights."""
+    if topic is None:
+        return None
+    closed = (f"{home.zigbee2mqtt_base}/", f"{home.discovery_prefix}/", "cmnd/", "hermes/", "$")
+    commands = {c for c in command_topics if c}
+    if (
+        any(c in topic for c in "#+\0")
+        or topic.startswith(closed)
+        or topic in commands
+        or any(topic.startswith(f"{c}/") for c in commands)
+    ):
+        _LOG.warning("MQTT 5 response topic %r refused; answering on the intent topic", topic)
+        return None
+    return topic
