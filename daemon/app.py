@@ -270,7 +270,7 @@ class Daemon:
                 # Each request is its own task: acknowledged once the request path has
                 # taken it, answered when its turn comes (at the site that asked).
                 reply_to = safe_response_topic(
-                    msg.response_topic, self.settings.home, self._command_topics()
+                    msg.response_topic, self._closed_prefixes(), self._device_topics()
                 )
                 via = Via(site, reply_to, msg.correlation if reply_to else None)
                 self._spawn(self._answer(msg.payload, "mqtt", msg.ack, via))
@@ -297,10 +297,29 @@ class Daemon:
             elif msg.topic == self.topics.say:
                 self._say(msg.payload)
 
-    def _command_topics(self) -> list[str | None]:
-        if self.home is None:
-            return []
-        return [e.command_topic for e in self.home.home.endpoints.values()]
+    def _closed_prefixes(self) -> list[str]:
+        s = self.settings
+        return [
+            f"{s.mqtt.prefix}/",
+            f"{s.home.discovery_prefix}/",
+            f"{s.homeassistant.discovery_prefix}/",
+            f"{s.home.zigbee2mqtt_base}/",
+            "cmnd/",
+            "hermes/",
+        ]
+
+    def _device_topics(self) -> list[str | None]:
+        """Every topic of every device dialogd knows (command, state, availability)."""
+        out: list[str | None] = []
+        for d in self.settings.devices:
+            out += [d.command_topic, d.state_topic, d.availability_topic]
+        if self.home is not None:
+            for e in self.home.home.endpoints.values():
+                out += [e.command_topic, *e.topics()]
+                out += [
+                    v for k, v in e.options.items() if k.endswith("topic") and isinstance(v, str)
+                ]
+        return out
 
     def _say(self, payload: bytes) -> None:
         assert self.dispatcher is not None
@@ -541,6 +560,7 @@ class Daemon:
             "area": new.area,
             "temperature_unit": new.temperature_unit,
             "replies": new.replies,
+            "home": new.home,
         }
         if (new.site_id, new.mqtt.prefix) != (old.site_id, old.mqtt.prefix):
             if self.broker is not None and new.mqtt.prefix != old.mqtt.prefix:
@@ -557,7 +577,7 @@ class Daemon:
         # What is still as it was: the rest of [mqtt], the models, channels.
         pending = [
             k
-            for k in ("mqtt", "llm", "serial", "asr", "tts", "request")
+            for k in ("mqtt", "llm", "serial", "asr", "tts", "request", "homeassistant", "hermes")
             if getattr(new, k) != getattr(self.settings, k)
         ]
         _LOG.info(

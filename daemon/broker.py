@@ -290,7 +290,11 @@ class PrivateBroker:
             except TimeoutError:
                 with suppress(ProcessLookupError):
                     proc.kill()
-                await proc.wait()
+                try:
+                    # Bounded too: stopping must never hang the daemon's shutdown.
+                    await asyncio.wait_for(proc.wait(), 5)
+                except TimeoutError:
+                    _LOG.error("private mosquitto (pid %d) did not exit after SIGKILL", proc.pid)
 
 
 def acl_text(prefix: str) -> str:

@@ -64,6 +64,16 @@ class MqttSettings(Section):
             "MQTT version: 5 (response topics, shared subscriptions) or 3 (3.1.1, for old brokers)."
         ),
     )
+    session_expiry_s: int | None = Field(
+        None,
+        ge=0,
+        le=2**32 - 1,
+        description=(
+            "MQTT 5: how long the broker keeps dialogd's session (and queues its requests) "
+            "while it is away. Unset: a week; 120 s with share_group, so that a stopped "
+            "instance's share of pooled requests goes to the others soon."
+        ),
+    )
     share_group: str | None = Field(
         None,
         pattern=r"^[^#+/]+$",

@@ -38,6 +38,7 @@ _LOG = logging.getLogger(__name__)
 # MQTT 5 ends a session when the connection does unless told otherwise: a week keeps what
 # the broker holds for dialogd across restarts and outages, as clean_session=False did.
 SESSION_EXPIRY_S = 7 * 24 * 3600
+POOLED_SESSION_EXPIRY_S = 120
 MAX_CORRELATION = 256  # bytes of correlation data echoed back, at most
 
 
@@ -73,9 +74,11 @@ class Topics:
 
     def text_site(self, topic: str) -> str | None:
         """The site whose request topic `topic` is, or None for any other topic."""
-        parts = topic.split("/")
-        if len(parts) == 3 and parts[0] == self.prefix and parts[2] == "text" and parts[1]:
-            return parts[1]
+        if not topic.startswith(f"{self.prefix}/"):
+            return None
+        parts = topic.removeprefix(f"{self.prefix}/").split("/")
+        if len(parts) == 2 and parts[1] == "text" and parts[0]:
+            return parts[0]
         return None
 
     def for_site(self, site: str) -> Topics:
@@ -119,9 +122,17 @@ class MqttLink:
         self._stopping = False
         self._unconfirmed: set[int] = set()  # mids of QoS 1 publishes not yet confirmed
         self._extra: dict[str, int] = {}  # subscriptions of other parts (discovery, state)
-        self._routes: dict[str, Callable[[Inbound], None]] = {}
+        self._routes: dict[str, list[Callable[[Inbound], None]]] = {}
         self.connect_listeners: list[Callable[[], None]] = []  # after every (re)connect
         self.client = self._client(credentials)
+
+    @property
+    def session_expiry_s(self) -> int:
+        s = self.settings
+        if s.session_expiry_s is not None:
+            return s.session_expiry_s
+        # A pooled instance's queued share would wait for it alone (mosquitto, EMQX).
+        return POOLED_SESSION_EXPIRY_S if s.share_group else SESSION_EXPIRY_S
 
     @property
     def v5(self) -> bool:
@@ -275,7 +286,7 @@ class MqttLink:
     def start(self) -> None:
         if self.v5:
             props = _properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            props.SessionExpiryInterval = self.session_expiry_s
             self.client.connect_async(
                 self.host,
                 self.port,
@@ -289,15 +300,24 @@ class MqttLink:
 
     def route(self, topic_filter: str, handler: Callable[[Inbound], None], qos: int = 0) -> None:
         """Another part's subscription (discovery, device state, Hermes), kept across
-        reconnects; its messages go to `handler` on the event loop."""
-        self._routes[topic_filter] = handler
-        if self._extra.get(topic_filter) == qos:
+        reconnects; its messages go to `handler` on the event loop. Several parts may
+        route one filter (a device's state topic may be anything)."""
+        handlers = self._routes.setdefault(topic_filter, [])
+        if handler not in handlers:
+            handlers.append(handler)
+        if self._extra.get(topic_filter, -1) >= qos:
             return
         self._extra[topic_filter] = qos
         if self.client.is_connected():
             self.client.subscribe(topic_filter, qos=qos)
 
-    def unroute(self, topic_filter: str) -> None:
+    def unroute(self, topic_filter: str, handler: Callable[[Inbound], None]) -> None:
+        """`handler` no longer wants `topic_filter`; unsubscribed when nobody does."""
+        handlers = self._routes.get(topic_filter, [])
+        if handler in handlers:
+            handlers.remove(handler)
+        if handlers:
+            return
         self._routes.pop(topic_filter, None)
         if self._extra.pop(topic_filter, None) is not None and self.client.is_connected():
             self.client.unsubscribe(topic_filter)
@@ -305,13 +325,14 @@ class MqttLink:
     def handle(self, msg: Inbound) -> bool:
         """Hand `msg` to the parts whose subscriptions match it; False when none do."""
         matched = False
-        for topic_filter, handler in list(self._routes.items()):
+        for topic_filter, handlers in list(self._routes.items()):
             if mqtt.topic_matches_sub(topic_filter, msg.topic):
-                matched = True
-                try:
-                    handler(msg)
-                except Exception:  # one part's bug must not end the MQTT task
-                    _LOG.exception("handling a message on %s failed", msg.topic)
+                for handler in list(handlers):
+                    matched = True
+                    try:
+                        handler(msg)
+                    except Exception:  # one part's bug must not end the MQTT task
+                        _LOG.exception("handling a message on %s failed", msg.topic)
         return matched
 
     def send_now(self, topic: str, payload: bytes, qos: int = 1) -> bool:

@@ -11,7 +11,6 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 
-from daemon.config import HomeSettings
 from daemon.dialogue.manager import TimerEvent
 from daemon.home.actuator import Result
 from daemon.messages import Intent, Outcome, Request, utc_now
@@ -84,20 +83,26 @@ class MqttOutputs:
 
 
 def safe_response_topic(
-    topic: str | None, home: HomeSettings, command_topics: Iterable[str | None]
+    topic: str | None, closed: Iterable[str], device_topics: Iterable[str | None]
 ) -> str | None:
-    """An MQTT 5 response topic, unless it points where an intent must not go: a
-    requester could otherwise have dialogd publish onto a device's command topic or a
-    discovery config, with dialogd's broker rights."""
+    """An MQTT 5 response topic, unless it points where an intent must not go.
+
+    A requester could otherwise have dialogd publish, with dialogd's broker rights, onto
+    another site's topics (an intent there is acted on; its JSON is even a request), a
+    device's command topic or a discovery config. `closed`: prefixes no answer goes under
+    (dialogd's own, discovery, zigbee2mqtt, Tasmota, Hermes); `device_topics`: every topic
+    of a known device, and what is under it.
+    """
     if topic is None:
         return None
-    closed = (f"{home.zigbee2mqtt_base}/", f"{home.discovery_prefix}/", "cmnd/", "hermes/", "$")
-    commands = {c for c in command_topics if c}
+    devices = {t for t in device_topics if t}
     if (
-        any(c in topic for c in "#+\0")
-        or topic.startswith(closed)
-        or topic in commands
-        or any(topic.startswith(f"{c}/") for c in commands)
+        not topic
+        or any(c in topic for c in "#+\0")
+        or topic.startswith("$")
+        or any(topic == c.rstrip("/") or topic.startswith(c) for c in closed)
+        or topic in devices
+        or any(topic.startswith(f"{t}/") for t in devices)
     ):
         _LOG.warning("MQTT 5 response topic %r refused; answering on the intent topic", topic)
         return None

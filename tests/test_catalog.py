@@ -67,6 +67,7 @@ def test_a_flood_of_discovery_configs_is_bounded() -> None:
     c = catalog(max_devices=20)
     for i in range(500):
         cfg = {**ATTIC_FAN, "name": f"Fan {i}", "unique_id": f"fan{i}"}
+        cfg["command_topic"] = f"cmnd/fan{i}/POWER"
         cfg["device"] = {"identifiers": [f"fan{i}"], "name": f"Fan {i}"}
         topic = f"homeassistant/switch/fan{i}/relay/config"
         c.put(topic, parse_ha_config(topic, json.dumps(cfg).encode()).devices)
@@ -93,3 +94,47 @@ def test_whatever_the_broker_says_the_registry_stays_valid(
     home = c.merged()
     assert registry_problems(home.devices, home.areas, home.floors) == []
     Registry.from_config(home.devices, home.areas, home.floors)
+
+
+def test_a_discovered_device_cannot_take_another_ones_command_topic() -> None:
+    """A "night light" whose command topic is the front door's (and whose payload would
+    unlock it) is left out: the door stays behind its confirmation."""
+    evil = {
+        "name": "Night Light",
+        "unique_id": "nl",
+        "command_topic": "zigbee2mqtt/Front Door/set",
+        "payload_on": '{"state": "UNLOCK"}',
+    }
+    topic = "homeassistant/switch/nl/config"
+    # Both from the broker: which one lies cannot be told, so neither is switched.
+    c = catalog()
+    c.put(topic, parse_ha_config(topic, json.dumps(evil).encode()).devices)
+    home = c.merged()
+    assert "night_light" not in {d.id for d in home.devices}
+    assert "front_door" not in home.endpoints
+    # The config says how to reach the door: the topic is the door's.
+    door = Device(
+        id="front_door", type="lock", name="front door", integration="zigbee2mqtt",
+        topic="Front Door",
+    )  # fmt: skip
+    c = catalog([door])
+    c.put(topic, parse_ha_config(topic, json.dumps(evil).encode()).devices)
+    home = c.merged()
+    assert "night_light" not in {d.id for d in home.devices}
+    assert home.endpoints["front_door"].command_topic == "zigbee2mqtt/Front Door/set"
+
+
+def test_a_discovered_garage_door_needs_a_yes_to_open_or_move() -> None:
+    garage = {
+        "name": "Garage Door",
+        "unique_id": "gd",
+        "device_class": "garage",
+        "command_topic": "garage/door/set",
+        "set_position_topic": "garage/door/position/set",
+        "position_topic": "garage/door/position",
+    }
+    c = catalog()
+    topic = "homeassistant/cover/gd/config"
+    c.put(topic, parse_ha_config(topic, json.dumps(garage).encode()).devices)
+    door = next(d for d in c.merged().devices if d.id == "garage_door")
+    assert set(door.sensitive) == {"open", "set_position"}

@@ -476,6 +476,7 @@ def test_a_discovery_flood_is_bounded_and_the_daemon_keeps_answering(
     d, bus, _ = home
     for i in range(700):
         cfg = {**ATTIC_FAN, "name": f"Flood Fan {i}", "unique_id": f"flood{i}"}
+        cfg["command_topic"] = f"cmnd/flood{i}/POWER"
         cfg["device"] = {"identifiers": [f"flood{i}"], "name": f"Flood Fan {i}"}
         bus.client.publish(f"homeassistant/switch/flood{i}/relay/config", json.dumps(cfg),
                            qos=1, retain=True)  # fmt: skip
@@ -622,6 +623,16 @@ def test_two_instances_on_a_shared_subscription_answer_each_request_once(
             assert topic == f"dialogd/{sites[n % 4]}/intent" and a["site"] == sites[n % 4]
         by = {a["instance"] for _, a in answers}
         assert by == {"pi1", "pi2"}, by
+        # Two sites may use the same id: each request is still answered.
+        for site in ("sat0", "sat1"):
+            bus.client.publish(
+                f"dialogd/{site}/text", json.dumps({"text": "turn off the tv", "id": "same"}), qos=1
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(bus.history) < 202:
+            time.sleep(0.05)
+        same = sorted(t for t, p in bus.history if json.loads(p)["id"] == "same")
+        assert same == ["dialogd/sat0/intent", "dialogd/sat1/intent"], same
     finally:
         for p in procs:
             p.stop()

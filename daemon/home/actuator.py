@@ -23,6 +23,7 @@ from typing import Literal
 from daemon.home.book import StateBook
 from daemon.home.payloads import Publish, Unsupported, messages_for
 from daemon.home.state import satisfies
+from daemon.home.vocabulary import ACTUATING
 from daemon.messages import Intent, Value
 
 _LOG = logging.getLogger(__name__)
@@ -59,30 +60,36 @@ class Actuator:
         self.book = book
         self.send = send
         self.timeout = confirm_timeout_s
-        self._changed = asyncio.Condition()
+        # Reports per device, and an event set (and replaced) at each report: a waiter
+        # counts only reports of its own device that came after its command.
+        self._reports: dict[str, int] = {}
+        self._changed = asyncio.Event()
         book.listeners.append(self._on_change)
 
     def _on_change(self, device: str) -> None:
-        async def wake() -> None:
-            async with self._changed:
-                self._changed.notify_all()
+        self._reports[device] = self._reports.get(device, 0) + 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
-        asyncio.get_running_loop().create_task(wake())
+    def _steps(self, intent: Intent) -> list[tuple[str, str, Value]]:
+        """The steps that move a device dialogd switches itself (a question moves none)."""
+        if intent.status not in ("decided", "confirmed"):
+            return []
+        return [
+            (s.device, s.action, s.value)
+            for s in intent.steps
+            if s.device is not None and s.device in self.book.endpoints and s.action in ACTUATING
+        ]
 
     def reaches(self, intent: Intent) -> bool:
         """Whether this intent moves a device dialogd switches itself."""
-        return intent.status in ("decided", "confirmed") and any(
-            s.device is not None and s.device in self.book.endpoints for s in intent.steps
-        )
+        return bool(self._steps(intent))
 
     async def run(self, intent: Intent) -> Result | None:
-        if not self.reaches(intent):
+        steps = self._steps(intent)
+        if not steps:
             return None
-        jobs = [
-            self._one(s.device, s.action, s.value)
-            for s in intent.steps
-            if s.device is not None and s.device in self.book.endpoints
-        ]
+        jobs = [self._one(device, action, value) for device, action, value in steps]
         results = tuple(await asyncio.gather(*jobs))
         result = Result(intent, results)
         _LOG.info(
@@ -103,12 +110,18 @@ class Actuator:
             )
         except Unsupported as exc:
             return DeviceResult(device, action, value, "failed", str(exc))
+        before = self._reports.get(device, 0)
         for m in messages:
             if not self.send(m):
                 return DeviceResult(device, action, value, "failed", "the broker is unreachable")
         if not self.book.tracked(device):
             return DeviceResult(device, action, value, "sent")
-        if await self._until(lambda: self._done(device, action, value, dev_type)):
+        if await self._until(
+            lambda: (
+                self._reports.get(device, 0) > before
+                and self._done(device, action, value, dev_type)
+            )
+        ):
             return DeviceResult(device, action, value, "executed")
         if self.book.online(device) is False:
             return DeviceResult(device, action, value, "failed", "the device went offline")
@@ -125,16 +138,15 @@ class Actuator:
     async def _until(self, ok: Callable[[], bool]) -> bool:
         """Wait for `ok()` to hold after a state change, up to the timeout."""
         deadline = time.monotonic() + self.timeout
-        # Only a report that comes after the command counts: the state held before it
-        # may match already ("turn on" a light that is on) and proves nothing.
-        async with self._changed:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                try:
-                    await asyncio.wait_for(self._changed.wait(), left)
-                except TimeoutError:
-                    return False
-                if ok():
-                    return True
+        # Only a report that comes after the command counts (`ok` checks): the state held
+        # before it may match already ("turn on" a light that is on) and proves nothing.
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                return False
+            if ok():
+                return True

@@ -25,6 +25,9 @@ from daemon.home.payloads import config_endpoint
 from daemon.home.registry import registry_problems
 
 _LOG = logging.getLogger(__name__)
+MAX_TOPICS = 5000  # discovery topics remembered: a flood of distinct topics is bounded
+MAX_WARNED = 1000
+CONTESTED = ""  # owner of a command topic that several discovered devices claim
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,23 @@ def slug(text: str) -> str:
 
 # What needs a yes on a discovered device whatever its message says: only the config can
 # exempt it (`sensitive = []`). Covers by Home Assistant's device_class.
-GUARDED = {"lock": ("unlock",)}
-GUARDED_COVERS = {"garage": ("open",), "gate": ("open",), "door": ("open",)}
+GUARDED: dict[str, tuple[str, ...]] = {"lock": ("unlock",)}
+_OPENING = ("open", "set_position")
+GUARDED_COVERS: dict[str, tuple[str, ...]] = {
+    "garage": _OPENING,
+    "gate": _OPENING,
+    "door": _OPENING,
+}
+
+
+def _command_topics(ep: Endpoint) -> list[str]:
+    out = [ep.command_topic] if ep.command_topic else []
+    out += [
+        v
+        for k, v in ep.options.items()
+        if k.endswith("command_topic") and isinstance(v, str) and v not in out
+    ]
+    return out
 
 
 def guarded_actions(found: Discovered) -> list[str]:
@@ -98,11 +116,17 @@ class Catalog:
         new = tuple(found)
         if self._by_topic.get(topic, ()) == new:
             return False
+        if new and topic not in self._by_topic and len(self._by_topic) >= MAX_TOPICS:
+            self._warn(f"more than {MAX_TOPICS} discovery topics; {topic} and later ones ignored")
+            return False
         if new:
             self._by_topic[topic] = new
         else:
             self._by_topic.pop(topic, None)
         return True
+
+    def topics(self) -> list[str]:
+        return list(self._by_topic)
 
     @property
     def discovered(self) -> int:
@@ -120,6 +144,19 @@ class Catalog:
             if ep is not None:
                 endpoints[d.id] = ep
         names = {_norm(p): d.id for d in self.config_devices for p in (d.name, *d.aliases)}
+        # Whose each command topic is: a discovered device may not take another's (a
+        # "night light" whose payload unlocks the front door).
+        claimed = {t: did for did, ep in endpoints.items() for t in _command_topics(ep)}
+        # Two discovered devices on one command topic: which is lying cannot be told, so
+        # neither is switched.
+        claims: dict[str, set[str]] = {}
+        for found_list in self._by_topic.values():
+            for f in found_list:
+                for t in _command_topics(f.endpoint):
+                    claims.setdefault(t, set()).add(f.device.id)
+        for t, ids in claims.items():
+            if len(ids) > 1 and t not in claimed:
+                claimed[t] = CONTESTED
         devices = list(self.config_devices)
         excluded = set(self.settings.exclude)
         kept = 0
@@ -136,7 +173,9 @@ class Catalog:
                         guarded = own.model_copy(update={"sensitive": guarded_actions(found)})
                         devices[devices.index(own)] = guarded
                         by_id[dev.id] = guarded
-                    endpoints.setdefault(dev.id, found.endpoint)
+                    if dev.id not in endpoints and self._free(found, claimed):
+                        endpoints[dev.id] = found.endpoint
+                        claimed.update(dict.fromkeys(_command_topics(found.endpoint), dev.id))
                     if origins[dev.id] == "config":
                         origins[dev.id] = f"config + {found.origin}"
                     continue
@@ -156,6 +195,9 @@ class Catalog:
                 if taken is not None:
                     self._warn(f"{found.key}: the name {dev.name!r} is already {taken}'s; skipped")
                     continue
+                if not self._free(found, claimed):
+                    continue
+                claimed.update(dict.fromkeys(_command_topics(found.endpoint), dev.id))
                 area = self._area(found, areas)
                 dev = dev.model_copy(update={"area": area, "sensitive": guarded_actions(found)})
                 devices.append(dev)
@@ -166,6 +208,15 @@ class Catalog:
                 kept += 1
         devices = self._valid(devices, areas, config_ids, origins, endpoints)
         return Home(tuple(devices), tuple(areas), self.floors, endpoints, origins)
+
+    def _free(self, found: Discovered, claimed: dict[str, str]) -> bool:
+        for topic in _command_topics(found.endpoint):
+            owner = claimed.get(topic)
+            if owner is not None and owner != found.device.id:
+                whose = "claimed by several devices" if owner == CONTESTED else f"{owner}'s"
+                self._warn(f"{found.key}: command topic {topic!r} is {whose}; skipped")
+                return False
+        return True
 
     def _area(self, found: Discovered, areas: list[Area]) -> str | None:
         """The area a discovered device names (its suggested area, its description, the
@@ -216,6 +267,8 @@ class Catalog:
 
     def _warn(self, line: str) -> None:
         # A retained message is seen again at every reconnect: one warning is enough.
+        if len(self._warned) > MAX_WARNED:
+            self._warned.clear()
         if line not in self._warned:
             self._warned.add(line)
             _LOG.warning("%s", line)

@@ -13,6 +13,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import paho.mqtt.client as mqtt
+
 from daemon.config import Settings
 from daemon.home.actuator import Actuator, Result
 from daemon.home.answers import Answers
@@ -63,20 +65,37 @@ class HomeLive:
         self._topics: set[str] = set()
         self._pending: asyncio.TimerHandle | None = None
         self._applying: asyncio.Task[None] | None = None
+        self._generation = 0  # bumped by a config reload: an older rebuild is stale
+        self._discovery_routes: list[tuple[str, Callable[[Inbound], None]]] = []
+        self._first_change: float | None = None  # of the changes waiting for the debounce
 
     # ------------------------------------------------------------------ set-up
 
     def start(self) -> None:
         """Listen for discovery (as configured) and for the state of known devices."""
+        self._route_discovery()
+        self._track()
+
+    def _route_discovery(self) -> None:
+        for topic, handler in self._discovery_routes:
+            self.link.unroute(topic, handler)
         h = self.settings.home
+        routes: list[tuple[str, Callable[[Inbound], None]]] = []
         if "homeassistant" in h.discover:
-            for topic in ha_config_topics(h.discovery_prefix):
-                self.link.route(topic, self._on_ha_config, qos=1)
+            routes += [(t, self._on_ha_config) for t in ha_config_topics(h.discovery_prefix)]
         if "zigbee2mqtt" in h.discover:
             base = h.zigbee2mqtt_base
-            self.link.route(f"{base}/bridge/devices", self._on_z2m_devices, qos=1)
-            self.link.route(f"{base}/bridge/groups", self._on_z2m_groups, qos=1)
-        self._track()
+            routes += [
+                (f"{base}/bridge/devices", self._on_z2m_devices),
+                (f"{base}/bridge/groups", self._on_z2m_groups),
+            ]
+        for topic, handler in routes:
+            self.link.route(topic, handler, qos=1)
+        self._discovery_routes = routes
+        # What a source no longer read said is forgotten.
+        for topic in self.catalog.topics():
+            if not any(mqtt.topic_matches_sub(f, topic) for f, _ in routes):
+                self.catalog.put(topic, ())
 
     def configure(self, settings: Settings) -> None:
         """A reloaded config (SIGHUP): same discovered devices, new config devices."""
@@ -84,6 +103,8 @@ class HomeLive:
         s = settings
         self.catalog.configure(s.home, s.devices, s.areas, s.floors)
         self.actuator.timeout = s.home.confirm_timeout_s
+        self._generation += 1
+        self._route_discovery()
         self.home = self.catalog.merged()
         self._track()
 
@@ -130,19 +151,28 @@ class HomeLive:
             self._schedule()
 
     def _schedule(self) -> None:
+        """Apply once discovery is quiet for debounce_s, but no later than ten debounce
+        periods after the first change (a device that keeps republishing)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._first_change is None:
+            self._first_change = now
         if self._pending is not None:
             self._pending.cancel()
-        loop = asyncio.get_running_loop()
-        self._pending = loop.call_later(self.settings.home.debounce_s, self._fire)
+        debounce = self.settings.home.debounce_s
+        at = min(now + debounce, self._first_change + 10 * debounce)
+        self._pending = loop.call_at(at, self._fire)
 
     def _fire(self) -> None:
         self._pending = None
+        self._first_change = None
         if self._applying is not None and not self._applying.done():
             self._schedule()  # one rebuild at a time; this one follows
             return
         self._applying = asyncio.get_running_loop().create_task(self._apply(), name="home-apply")
 
     async def _apply(self) -> None:
+        generation = self._generation
         home = self.catalog.merged()
         same = (home.devices, home.areas) == (self.home.devices, self.home.areas)
         if not same:
@@ -153,6 +183,10 @@ class HomeLive:
                 _LOG.exception("the discovered home could not be applied; keeping the old one")
                 return
             if not ok:
+                return
+            if generation != self._generation:
+                # The config was reloaded meanwhile (with the discovered devices): this
+                # home is built from the old one, and is dropped.
                 return
             old = {d.id for d in self.home.devices}
             new = {d.id for d in home.devices}
@@ -173,7 +207,7 @@ class HomeLive:
         endpoints = {k: v for k, v in self.home.endpoints.items() if k in types}
         topics = self.book.track(endpoints, types)
         for gone in self._topics - topics:
-            self.link.unroute(gone)
+            self.link.unroute(gone, self._on_state)
         for topic in topics - self._topics:
             self.link.route(topic, self._on_state, qos=0)
         self._topics = topics
@@ -191,12 +225,17 @@ class HomeLive:
         return self.settings.home.actuate and self.actuator.reaches(intent)
 
     async def actuate(self, intent: Intent) -> None:
-        """Switch what the intent says; every result output hears how it went."""
+        """Switch what the intent says; every result output hears how it went (also when
+        switching failed: the reply, held back for the result, is then said as it was)."""
         if not self.reaches(intent):
             return
-        result = await self.actuator.run(intent)
+        result: Result | None = None
+        try:
+            result = await self.actuator.run(intent)
+        except Exception:
+            _LOG.exception("request %s: switching its devices failed", intent.id)
         if result is None:
-            return
+            result = Result(intent, ())
         reply = Answers(self.replies()).after(result)
         for output in self.result_outputs:
             try:

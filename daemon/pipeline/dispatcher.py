@@ -138,7 +138,19 @@ class Dispatcher:
                     req.id,
                 )
         except RequestError as exc:
-            return self._finish(None, exc.reply(source))
+            # Answered where it came from (a pooled site, an MQTT 5 response topic).
+            where = None
+            if via is not None:
+                where = Request(
+                    text="",
+                    source=source,
+                    id=exc.request_id or new_id(),
+                    received=received,
+                    site=via.site,
+                    reply_to=via.reply_to,
+                    correlation=via.correlation,
+                )
+            return self._finish(None, exc.reply(source), route=where)
         if via is not None:
             req = replace(req, site=via.site, reply_to=via.reply_to, correlation=via.correlation)
         if source != "mqtt":
@@ -149,11 +161,14 @@ class Dispatcher:
             _LOG.info("%s request %s delivered again; answered once already", source, req.id)
             return None
         if not self.accepting:
-            return self._finish(None, _error(req, "shutdown", "dialogd is shutting down"))
+            return self._finish(
+                None, _error(req, "shutdown", "dialogd is shutting down"), route=req
+            )
         if len(self._open) >= self.limits.queue_size:
             return self._finish(
                 None,
                 _error(req, "busy", f"{len(self._open)} requests waiting; try again shortly"),
+                route=req,
             )
         self.journal.accept(req)
         if ack is not None:
@@ -190,7 +205,7 @@ class Dispatcher:
             self._busy_since["rules"] = time.monotonic()
             try:
                 u = await self.rules_worker.run(
-                    self.engine.understand_fast, req.text, req.area or self.area, self._focus(req)
+                    self.engine.understand_fast, req.text, self._area_of(req), self._focus(req)
                 )
             except Exception:
                 _LOG.exception("templates failed on request %s; trying the model", req.id)
@@ -210,7 +225,7 @@ class Dispatcher:
             self._busy_since["model"] = time.monotonic()
             try:
                 u = await self.model_worker.run(
-                    self.engine.understand_model, req.text, req.area or self.area, self._focus(req)
+                    self.engine.understand_model, req.text, self._area_of(req), self._focus(req)
                 )
             except Exception as exc:
                 _LOG.exception("model failed on request %s", req.id)
@@ -260,7 +275,7 @@ class Dispatcher:
     def _concluded(self, req: Request, turn: Turn) -> None:
         u = turn.understood
         latency = (time.monotonic() - req.received) * 1000
-        area = req.area or self.area
+        area = self._area_of(req)
         for event in turn.timer_events:
             self._timer_event(event)
         try:
@@ -331,7 +346,16 @@ class Dispatcher:
         """A payload that never became a request (an oversized audio chunk, say)."""
         self._finish(None, err)
 
-    def _finish(self, req: Request | None, outcome: Outcome) -> Outcome:
+    def _area_of(self, req: Request) -> str | None:
+        """The area a request was said in: its own, else this site's (not for another
+        site's request taken from the pool: its area is not this one's)."""
+        if req.area is not None:
+            return req.area
+        return self.area if req.site in ("", self.site) else None
+
+    def _finish(
+        self, req: Request | None, outcome: Outcome, route: Request | None = None
+    ) -> Outcome:
         """The one place where a request ends: every output gets its outcome, once."""
         if req is not None:
             if self._open.pop(req.ref, None) is None:
@@ -348,7 +372,7 @@ class Dispatcher:
             )
         for output in self.outputs:
             try:
-                output(req, outcome)
+                output(req or route, outcome)
             except Exception:
                 _LOG.exception("an output failed on %s", outcome.id)
         if req is not None:

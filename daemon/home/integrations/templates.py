@@ -9,6 +9,7 @@ and a template that uses them fails: a failed template is a payload dialogd cann
 from __future__ import annotations
 
 import operator
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +23,13 @@ MAX_OUTPUT = 4096
 MAX_REPEAT = 10_000
 
 
+MAX_EXPONENT = 64
+MAX_RANGE = 256
+# Loops and macros let a template run for hours on the event loop: a device's payload
+# template needs neither.
+_BLOCKS = re.compile(r"\{%-?\s*(for|macro|call|recursive)\b")
+
+
 class _Sandbox(SandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
@@ -29,11 +37,26 @@ class _Sandbox(SandboxedEnvironment):
         for side in (left, right):
             if isinstance(side, int | float) and abs(side) > MAX_REPEAT:
                 raise OverflowError("operand too large for a template")
-        op = operator.mul if operator_ == "*" else operator.pow
-        return op(left, right)
+        if operator_ == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise OverflowError("exponent too large for a template")
+            return operator.pow(left, right)
+        for seq, n in ((left, right), (right, left)):
+            sequence = isinstance(seq, str | bytes | list | tuple) and isinstance(n, int)
+            if sequence and len(seq) * max(n, 0) > MAX_OUTPUT:
+                raise OverflowError("repetition too long for a template")
+        return operator.mul(left, right)
+
+
+def _range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > MAX_RANGE:
+        raise OverflowError("range too long for a template")
+    return r
 
 
 _ENV = _Sandbox(autoescape=False)
+_ENV.globals["range"] = _range
 
 
 @lru_cache(maxsize=256)
@@ -46,7 +69,7 @@ def _compile(source: str) -> Template | None:
 
 def render(source: str, **variables: Any) -> str | None:
     """The template's output, stripped; None when it is too long or fails to render."""
-    if len(source) > MAX_TEMPLATE:
+    if len(source) > MAX_TEMPLATE or _BLOCKS.search(source):
         return None
     template = _compile(source)
     if template is None:
