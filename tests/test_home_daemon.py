@@ -438,6 +438,25 @@ def test_queries_are_answered_from_state(
     assert "coffee plug" in reply.lower(), reply
 
 
+def test_an_offline_device_says_so_instead_of_pretending(
+    home: tuple[DaemonProcess, Listener, FakeDevices],
+) -> None:
+    _, bus, devices = home
+    devices.client.publish(
+        "zigbee2mqtt/Coffee Plug/availability", '{"state": "offline"}', qos=1, retain=True
+    ).wait_for_publish(5)
+    time.sleep(0.5)
+    assert ask(bus, "is the coffee plug on", "o1")["reply"].lower() == "the coffee plug is offline."
+    intent = ask(bus, "turn on the coffee plug", "o2")
+    assert intent["reply"].lower() == "the coffee plug is offline."
+    result = heard(bus, "dialogd/test/result", 10, id="o2")
+    assert (
+        result["result"] == "failed" and result["devices"][0]["detail"] == "the device is offline"
+    )
+    assert result["reply"].lower() == "the coffee plug is offline."
+    assert not [t for t, _ in devices.commands if "Coffee Plug" in t]
+
+
 def test_a_sensitive_action_waits_for_its_yes_before_anything_moves(
     home: tuple[DaemonProcess, Listener, FakeDevices],
 ) -> None:
