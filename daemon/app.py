@@ -190,6 +190,15 @@ class Daemon:
             self.hass = HassPresence(
                 self.link, s.site_id, s.mqtt.prefix, s.homeassistant.discovery_prefix
             )
+        if s.hermes.enabled:
+            # Before the link starts: its subscriptions go with the first connect.
+            hermes_bridge = HermesBridge(
+                self.link,
+                lambda payload, source: self._answer(payload, "mqtt"),
+                self._speak_text,
+                self._spawn,
+            )
+            self.dispatcher.outputs.append(hermes_bridge.output)
         self.link.start()
         tasks = [
             asyncio.create_task(self._mqtt_task(), name="mqtt-inbox"),
@@ -210,15 +219,6 @@ class Daemon:
             self.tts = TtsWorker(s.tts, gate=self.mute_gate, on_audio=self._publish_tts_audio)
             self.dispatcher.outputs.append(self._speak_outcome)
             tasks.append(asyncio.create_task(self.tts.run(), name="tts"))
-        if s.hermes.enabled:
-            tts = self.tts
-            hermes_bridge = HermesBridge(
-                self.link,
-                lambda payload, source: self._answer(payload, "mqtt"),
-                tts.speak if tts is not None else None,
-                self._spawn,
-            )
-            self.dispatcher.outputs.append(hermes_bridge.output)
         if s.asr.enabled:
             tasks.extend(await self._start_voice(engine.registry))
         if s.serial.enabled:
@@ -255,6 +255,10 @@ class Daemon:
         self.metrics.stop()
         _LOG.info("dialogd stopped")
         return 0
+
+    async def _speak_text(self, text: str, lang: str | None) -> None:
+        if self.tts is not None:
+            await self.tts.speak(text, lang)
 
     def _request_stop(self, sig: signal.Signals) -> None:
         _LOG.info("%s received: finishing requests in flight, then stopping", sig.name)

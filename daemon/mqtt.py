@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -123,6 +124,8 @@ class MqttLink:
         self._unconfirmed: set[int] = set()  # mids of QoS 1 publishes not yet confirmed
         self._extra: dict[str, int] = {}  # subscriptions of other parts (discovery, state)
         self._routes: dict[str, list[Callable[[Inbound], None]]] = {}
+        self._subacks: set[int] = set()  # subscriptions of this connect not yet confirmed
+        self._suback_lock = threading.Lock()
         self.connect_listeners: list[Callable[[], None]] = []  # after every (re)connect
         self.client = self._client(credentials)
 
@@ -164,6 +167,7 @@ class MqttLink:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.on_publish = self._on_publish
+        c.on_subscribe = self._on_subscribe
         c.on_connect_fail = self._on_connect_fail
         c.on_log = self._on_log
         return c
@@ -183,11 +187,18 @@ class MqttLink:
                 "MQTT broker %s:%d refused us: %s", self.host, self.port, describe_refusal(reason)
             )
             return
+        mids = set()
         for topic in self.topics.inbound(self.settings.share_group):
-            client.subscribe(topic, qos=max(1, self.settings.qos))
+            mids.add(client.subscribe(topic, qos=max(1, self.settings.qos))[1])
         for topic, qos in list(self._extra.items()):
-            client.subscribe(topic, qos=qos)
-        client.publish(self.topics.status, b"online", qos=1, retain=True)
+            mids.add(client.subscribe(topic, qos=qos)[1])
+        # Ready (and `online`) once the broker has confirmed every subscription: what is
+        # published to dialogd after that is heard.
+        with self._suback_lock:
+            self._subacks = {m for m in mids if m is not None}
+            waiting = bool(self._subacks)
+        if not waiting:
+            self._subscribed(client)
         self._lost_logged = False
         _LOG.info(
             "MQTT connected to %s:%d (%s session), listening on %s",
@@ -196,6 +207,25 @@ class MqttLink:
             "resumed" if flags.session_present else "new",
             self.topics.text,
         )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: object,
+        properties: object,
+    ) -> None:
+        with self._suback_lock:
+            if mid not in self._subacks:
+                return
+            self._subacks.discard(mid)
+            done = not self._subacks
+        if done:
+            self._subscribed(client)
+
+    def _subscribed(self, client: mqtt.Client) -> None:
+        client.publish(self.topics.status, b"online", qos=1, retain=True)
         self._loop.call_soon_threadsafe(self._connected)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:

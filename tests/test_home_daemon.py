@@ -175,6 +175,27 @@ PORCH_LAMP = {
     "dev": {"ids": ["porch-node"], "name": "Porch", "sa": "Porch", "mf": "espressif"},
 }
 
+# Home Assistant's device-based discovery: one message for a device and its components.
+HALL_NODE = {
+    "dev": {"ids": "hall-node", "name": "Hall", "sa": "Hallway", "mf": "espressif"},
+    "o": {"name": "esphome", "sw": "2025.1"},
+    "~": "hall-node",
+    "avty_t": "~/status",
+    "cmps": {
+        "hall_light": {
+            "p": "light",
+            "name": "Light",
+            "uniq_id": "hall-node-light",
+            "schema": "json",
+            "cmd_t": "~/light/set",
+            "stat_t": "~/light/state",
+            "brightness": True,
+        },
+        "hall_temp": {"p": "sensor", "name": "Temperature", "uniq_id": "hall-node-t",
+                      "stat_t": "~/temp"},
+    },
+}  # fmt: skip
+
 # A device that a Home Assistant discovery message adds while dialogd runs.
 ATTIC_FAN = {
     "name": "Attic Fan",
@@ -204,7 +225,13 @@ class FakeDevices:
 
         def on_connect(c: mqtt.Client, u: object, f: object, rc: object, p: object) -> None:
             c.subscribe(
-                [("zigbee2mqtt/+/set", 1), ("cmnd/#", 1), ("porch-node/#", 1), ("garden-node/#", 1)]
+                [
+                    ("zigbee2mqtt/+/set", 1),
+                    ("cmnd/#", 1),
+                    ("porch-node/#", 1),
+                    ("garden-node/#", 1),
+                    ("hall-node/+/set", 1),
+                ]
             )
             ready.set()
 
@@ -220,6 +247,7 @@ class FakeDevices:
             )
         self.client.publish("porch-node/status", "online", qos=1, retain=True)
         self.client.publish("garden-node/status", "online", qos=1, retain=True)
+        self.client.publish("hall-node/status", "online", qos=1, retain=True)
         self.client.publish("garden-node/switch/fountain/state", "OFF", qos=1, retain=True)
 
     def _report(self, name: str, st: dict[str, Any], retain: bool = False) -> None:
@@ -244,6 +272,8 @@ class FakeDevices:
             topic = m.topic.split("/")[1]
             c.publish(f"stat/{topic}/RESULT", json.dumps({"POWER": payload.decode()}), qos=1)
             c.publish(f"stat/{topic}/POWER", payload, qos=1)
+        elif m.topic.startswith("hall-node/") and m.topic.endswith("/set"):
+            c.publish(m.topic.removesuffix("/set") + "/state", payload, qos=1)
         elif m.topic.endswith("/command"):
             c.publish(m.topic.removesuffix("/command") + "/state", payload, qos=1)
 
@@ -270,6 +300,7 @@ def publish_discovery(bus: Listener) -> None:
     c.publish("homeassistant/light/porch-node/porch_lamp/config", json.dumps(PORCH_LAMP),
               qos=1, retain=True).wait_for_publish(5)  # fmt: skip
     # Untrusted input: each is skipped with a warning, none stops the rest.
+    c.publish("homeassistant/device/hall-node/config", json.dumps(HALL_NODE), qos=1, retain=True)
     c.publish("homeassistant/light/bad/config", "{not json", qos=1, retain=True)
     c.publish(
         "homeassistant/switch/evil/config",
@@ -358,6 +389,9 @@ def test_the_registry_comes_from_the_broker(
     assert rows["front_door"]["origin"] == "config + zigbee2mqtt"
     assert rows["front_door"]["name"] == "front door" and rows["front_door"]["area"] == "hallway"
     assert rows["garage_fan"]["origin"] == "config"
+    # Device-based discovery: the light component, in the device's suggested area.
+    assert rows["hall_light"]["command_topic"] == "hall-node/light/set"
+    assert rows["hall_light"]["area"] == "hallway" and rows["hall_light"]["type"] == "light"
     assert "coordinator" not in rows and "everything" not in rows and "sneaky" not in rows
     log = d.output()
     for bad in ("homeassistant/light/bad/config", "homeassistant/switch/evil/config",
@@ -403,6 +437,9 @@ def test_an_esphome_switch_and_a_discovered_esphome_light(
     ask(bus, "turn on the garden fountain", "e1")
     assert devices.sent("garden-node/switch/fountain/command") == {"raw": "ON"}
     assert heard(bus, "dialogd/test/result", 10, id="e1")["result"] == "executed"
+    ask(bus, "turn on the hall light", "e3")
+    assert devices.sent("hall-node/light/set")["state"] == "ON"
+    assert heard(bus, "dialogd/test/result", 10, id="e3")["result"] == "executed"
     ask(bus, "set the porch lamp to 40 percent", "e2")
     sent = devices.sent("porch-node/light/porch_lamp/command")
     assert sent["state"] == "ON" and sent["brightness"] == 102  # 40 % of 0-255
