@@ -144,6 +144,28 @@ def test_a_flood_of_session_ids_is_bounded() -> None:
     assert d.sessions.peek("flood-4999") is not None and d.sessions.peek("flood-0") is None
 
 
+def test_a_timer_beside_a_command_starts_with_it_and_guards_nothing_away() -> None:
+    """A timer in front of a sensitive command does not skip its confirmation, and a
+    timer after a command is started, once the command may go ahead."""
+    d = dialogue()
+    both = say(d, "set a timer for 5 minutes and unlock the front door", session="a")
+    assert both.status == "needs_confirmation" and not both.timer_events
+    yes = say(d, "yes", session="a")
+    assert yes.status == "confirmed"
+    assert [e.event for e in yes.timer_events] == ["started"]
+    after = say(d, "turn off the kitchen light and set a timer for 5 minutes", session="b")
+    assert after.status == "decided" and [e.event for e in after.timer_events] == ["started"]
+    assert len(d.timers.running(time.time())) == 2
+
+
+def test_a_named_timer_status_is_about_that_timer() -> None:
+    d = dialogue()
+    say(d, "set a pasta timer for 5 minutes")
+    say(d, "set a tea timer for 3 minutes")
+    reply = say(d, "how much time is left on the pasta timer").understood.reply
+    assert "pasta" in reply and "tea" not in reply, reply
+
+
 def test_timers_in_both_languages_and_their_bounds() -> None:
     d = dialogue(max_timers=2)
     started = say(d, "set a pasta timer for 5 minutes")

@@ -50,6 +50,7 @@ from daemon.understanding.lang import (
 )
 
 _LOG = logging.getLogger(__name__)
+_TIMER_ACTIONS = (START_TIMER, CANCEL_TIMER, TIMER_STATUS)
 
 TimerEventKind = Literal["started", "cancelled", "finished"]
 
@@ -197,7 +198,8 @@ class Dialogue:
         if first.action == CANCEL:
             self.sessions.end(key)
             return Turn(u, key)
-        if first.action in (START_TIMER, CANCEL_TIMER, TIMER_STATUS):
+        timers = [c for c in u.decision.commands if c.action in _TIMER_ACTIONS]
+        if timers and len(timers) == len(u.decision.commands):
             return self._timer_turn(req, u)
         s = self.sessions.get(key)
         if first.action == CLARIFY:
@@ -208,7 +210,22 @@ class Dialogue:
             mode = self._mode(req)
             if mode != "none":
                 return self._ask_confirmation(req, s, u, mode == "pin", now)
-        return Turn(u, key)
+        # A timer beside device commands ("turn off the light and set a timer") starts
+        # with them, and only once they may go ahead.
+        return self._with_timers(req, Turn(u, key), timers)
+
+    def _with_timers(self, req: Request, turn: Turn, timers: list[Command]) -> Turn:
+        events: list[TimerEvent] = []
+        for c in timers:
+            one = self._timer_turn(req, replace(turn.understood, decision=Decision((c,))))
+            events.extend(one.timer_events)
+            if one.status == "refused":  # the reply says why this timer did not start
+                u = turn.understood
+                sep = "" if u.lang == "zh" else " "
+                turn = replace(
+                    turn, understood=replace(u, reply=u.reply + sep + one.understood.reply)
+                )
+        return replace(turn, timer_events=turn.timer_events + tuple(events))
 
     def expire(self, now: float | None = None) -> list[tuple[Pending, Turn]]:
         """Confirmations that waited too long: dropped, each with its "OK, I won't."."""
@@ -263,7 +280,8 @@ class Dialogue:
             plang: Lang = "zh" if p.lang == "zh" else "en"
             u = self.engine.conclude(p.decision, p.text, plang)
             _LOG.info("session %s: confirmed %s", s.key, p.request_id)
-            return Turn(u, s.key, "confirmed")
+            timers = [c for c in p.decision.commands if c.action in _TIMER_ACTIONS]
+            return self._with_timers(req, Turn(u, s.key, "confirmed"), timers)
         return self._refusal(s.key, req.text, lang)
 
     def _confirms(self, text: str, lang: Lang, p: Pending) -> bool:
@@ -367,7 +385,8 @@ class Dialogue:
             return Turn(replace(u, reply=reply), key, timer_events=events)
         running = self.timers.running(wall)
         if c.label:
-            running = [t for t in running if t.name == c.label] or running
+            named = {t.id for t in self.timers.find(c.label)}
+            running = [t for t in running if t.id in named] or running
         if not running:
             return Turn(replace(u, reply=self.say("no_timers", lang)), key)
         sep = "；" if lang == "zh" else " "

@@ -109,7 +109,9 @@ class Resolver:
         if m.intent in _DEVICELESS or generic in DEVICELESS:
             own = _DEVICELESS.get(m.intent, generic)
             seconds = _timer_seconds(m) if own == START_TIMER else None
-            label = _value_of(m, "name") if own in (START_TIMER, CANCEL_TIMER) else None
+            label = (
+                _value_of(m, "name") if own in (START_TIMER, CANCEL_TIMER, TIMER_STATUS) else None
+            )
             name = str(label).strip() or None if label is not None else None
             return Resolved(Command(own, (), seconds, label=name), False)
         kinds = self._kinds(m)
