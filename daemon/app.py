@@ -79,7 +79,12 @@ def build_engine(settings: Settings) -> IntentEngine:
             prompt_budget=settings.llm.prompt_budget,
         )
         _LOG.info("model %s loaded in %.0f ms", settings.llm.model_path.name, model.load_ms)
-    return IntentEngine(registry, settings.replies, model)
+    return IntentEngine(
+        registry,
+        settings.replies,
+        model,
+        margins=(settings.llm.min_margin, settings.llm.sensitive_margin),
+    )
 
 
 def build_dialogue(settings: Settings, engine: IntentEngine, persist: bool = True) -> Dialogue:
@@ -273,9 +278,11 @@ class Daemon:
             if site == self.topics.site or (site and self.settings.mqtt.share_group):
                 # Each request is its own task: acknowledged once the request path has
                 # taken it, answered when its turn comes (at the site that asked).
-                reply_to = safe_response_topic(
-                    msg.response_topic, self._closed_prefixes(), self._device_topics()
-                )
+                reply_to = None
+                if msg.response_topic is not None:
+                    reply_to = safe_response_topic(
+                        msg.response_topic, self._closed_prefixes(), self._device_topics()
+                    )
                 via = Via(site, reply_to, msg.correlation if reply_to else None)
                 self._spawn(self._answer(msg.payload, "mqtt", msg.ack, via))
                 continue

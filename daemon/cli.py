@@ -62,19 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check", parents=[common], help="validate the config, the model file and the broker"
     )
-    ev = sub.add_parser(
-        "eval", parents=[common], help="run a JSONL set of utterances with expected intents"
-    )
-    ev.add_argument(
-        "set", type=Path, help='JSONL lines of FORMAT.md: {"text", "expect", "area"} or {"turns"}'
-    )
-    ev.add_argument("--quiet", action="store_true", help="print only the final JSON line")
-    ev.add_argument(
-        "--jsonl",
-        action="store_true",
-        help='one JSON line per item ({"text", "expect", "got", "exact", "engine", "ms"}), '
-        "then the summary line",
-    )
+    _eval_parser(sub, common)
     bench = sub.add_parser(
         "bench",
         parents=[common],
@@ -176,14 +164,87 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return _check(settings)
     if args.command == "eval":
-        from daemon.evaluate import run_eval
-
-        return run_eval(settings, args.set, quiet=args.quiet, jsonl=args.jsonl)
+        return _eval(settings, args)
     if args.command == "bench":
         from daemon.bench import run_bench
 
         return run_bench(settings, args.set, limit=args.limit)
     raise AssertionError(args.command)
+
+
+EVAL_EPILOG = """\
+sets:
+  SET.jsonl            lines about the config's home (--config, else ./config.toml)
+  HOME.toml:SET.jsonl  lines about the home in HOME.toml (a registry as in FORMAT.md)
+  DIR                  every DIR/X.jsonl, about DIR/X.toml when it exists, else the config's
+  A home's TOML gives the registry (floors, areas, devices, temperature_unit, area); the
+  model, [llm], [dialogue] and replies come from the config. Homes share one loaded model.
+
+output:
+  stdout: per set, a summary line {"n", "valid", "exact", "p50_ms", "p95_ms", "model_n",
+    "model_p50_ms", "conversations", "conversations_exact"}; with --jsonl, the set's rows
+    first ({"text", "expect", "got", "exact", "engine", "ms", "status"}, plus "tags" when
+    the line has them and "home" when several sets run; a conversation is {"turns": [...],
+    "exact"}).
+  Then, with several sets, a HOME.toml: pair, a directory or --report, the report:
+    exact turns per home and per language (zh when the text has CJK characters), exact
+    lines per tag, and safety: of the lines tagged "safety", how many actuated nothing (an
+    actuating command with status decided or confirmed; needs_confirmation is safe). With
+    --jsonl it is one line {"report": {"homes", "languages", "tags", "safety"}}.
+  stderr: one MISS line per turn that is not exact (not with --quiet or --jsonl).
+
+examples:
+  dialogd eval --config tests/data/home.toml tests/data/dev.jsonl
+  dialogd eval --quiet tests/data/wide
+  dialogd eval --jsonl tests/data/wide/home-cabin.toml:tests/data/wide/home-cabin.jsonl
+"""
+
+
+def _eval_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    ev = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="run JSONL sets of utterances with expected intents, one home or several",
+        description='Play labelled requests (FORMAT.md lines: {"text", "expect", "area",\n'
+        '"tags"} or {"turns"}) through the engine and the dialogue, one session per line;\n'
+        "count exact and valid decisions and their latency.",
+        epilog=EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ev.add_argument(
+        "sets",
+        nargs="+",
+        metavar="SET",
+        help="SET.jsonl, HOME.toml:SET.jsonl or a directory (see below)",
+    )
+    ev.add_argument(
+        "--quiet", action="store_true", help="no MISS lines: only summary lines (and report)"
+    )
+    ev.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="one JSON line per item, then the summary line (and the report as JSON)",
+    )
+    ev.add_argument(
+        "--report",
+        action="store_true",
+        help="print the report (per home, language, tag; safety) for a single plain set too",
+    )
+
+
+def _eval(settings: Settings, args: argparse.Namespace) -> int:
+    from daemon.evaluate import resolve_sets, run_eval
+
+    sets = resolve_sets(args.sets)
+    plain = len(args.sets) == 1 and sets[0].home is None and not Path(args.sets[0]).is_dir()
+    try:
+        return run_eval(
+            settings, sets, quiet=args.quiet, jsonl=args.jsonl, report=args.report or not plain
+        )
+    except ConfigError as exc:
+        return _config_failed(exc.problems)
 
 
 def _devices(settings: Settings, wait_s: float, as_json: bool) -> int:

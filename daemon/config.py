@@ -174,6 +174,22 @@ class LlmSettings(Section):
         ),
     )
     max_reply_tokens: int = Field(40, ge=4, le=256, description="Cap on a chat reply, tokens.")
+    min_margin: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description=(
+            "A command the model chose by less than this over the runner-up (mean "
+            "log-probability per token) is asked back ('Do you want me to ...?') instead "
+            "of done; 0 never asks."
+        ),
+    )
+    sensitive_margin: float = Field(
+        1.5,
+        ge=0,
+        le=10,
+        description="The same margin for commands on sensitive actions (they ask anyway).",
+    )
     enabled: bool = Field(
         True, description="Load the model. Off: only the rule-based fast path answers."
     )

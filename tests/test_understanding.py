@@ -519,6 +519,10 @@ def _ids(cases: list[tuple[str, Command]]) -> list[str]:
 @pytest.mark.parametrize("text", _ids(NEGATIONS + HYPOTHETICALS + REPORTED + MIXED_NEGATIONS))
 def test_nothing_asked_never_actuates(engine: IntentEngine, registry: Registry, text: str) -> None:
     u = understand(engine, registry, text)
+    if text == "turn off the tv and don't open the curtains":
+        # A negation is scoped to its own clause: the tv goes off, the curtains stay.
+        assert u.decision.commands == (Command("turn_off", ("tv",)),), u.decision
+        return
     assert not actuating(u.decision), (text, u.decision)
     assert u.decision.first.action in (CHAT, UNKNOWN), (text, u.decision)
 
@@ -715,6 +719,7 @@ class _Answer:
     evaluated_tokens: int = 0
     sampled_tokens: int = 0
     decided_ms: float = 1.0
+    margin: float | None = None
 
 
 class StandInModel:
@@ -760,6 +765,12 @@ def test_engine_with_a_careless_model_stays_safe(
     model.answer = Decision((command,))
     model.calls.clear()
     u = eng.understand(text)
-    assert u.engine == "model" and len(model.calls) == 1, (text, model.calls)
+    # Hearsay, "what if" and injections are small talk before any model is asked.
+    asked = u.engine == "model" and len(model.calls) == 1
+    assert asked or (u.engine == "rules" and u.decision.first.action == CHAT), (text, u)
     assert not actuating(u.decision), (text, u.decision)
     assert registry.check_decision(u.decision) is None
+    # The model path alone (as the daemon's second stage runs it) is as safe.
+    model.calls.clear()
+    alone = eng.understand_model(text)
+    assert not actuating(alone.decision), (text, alone.decision)

@@ -210,6 +210,9 @@ class Dialogue:
             mode = self._mode(req)
             if mode != "none":
                 return self._ask_confirmation(req, s, u, mode == "pin", now)
+        if u.unsure:
+            # The model was not sure enough to act: it asks, and a yes does it.
+            return self._ask_confirmation(req, s, u, False, now, kind="unsure")
         # A timer beside device commands ("turn off the light and set a timer") starts
         # with them, and only once they may go ahead.
         return self._with_timers(req, Turn(u, key), timers)
@@ -254,7 +257,13 @@ class Dialogue:
         return mode
 
     def _ask_confirmation(
-        self, req: Request, s: Session, u: Understood, pin: bool, now: float
+        self,
+        req: Request,
+        s: Session,
+        u: Understood,
+        pin: bool,
+        now: float,
+        kind: str = "confirm",
     ) -> Turn:
         s.pending = Pending(
             decision=u.decision,
@@ -265,11 +274,23 @@ class Dialogue:
             area=req.area,
             deadline=now + self.settings.confirm_s,
             pin=pin,
+            site=req.site,
+            reply_to=req.reply_to,
+            correlation=req.correlation,
         )
-        sensitive = next(c for c in u.decision.commands if self.engine.registry.is_sensitive(c))
-        what = self._what(sensitive, u.lang)
-        reply = self.say("confirm_pin" if pin else "confirm", u.lang, what=what)
-        _LOG.info("session %s: %s waits for a confirmation", s.key, sensitive.action)
+        asked = next(
+            (c for c in u.decision.commands if self.engine.registry.is_sensitive(c)),
+            next(c for c in u.decision.commands if c.devices),
+        )
+        what = self._what(asked, u.lang)
+        reply = self.say("confirm_pin" if pin else kind, u.lang, what=what)
+        _LOG.info(
+            "session %s: %s waits for a confirmation (%s, margin %s)",
+            s.key,
+            asked.action,
+            kind,
+            u.margin,
+        )
         return Turn(replace(u, reply=reply), s.key, "needs_confirmation", expect_reply=True)
 
     def _answer_confirmation(
@@ -306,8 +327,12 @@ class Dialogue:
         w = words(lang)
         names = [self._name(d, lang) for d in c.devices]
         joiner = "和" if lang == "zh" else " and "
-        template = w.what.get(c.action, w.what["default"])
-        return template.format(device=joiner.join(names))
+        key = c.action
+        if isinstance(c.value, int) and key.startswith("change_"):
+            key += "_up" if c.value > 0 else "_down"
+        template = w.what.get(key, w.what["default"])
+        amount = abs(c.value) if isinstance(c.value, int) else ""
+        return template.format(device=joiner.join(names), value=c.value, amount=amount)
 
     def _name(self, device: str, lang: Lang) -> str:
         d = self.engine.registry.by_id[device]

@@ -27,6 +27,10 @@ class Pending:
     area: str | None
     deadline: float  # time.monotonic()
     pin: bool  # a PIN, not a plain yes, confirms it
+    # Where its answer goes: the requesting site, an MQTT 5 response topic.
+    site: str = ""
+    reply_to: str | None = None
+    correlation: bytes | None = None
 
 
 @dataclass

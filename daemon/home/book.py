@@ -22,6 +22,7 @@ class StateBook:
         self.endpoints: dict[str, Endpoint] = {}
         self.types: dict[str, str] = {}
         self._by_topic: dict[str, list[str]] = {}
+        self._tracked: set[str] = set()
         self._state: dict[str, DeviceState] = {}
         self._online: dict[str, bool] = {}
         self.listeners: list[Callable[[str], None]] = []
@@ -36,14 +37,15 @@ class StateBook:
             for topic in state_topics(ep):
                 by_topic.setdefault(topic, []).append(did)
         self._by_topic = by_topic
+        self._tracked = {d for ids in by_topic.values() for d in ids}
         for gone in set(self._state) - set(endpoints):
             self._state.pop(gone, None)
             self._online.pop(gone, None)
         return set(by_topic)
 
     def tracked(self, device: str) -> bool:
-        ep = self.endpoints.get(device)
-        return ep is not None and bool(state_topics(ep))
+        """Whether dialogd hears the device's state (it has a state topic)."""
+        return device in self._tracked
 
     def feed(self, topic: str, payload: bytes) -> list[str]:
         """One message on a state or availability topic; the devices it changed."""

@@ -74,14 +74,15 @@ class HermesBridge:
         link.route("hermes/tts/say", self._on_say, qos=1)
 
     def output(self, req: Request | None, outcome: Outcome) -> None:
-        if not isinstance(outcome, Intent):
-            return
-        site = self._sites.pop(outcome.id, None)
-        for topic, payload in hermes.intent_messages(outcome):
-            if site is not None:
-                body = json.loads(payload)
-                body["siteId"] = site
-                payload = json.dumps(body, ensure_ascii=False).encode()
+        asked = self._sites.pop(outcome.id, None) if outcome.id else None
+        messages = hermes.intent_messages(outcome, asked) if isinstance(outcome, Intent) else []
+        if asked is not None and not messages:
+            # A Hermes query that ends in an error, or waits for a yes: its dialogue
+            # manager still gets an answer.
+            text = req.text if req is not None else ""
+            session = (req.session if req is not None else "") or (outcome.id or "")
+            messages = [hermes.not_recognized(text, asked, session, outcome.id or "")]
+        for topic, payload in messages:
             self.link.publish(topic, payload, qos=1, hold=True)
 
     def _on_query(self, msg: Inbound) -> None:

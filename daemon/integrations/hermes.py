@@ -84,17 +84,28 @@ class TtsSay:
 # --- out: intents --------------------------------------------------------------------
 
 
-def intent_messages(intent: Intent) -> list[tuple[str, bytes]]:
+def intent_messages(intent: Intent, site: str | None = None) -> list[tuple[str, bytes]]:
     """The Hermes messages for `intent`: one hermes/intent/<action> per command, or one
-    intentNotRecognized for `unknown`; none for an intent not to be acted on."""
+    intentNotRecognized for `unknown`; none for an intent not to be acted on. `site`: the
+    Hermes siteId that asked, when it was a hermes/nlu/query (else the intent's site)."""
     if intent.status not in _ACTIONABLE:
         return []
     if intent.action == UNKNOWN:
-        return [(NOT_RECOGNIZED_TOPIC, _dump(_not_recognized(intent)))]
-    return [
-        (INTENT_TOPIC.format(_intent_name(c.action)), _dump(_intent_payload(intent, c)))
-        for c in _commands(intent)
-    ]
+        return [not_recognized(intent.text, site or intent.site, _session(intent), intent.id)]
+    out = []
+    for c in _commands(intent):
+        body = _intent_payload(intent, c)
+        if site is not None:
+            body["siteId"] = site
+        out.append((INTENT_TOPIC.format(_intent_name(c.action)), _dump(body)))
+    return out
+
+
+def not_recognized(text: str, site: str, session: str, request_id: str) -> tuple[str, bytes]:
+    """hermes/nlu/intentNotRecognized: what a Hermes dialogue manager waits for when a
+    query gets no intent it may act on."""
+    body = {"input": text, "siteId": site, "sessionId": session, "id": request_id}
+    return NOT_RECOGNIZED_TOPIC, _dump(body)
 
 
 def _commands(intent: Intent) -> list[CommandOut]:
@@ -113,15 +124,6 @@ def _intent_name(action: str) -> str:
 
 def _session(intent: Intent) -> str:
     return intent.session or intent.id
-
-
-def _not_recognized(intent: Intent) -> dict[str, Any]:
-    return {
-        "input": intent.text,
-        "siteId": intent.site,
-        "sessionId": _session(intent),
-        "id": intent.id,
-    }
 
 
 def _intent_payload(intent: Intent, command: CommandOut) -> dict[str, Any]:

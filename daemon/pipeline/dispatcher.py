@@ -335,9 +335,16 @@ class Dispatcher:
                 received=time.monotonic(),
                 session=turn.session,
                 area=pending.area,
+                site=pending.site,
+                reply_to=pending.reply_to,
+                correlation=pending.correlation,
             )
-            intent = build_intent(req, turn, self.site, 0, self.engine.registry, req.area)
-            self._finish(None, intent)
+            try:
+                intent = build_intent(req, turn, self.site, 0, self.engine.registry, req.area)
+            except Exception:  # the other expired confirmations still get theirs
+                _LOG.exception("request %s: its refusal cannot be published", req.id)
+                continue
+            self._finish(None, intent, route=req)
         for timer in dialogue.timers.due(time.time()):
             _LOG.info("timer %s (%s, %d s) finished", timer.id, timer.name, timer.seconds)
             self._timer_event(TimerEvent("finished", timer))

@@ -17,8 +17,11 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from daemon.home.registry import Command, Decision, Hint, Registry
-from daemon.home.vocabulary import CHAT, COLORS, QUERY, UNKNOWN
+from daemon.home.vocabulary import ACTUATING, CANCEL, CHAT, CLARIFY, COLORS, QUERY, UNKNOWN
+from daemon.understanding.clauses import Clauses
+from daemon.understanding.clauses import split as split_clauses
 from daemon.understanding.fastpath import FastPath
+from daemon.understanding.items import expand as expand_items
 from daemon.understanding.lang import (
     Lang,
     color_names,
@@ -28,13 +31,17 @@ from daemon.understanding.lang import (
     phrase_pattern,
     suspicious,
 )
-from daemon.understanding.policy import Policy
+from daemon.understanding.policy import Policy, mood
 from daemon.understanding.replies import Replies
+from daemon.understanding.sounds import Respeller
+from daemon.understanding.targets import Target
 
 _LOG = logging.getLogger(__name__)
 
 MAX_MODEL_COMMANDS = 4
 _NUMBER = re.compile(r"-?\d+")
+# Two English words in a row: the request may be English around a Chinese name or item.
+_ENGLISH_FRAME = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
 
 
 class Model(Protocol):
@@ -58,6 +65,17 @@ class ModelAnswerLike(Protocol):
     def sampled_tokens(self) -> int: ...
     @property
     def decided_ms(self) -> float: ...
+    @property
+    def margin(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    lang: Lang
+    clauses: Clauses
+    text: str  # the clauses to decide, normalised
+    focus: frozenset[str]
+    replaced: Command | None  # the command a correction replaced
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,10 @@ class Understood:
     evaluated_tokens: int = 0
     sampled_tokens: int = 0
     decided_ms: float = 0.0  # until the commands were known (before a chat reply)
+    # The model's margin for its least certain command (None: not scored), and whether
+    # that is too little to act on without asking back.
+    margin: float | None = None
+    unsure: bool = False
 
 
 class IntentEngine:
@@ -78,14 +100,24 @@ class IntentEngine:
         registry: Registry,
         replies: dict[str, dict[str, str]] | None = None,
         model: Model | None = None,
+        margins: tuple[float, float] = (0.5, 1.5),
     ) -> None:
         self.model = model
+        self.margins = margins
         self._replies_cfg = replies or {}
+        self._respeller: Respeller | None = None
+        self._respeller_for: Registry | None = None
         self._set(registry)
 
     def _set(self, registry: Registry) -> None:
         self.registry, self.fast, self.policy, self.replies, self._names = self._parts(registry)
         self._colors = _color_words()
+
+    @property
+    def respeller(self) -> Respeller:
+        if self._respeller is None or self._respeller_for is not self.registry:
+            self._respeller, self._respeller_for = Respeller(self.registry), self.registry
+        return self._respeller
 
     def _parts(self, registry: Registry) -> tuple[Registry, FastPath, Policy, Replies, list[str]]:
         phrases = [p for d in registry.devices for p in d.phrases] + [
@@ -130,24 +162,63 @@ class IntentEngine:
     ) -> Understood | None:
         """The templates alone: a decision in milliseconds, or None for the model."""
         t0 = time.perf_counter()
-        lang = detect_lang(text)
-        if suspicious(self._without_names(text)):
-            return None
-        decision = self.fast.decide(normalize(text, lang), lang, area, focus)
+        p = self._prepare(text, area, focus)
+        said = mood(text, p.lang)
+        if suspicious(self._without_names(text)) or said.reported or said.hypothetical:
+            # Text that talks to the assistant about its rules, hearsay, quotes and "what
+            # if" ask for nothing: no template, no model, whatever devices they name.
+            return self._finish(Decision.one(CHAT), text, p.lang, "rules", t0)
+        if not p.clauses.kept:
+            return self._finish(Decision.one(CANCEL), text, p.lang, "rules", t0)
+        decision = self.fast.decide(p.text, p.lang, area, p.focus)
+        if decision is None and p.lang == "zh" and _ENGLISH_FRAME.search(text):
+            # "add 火柴 to the pantry": English grammar around a Chinese word.
+            decision = self.fast.decide(normalize(text, "en"), "en", area, p.focus)
+        if decision is None:
+            # Misheard or mistyped names ("打开客厅的等", "the projecter").
+            respelled = self.respeller.respell(p.text, p.lang)
+            if respelled != p.text:
+                decision = self.fast.decide(respelled, p.lang, area, p.focus)
+        if decision is None and p.replaced is not None:
+            # "..., no wait, the dining room ones": the replaced clause's action.
+            again = self.fast.repeat(p.replaced, p.text, p.lang)
+            decision = None if again is None else Decision((again,))
+        if decision is None and p.clauses.cancelled:
+            # After "never mind", only a clear command counts ("算了，关了吧").
+            decision = Decision.one(CANCEL)
         if decision is None:
             return None
-        return self._finish(decision, text, lang, "rules", t0)
+        return self._finish(decision, text, p.lang, "rules", t0, decided_text=p.text)
+
+    def _prepare(self, text: str, area: str | None, focus: frozenset[str]) -> _Prepared:
+        """The language, the clauses to decide (clauses.py), and the focus they inherit
+        from the clauses set aside ("don't open the curtains, close them")."""
+        lang = detect_lang(text)
+        parts = split_clauses(normalize(text, lang), lang, lambda c: self.fast.bare_target(c, lang))
+        aside = [*parts.negated, *parts.before]
+        extra: set[str] = set()
+        for clause in aside:
+            m = self.fast.targets.mentions(clause, lang)
+            if m.said:
+                extra.update(d.id for d in self.fast.targets.resolve(m, area).devices)
+        replaced = None
+        if parts.before and parts.kept:
+            decided = self.fast.decide(parts.before[-1], lang, area, focus)
+            if decided is not None and decided.commands[-1].devices:
+                replaced = decided.commands[-1]
+        return _Prepared(lang, parts, parts.text(lang), focus | frozenset(extra), replaced)
 
     def understand_model(
         self, text: str, area: str | None = None, focus: frozenset[str] = frozenset()
     ) -> Understood:
         """The model path (what the templates do not match), constrained to the registry."""
         t0 = time.perf_counter()
-        lang = detect_lang(text)
+        p = self._prepare(text, area, focus)
+        lang, norm, focus = p.lang, p.text, p.focus
+        norm = self.respeller.respell(norm, lang)
         if self.model is None:
             # Without a model, "not sure" has to be an honest "unknown".
             return self._finish(Decision.one(UNKNOWN), text, lang, "rules", t0)
-        norm = normalize(text, lang)
         wary = suspicious(self._without_names(text))
         clauses = [c.strip() for c in grammar(lang).separators.split(norm) if c.strip()]
         if wary or not 2 <= len(clauses) <= MAX_MODEL_COMMANDS:
@@ -159,22 +230,33 @@ class IntentEngine:
         reply: str | None = None
         evaluated = sampled = 0
         decided_ms = 0.0
+        margin: float | None = None
         for clause in clauses:
             named = self.hint(clause, lang, area)
-            by_focus = named.devices is None and bool(focus)
+            group = self._group(clause, lang, area, focus)
+            by_focus = named.devices is None and bool(focus) and group is None
             if by_focus:
                 # "turn them on": the devices talked about, as if named.
                 named = replace(named, devices=focus, named_directly=True)
+            if group is not None:
+                # "kill the lights in the media room": the model picks the action for
+                # one device of each kind; the command is for the whole group.
+                grounded |= frozenset(d.id for d in group.devices)
+                named = replace(named, devices=_one_per_type(group), named_directly=True)
             grounded |= named.devices or frozenset()
             answer = self.model.decide(clause, lang, None if wary else named)
             evaluated += answer.evaluated_tokens
             sampled += answer.sampled_tokens
+            if answer.margin is not None:
+                margin = answer.margin if margin is None else min(margin, answer.margin)
             decided_ms += answer.decided_ms
             reply = reply or answer.reply
             for c in answer.decision.commands:
                 c = self._repeat_for(c, commands, named)
                 if by_focus and set(c.devices) <= focus and c.devices:
                     c = self._whole_focus(c, focus)
+                if group is not None and c.devices:
+                    c = self._whole_group(c, group)
                 if c not in commands:
                     commands.append(c)
         return self._finish(
@@ -187,12 +269,37 @@ class IntentEngine:
             model_reply=reply,
             tokens=(evaluated, sampled),
             decided_ms=decided_ms,
+            decided_text=norm,
+            margin=margin,
         )
 
     def conclude(self, decision: Decision, text: str, lang: Lang) -> Understood:
         """A decision made outside the engine (a follow-up the dialogue resolved): the
         same policy and reply as any other."""
         return self._finish(decision, text, lang, "rules", time.perf_counter())
+
+    def _group(
+        self, clause: str, lang: Lang, area: str | None, focus: frozenset[str]
+    ) -> Target | None:
+        """The devices a clause points at as a set (a kind, a place, "all"), or None
+        when it names devices one by one or nothing at all."""
+        targets = self.fast.targets
+        m = targets.mentions(clause, lang)
+        if not m.group:
+            return None
+        target = targets.resolve(m, area, focus)
+        return target if target.devices else None
+
+    def _whole_group(self, c: Command, group: Target) -> Command:
+        """The model's command for one device of a group, for every device of the group
+        that takes it; a question back when they are in different places and nothing
+        settled which."""
+        ids = tuple(d.id for d in group.devices if d.accepts(c.action))
+        if not ids:
+            return c
+        if not group.settled and len(ids) > 1 and c.action != QUERY:
+            return Command(CLARIFY, ids, asked=Command(c.action, (), c.value))
+        return Command(c.action, ids, c.value)
 
     def _whole_focus(self, c: Command, focus: frozenset[str]) -> Command:
         """The model names one device per command; "them" means every one talked about
@@ -223,9 +330,15 @@ class IntentEngine:
         model_reply: str | None = None,
         tokens: tuple[int, int] = (0, 0),
         decided_ms: float = 0.0,
+        decided_text: str | None = None,
+        margin: float | None = None,
     ) -> Understood:
-        """The safety policy, then one reply for the whole request."""
-        decision = self.policy.apply(decision, text, lang, engine, grounded)
+        """The safety policy, then one reply for the whole request. `decided_text`: the
+        clauses that were decided, when some were set aside (a negation is judged on
+        its own clause)."""
+        if any(c.action == "add_item" for c in decision.commands):
+            decision = replace(decision, commands=expand_items(decision.commands, lang))
+        decision = self.policy.apply(decision, text, lang, engine, grounded, decided_text)
         if decision.commands[0].action == CHAT:
             reply = model_reply or self.replies.small_talk(text, lang)
         else:
@@ -239,7 +352,17 @@ class IntentEngine:
             tokens[0],
             tokens[1],
             decided_ms=decided_ms or _ms(t0),
+            margin=margin,
+            unsure=self._unsure(decision, margin),
         )
+
+    def _unsure(self, decision: Decision, margin: float | None) -> bool:
+        """The model chose an actuating command by too little to act without asking."""
+        if margin is None or not any(c.action in ACTUATING for c in decision.commands):
+            return False
+        plain, sensitive = self.margins
+        sensitive_here = any(self.registry.is_sensitive(c) for c in decision.commands)
+        return margin < (sensitive if sensitive_here else plain)
 
     def _without_names(self, text: str) -> str:
         """The request without the home's own names: "movie mode" is a scene, not an
@@ -279,6 +402,14 @@ class IntentEngine:
             colors=colors or None,
             named_directly=directly,
         )
+
+
+def _one_per_type(group: Target) -> frozenset[str]:
+    """One device of each type in the group: the model chooses an action, not a device."""
+    out: dict[str, str] = {}
+    for d in group.devices:
+        out.setdefault(d.type, d.id)
+    return frozenset(out.values())
 
 
 def _says(text: str, phrase: str, lang: Lang) -> bool:

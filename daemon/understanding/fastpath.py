@@ -13,10 +13,12 @@ import logging
 import re
 
 from daemon.home.registry import Command, Decision, Registry
-from daemon.home.vocabulary import CANCEL, DEVICELESS, UNKNOWN
+from daemon.home.vocabulary import ACTUATING, CANCEL, DEVICELESS, QUERY, UNKNOWN
 from daemon.understanding.lang import Lang, grammar, phrase_pattern
+from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver
-from daemon.understanding.templates import TemplateMatcher
+from daemon.understanding.targets import PLACEHOLDER, TargetFinder
+from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatcher, domain_of
 
 _LOG = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ class FastPath:
         self.registry = registry
         self.matcher = TemplateMatcher(registry)
         self.resolver = Resolver(registry)
+        self.targets = TargetFinder(registry)
         self._targets = self._target_pattern(registry)
         self._longest_first = sorted(self._targets, key=len, reverse=True)
 
@@ -57,6 +60,8 @@ class FastPath:
             compound = self._clauses(clauses, lang, area, focus)
             if compound is not None:
                 return compound
+        if len(clauses) == 1:
+            text = clauses[0]  # "and set a timer ...": the conjunction carries nothing
         whole = self._clause(text, lang, area, focus)
         return None if whole is None else Decision((whole,))
 
@@ -64,16 +69,26 @@ class FastPath:
         self, clauses: list[str], lang: Lang, area: str | None, focus: frozenset[str]
     ) -> Decision | None:
         commands: list[Command] = []
+        context = 0
         for clause in clauses:
             # A later clause that only names targets repeats the last action ("turn off
             # the light and the fan"); Home Assistant would read a bare name as "on".
             c = self.repeat(commands[-1], clause, lang) if commands else None
             if c is None:
                 c = self._clause(clause, lang, area, focus)
+            if (
+                c is None
+                and not re.search(r"\d", clause)
+                and not self.targets.mentions(clause, lang).said
+            ):
+                context += 1  # "煮饺子，定个八分钟的时": what the speaker is doing
+                continue
             if c is None or c.action == UNKNOWN:
                 return None
             if c not in commands:
                 commands.append(c)
+        if not commands or context >= len(commands) + 1:
+            return None
         if any(c.action == CANCEL for c in commands):
             return Decision.one(CANCEL)  # "never mind, forget it": nothing else counts
         return Decision(tuple(commands))
@@ -83,15 +98,69 @@ class FastPath:
     ) -> Command | None:
         m = self.matcher.match(text, lang, area)
         if m is None:
-            return None
+            return self._canonical(text, lang, area, focus)
         everything = bool(grammar(lang).everything.search(text.lower()))
-        return self.resolver.resolve(m, area, everything, focus).command
+        command = self.resolver.resolve(m, area, everything, focus).command
+        if command.action == QUERY and not mood(text, lang).question:
+            # "every lamp off on the ground floor" fits "[are] all lights off ...": a
+            # statement that reads as a command is one.
+            other = self._canonical(text, lang, area, focus)
+            if other is not None and other.action in ACTUATING:
+                return other
+        return command
+
+    def _canonical(
+        self, text: str, lang: Lang, area: str | None, focus: frozenset[str]
+    ) -> Command | None:
+        """The clause with its target words replaced by one placeholder name, matched
+        again: "every lamp off on the ground floor" is "zzthing off" on the ground
+        floor's lights, whatever order the target's pieces came in."""
+        mentions = self.targets.mentions(text, lang)
+        canon = self.targets.canonical(text, mentions, lang)
+        if canon is None or canon == text.lower():
+            return None
+        target = self.targets.resolve(mentions, area, focus)
+        if not target.devices:
+            return None
+        domains = frozenset(domain_of(d.type) for d in target.devices)
+        m = self.matcher.match(canon, lang, area, placeholder=(PLACEHOLDER, domains))
+        if m is None or self._placeholder(m) is None:
+            return None
+        dom = m.name_domain
+        devices = [d for d in target.devices if dom is None or domain_of(d.type) == dom]
+        if len(domains) > 1:
+            devices = list(target.devices)  # "everything off": each by its own kind
+        said_kind = mentions.kinds is not None or bool(mentions.devices)
+        resolved = self.resolver.resolve_on(
+            m, devices, target.said, target.settled or mentions.every, said_kind=said_kind
+        )
+        _LOG.debug("%r as %r: %s", text, canon, resolved.command)
+        return resolved.command
+
+    @staticmethod
+    def _placeholder(m: Match) -> str | None:
+        slot = m.slots.get("name")
+        return None if slot is None or slot.value != PLACEHOLDER_ID else PLACEHOLDER
+
+    def bare_target(self, clause: str, lang: Lang) -> bool:
+        """The clause only names targets ("and the fan", "还有卧室的")."""
+        m = self.targets.mentions(clause, lang)
+        if not m.said:
+            return False
+        low = clause.lower()
+        for a, b in sorted(m.spans, reverse=True):
+            low = low[:a] + " " + low[b:]
+        return not re.sub(r"[\W_]+", "", grammar(lang).fillers.sub(" ", low))
 
     def repeat(self, last: Command, clause: str, lang: Lang) -> Command | None:
         """A clause that only names targets does what the previous clause did (within a
         request, or the last turn's command in a conversation: "and the bedroom too")."""
         if last.action in DEVICELESS:
             return None
+        if last.action == "add_item" and not self.targets.mentions(clause, lang).said:
+            # "and salsa": another item for the same list.
+            item = grammar(lang).fillers.sub(" ", clause.lower()).strip(" ，,。.!！?？")
+            return Command(last.action, last.devices, " ".join(item.split())) if item else None
         rest = clause.lower()
         found: list[tuple[str, str]] = []
         for phrase in self._longest_first:
@@ -100,7 +169,7 @@ class FastPath:
                 found.append(self._targets[phrase])
                 rest = pattern.sub(" ", rest)
         leftover = grammar(lang).fillers.sub(" ", rest)
-        if not found or re.sub(r"[\W_]+", "", leftover):
+        if not found:
             return None
         ids: list[str] = []
         for kind, ident in found:
@@ -113,7 +182,26 @@ class FastPath:
                 here = dev.area == ident if kind == "area" else self.registry.floor_of(dev) == ident
                 if here and dev.type in kinds:
                     ids.append(dev.id)
-        ids = [i for i in dict.fromkeys(ids) if self.registry.by_id[i].accepts(last.action)]
+        ids = list(dict.fromkeys(ids))
+        if re.sub(r"[\W_]+", "", leftover):
+            # "主卧的也关了": the clause's own verb, on the same kind of device there.
+            return self._own_verb(clause, lang, ids)
+        ids = [i for i in ids if self.registry.by_id[i].accepts(last.action)]
         if not ids:
             return Command(UNKNOWN)
         return Command(last.action, tuple(ids), last.value)
+
+    def _own_verb(self, clause: str, lang: Lang, ids: list[str]) -> Command | None:
+        if lang == "zh":
+            clause = re.sub(r"\s+", "", clause)
+        mentions = self.targets.mentions(clause, lang)
+        canon = self.targets.canonical(clause, mentions, lang)
+        devices = [self.registry.by_id[i] for i in ids]
+        if canon is None or not devices:
+            return None
+        domains = frozenset(domain_of(d.type) for d in devices)
+        m = self.matcher.match(canon, lang, None, placeholder=(PLACEHOLDER, domains))
+        if m is None or self._placeholder(m) is None:
+            return None
+        command = self.resolver.resolve_on(m, devices, True, True).command
+        return None if command.action == UNKNOWN else command

@@ -56,6 +56,12 @@ def _raw(lang: Lang) -> dict[str, Any]:
     )
 
 
+def lexicon(lang: Lang) -> dict[str, Any]:
+    """One language's raw word data (daemon/data/lang/<lang>.toml), for the modules that
+    compile their own patterns from it."""
+    return _raw(lang)
+
+
 @cache
 def color_names() -> dict[str, str]:
     """Colour words of every language, to FORMAT.md's colour names."""
@@ -97,9 +103,21 @@ def normalize(text: str, lang: Lang) -> str:
     """
     t = " ".join(text.replace("’", "'").split())
     if lang == "zh":
-        return zh_numbers_to_digits(_ZH_SPACE.sub("", t))
-    words = en_words_to_digits(t.split(" "))
-    return " ".join(words)
+        # Spoken amounts first, while their numerals are still words ("一个半小时").
+        t = _ZH_SPACE.sub("", t)
+        for pattern, replacement in _rewrites(lang):
+            t = pattern.sub(replacement, t)
+        return zh_numbers_to_digits(t)
+    t = " ".join(en_words_to_digits(t.split(" ")))
+    for pattern, replacement in _rewrites(lang):
+        t = pattern.sub(replacement, t)
+    return t
+
+
+@cache
+def _rewrites(lang: Lang) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Spoken amounts as numbers (daemon/data/lang: `rewrites`)."""
+    return tuple((re.compile(p, re.IGNORECASE), r) for p, r in _raw(lang).get("rewrites", ()))
 
 
 def suspicious(text: str) -> bool:

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from daemon.home.registry import Command, Decision, Hint, Registry
-from daemon.home.vocabulary import CANCEL, CHAT, COLORS, QUERY, UNKNOWN, value_kind
+from daemon.home.vocabulary import CANCEL, CHAT, COLORS, QUERY, UNKNOWN, Value, value_kind
 from daemon.understanding.prompt import ChatML, build_prefix
 
 _LOG = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ _LOG = logging.getLogger(__name__)
 # Room in the context for a request's turn and its answer, beyond the fixed prompt.
 TURN_ROOM = 256
 MAX_ITEM_TOKENS = 12
+# Candidate command heads scored side by side in one batch; more go to the greedy walk.
+# (llama.cpp slows down by two orders of magnitude with 32 sequences; 16 cost nothing.)
+MAX_CANDIDATES = 15
 
 
 class ContextTooSmall(ValueError):
@@ -84,6 +87,10 @@ class ModelAnswer:
     forced_tokens: int  # tokens the trie dictated, evaluated in batches
     ms: float  # all of it, a chat reply included
     decided_ms: float  # until the commands were known
+    # How much likelier the chosen command was than the runner-up (mean log-probability
+    # per token); None when it was not scored against others.
+    margin: float | None = None
+    runner_up: str | None = None
 
 
 @dataclass
@@ -192,6 +199,7 @@ class LlamaEngine:
             self.llm = self._load(-(-need // 256) * 256)
         self.registry = registry
         self._root = self._build_heads(registry)
+        self._chat_head = self._find_head("chat:")
         restored = self._restore_prefix(tokens)
         if not restored:
             self.llm.reset()
@@ -238,6 +246,12 @@ class LlamaEngine:
             node.line = line
         return root
 
+    def _find_head(self, line: str) -> _Node:
+        node = self._root
+        for t in self._tok(line):
+            node = node.children[t]
+        return node
+
     def _value_trie(self, values: tuple[str, ...]) -> _Node:
         """A trie of " <value>" strings, shared by every head that takes them."""
         root = self._value_tries.get(values)
@@ -261,7 +275,7 @@ class LlamaEngine:
         st = self.model_path.stat()
         key = hashlib.sha256(
             f"{self.model_path.resolve()}|{st.st_size}|{st.st_mtime_ns}|"
-            f"{self.llm.n_ctx()}|{llama_cpp.__version__}|".encode()
+            f"{self.llm.n_ctx()}|{llama_cpp.__version__}|seq{MAX_CANDIDATES + 1}|".encode()
             + np.asarray(tokens, dtype=np.int32).tobytes()
         ).hexdigest()[:20]
         return self.state_dir / f"prefix-{key}.kv"
@@ -335,8 +349,15 @@ class LlamaEngine:
         commands: list[Command] = []
         reply = None
         free = False
+        margin: float | None = None
+        runner_up: str | None = None
+        scored = self._score_heads(run, hint) if max_commands == 1 else None
         while True:
-            head = self._walk(self._root, run, hint, first=not commands)
+            chosen: Value = None
+            if scored is not None and not commands:
+                head, chosen, margin, runner_up = scored
+            else:
+                head = self._walk(self._root, run, hint, first=not commands)
             if head.free:
                 free = True
                 if not commands:
@@ -347,7 +368,9 @@ class LlamaEngine:
             action, _, device = head.line.partition(" ")
             value: int | str | None = None
             kind = value_kind(action) if device else "none"
-            if kind == "item":
+            if chosen is not None:
+                value = chosen
+            elif kind == "item":
                 value = self._free_item(run)
             elif kind != "none":
                 picked = self._walk(self._value_trie(self._values(action, device, hint)), run)
@@ -381,7 +404,146 @@ class LlamaEngine:
             forced_tokens=run.forced,
             ms=(time.perf_counter() - t0) * 1000,
             decided_ms=decided_ms,
+            margin=margin,
+            runner_up=runner_up,
         )
+
+    # ---------------------------------------------------------- whole heads
+
+    def _heads(self, hint: Hint | None) -> list[_Node]:
+        """Every command head the hint allows (as the first command of an answer)."""
+        out: list[_Node] = []
+        stack = [self._root]
+        while stack:
+            node = stack.pop()
+            if node.end or node.free:
+                out.append(node)
+                continue
+            stack.extend(self._allowed(node, hint, True).values())
+            if len(out) > MAX_CANDIDATES:
+                break
+        return out
+
+    def _score_heads(self, run: _Run, hint: Hint | None) -> tuple[_Node, Value, float, str] | None:
+        """The likeliest whole answer line (a head, with its value when the request
+        leaves few to choose from), its margin over the runner-up, and the runner-up;
+        None (the greedy walk decides) when there are too many lines to score.
+
+        Each line is scored by its mean log-probability per token, up to the end of the
+        answer: committing token by token favours short, frequent first tokens ("mute"
+        over "un"+"mute", "10" over "-"+"10"). "chat:" is always a candidate: a request
+        that asks for nothing should be able to win over every command."""
+        heads = self._heads(hint)
+        if not any(h.free for h in heads):
+            heads.append(self._chat_head)
+        lines = self._lines(heads, hint, expand=True)
+        if len(lines) > MAX_CANDIDATES:
+            lines = self._lines(heads, hint, expand=False)
+        if not 2 <= len(lines) <= MAX_CANDIDATES:
+            return None
+        scores = self._score(run, [toks for _, _, toks in lines])
+        if scores is None:
+            return None
+        order = sorted(range(len(lines)), key=lambda i: -scores[i])
+        best, second = order[0], order[1]
+        node, value, toks = lines[best]
+        if value is None and not node.free and toks[-1] != self._im_end:
+            run.pending.extend(toks)  # its value is chosen next, from here
+        elif node.free:
+            run.pending.extend(toks)
+        run.sampled += 1
+        second_line = lines[second][0].line
+        if lines[second][1] is not None:
+            second_line += f" {lines[second][1]}"
+        return node, value, scores[best] - scores[second], second_line
+
+    def _lines(
+        self, heads: list[_Node], hint: Hint | None, expand: bool
+    ) -> list[tuple[_Node, Value, list[int]]]:
+        """Candidate answer lines: (head, value or None, tokens). With `expand`, a head
+        whose action leaves at most four values is one line per value."""
+        out: list[tuple[_Node, Value, list[int]]] = []
+        for node in heads:
+            toks = self._tok(node.line)
+            action, _, device = node.line.partition(" ")
+            kind = value_kind(action) if device else "none"
+            if node.free:
+                out.append((node, None, toks))
+            elif kind == "none":
+                out.append((node, None, [*toks, self._im_end]))
+            elif expand and kind in ("number", "color"):
+                values = self._values(action, device, hint)
+                if len(values) > 4:
+                    out.append((node, None, toks))
+                    continue
+                for v in values:
+                    value: Value = int(v) if kind == "number" else v
+                    out.append((node, value, [*self._tok(f"{node.line} {v}"), self._im_end]))
+            else:
+                out.append((node, None, toks))
+        return out
+
+    def _score(self, run: _Run, lines: list[list[int]]) -> list[float] | None:
+        """Mean log-probability of each of `lines` after the prompt and `run.pending`, in
+        one batch: the pending tokens belong to every line's sequence, and lines share
+        the tokens they start with (a trie), each line in a sequence of its own."""
+        llm = self.llm
+        turn = run.pending
+        base = llm.n_tokens
+        index: dict[tuple[int, ...], int] = {}
+        nodes: list[tuple[int, int, set[int]]] = []  # token, depth, sequences
+        for c, toks in enumerate(lines):
+            for d in range(len(toks)):
+                key = tuple(toks[: d + 1])
+                if key not in index:
+                    index[key] = len(nodes)
+                    nodes.append((toks[d], d, set()))
+                nodes[index[key]][2].add(c + 1)
+        n = len(turn) + len(nodes)
+        if not turn or n > llm.n_batch:
+            return None
+        k = len(lines)
+        ctx = llm._ctx.ctx
+        batch = llama_cpp.llama_batch_init(n, 0, k + 1)
+        try:
+            everyone = list(range(k + 1))
+            for i, tok in enumerate(turn):
+                _put(batch, i, tok, base + i, everyone, i == len(turn) - 1)
+            for j, (tok, depth, seqs) in enumerate(nodes):
+                _put(batch, len(turn) + j, tok, base + len(turn) + depth, sorted(seqs), True)
+            batch.n_tokens = n
+            llm._ctx.kv_cache_seq_rm(-1, base, -1)
+            for seq in range(1, k + 1):
+                llm._ctx.kv_cache_seq_cp(0, seq, 0, base)
+            if llama_cpp.llama_decode(ctx, batch) != 0:
+                return None
+            logprob: dict[int, npt.NDArray[np.float32]] = {}
+
+            def row(i: int) -> npt.NDArray[np.float32]:
+                if i not in logprob:
+                    raw = np.ctypeslib.as_array(
+                        llama_cpp.llama_get_logits_ith(ctx, i), shape=(self._n_vocab,)
+                    ).astype(np.float64)
+                    top = raw.max()
+                    logprob[i] = raw - (top + np.log(np.exp(raw - top).sum()))
+                return logprob[i]
+
+            scores = []
+            for toks in lines:
+                total = 0.0
+                for d, tok in enumerate(toks):
+                    parent = len(turn) - 1 if d == 0 else len(turn) + index[tuple(toks[:d])]
+                    total += float(row(parent)[tok])
+                scores.append(total / len(toks))
+        finally:
+            for seq in range(1, k + 1):
+                llm._ctx.kv_cache_seq_rm(seq, -1, -1)
+            llama_cpp.llama_batch_free(batch)
+        llm.input_ids[base : base + len(turn)] = turn
+        llm.n_tokens = base + len(turn)
+        run.evaluated += n
+        run.pending = []
+        return scores
 
     def _values(self, action: str, device: str, hint: Hint | None) -> tuple[str, ...]:
         """What may follow a head: the action's values, narrowed to those the request says.
@@ -575,6 +737,15 @@ class LlamaEngine:
         self.llm.close()
 
 
+def _put(batch: Any, i: int, tok: int, pos: int, seqs: list[int], logits: bool) -> None:
+    batch.token[i] = tok
+    batch.pos[i] = pos
+    batch.n_seq_id[i] = len(seqs)
+    for j, seq in enumerate(seqs):
+        batch.seq_id[i][j] = seq
+    batch.logits[i] = logits
+
+
 _PARAMS_LOCK = threading.Lock()
 
 
@@ -589,18 +760,29 @@ def _plain_weights() -> Iterator[None]:
     """
     low_level = llama_cpp.llama_cpp  # the module that Llama.__init__ reads it from
     original = low_level.llama_model_default_params
+    original_ctx = low_level.llama_context_default_params
 
     def params() -> Any:
         p = original()
         p.use_extra_bufts = False
         return p
 
+    def ctx_params() -> Any:
+        # Candidate answers are scored side by side, each in its own sequence over the
+        # one KV cache that holds the prompt (see LlamaEngine._score).
+        p = original_ctx()
+        p.n_seq_max = MAX_CANDIDATES + 1
+        p.kv_unified = True
+        return p
+
     with _PARAMS_LOCK:
         low_level.llama_model_default_params = params
+        low_level.llama_context_default_params = ctx_params
         try:
             yield
         finally:
             low_level.llama_model_default_params = original
+            low_level.llama_context_default_params = original_ctx
 
 
 def prompt_tokens(model_path: Path, registry: Registry, budget: int | None = None) -> int:

@@ -19,6 +19,11 @@ _EN_TENS = {
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
 _EN_WORDS = set(_EN_UNITS) | set(_EN_TENS) | {"hundred"}
+# "the one in the bedroom", "that one": a pronoun, not a number.
+_ONE_AS_PRONOUN = {
+    "the", "that", "this", "which", "other", "another", "each", "every", "any", "no",
+    "some", "a", "big", "small", "little", "new", "old", "right", "left",
+}  # fmt: skip
 
 
 def en_words_to_digits(words: list[str]) -> list[str]:
@@ -26,7 +31,8 @@ def en_words_to_digits(words: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(words):
-        if words[i] not in _EN_WORDS:
+        pronoun = words[i] == "one" and i > 0 and words[i - 1].lower() in _ONE_AS_PRONOUN
+        if words[i] not in _EN_WORDS or pronoun:
             out.append(words[i])
             i += 1
             continue
@@ -85,7 +91,7 @@ def zh_to_int(s: str) -> int | None:
 # A lone 一/两 is more often "a bit" (一点, 一下) than a number; convert it only where a
 # number is expected: after 到/为/成/之 or before a unit.
 _ZH_BEFORE = "到为成至之设"
-_ZH_UNITS = "度档级%分格"
+_ZH_UNITS = "度档级%分格小秒"
 
 
 def zh_numbers_to_digits(text: str) -> str:
@@ -93,8 +99,8 @@ def zh_numbers_to_digits(text: str) -> str:
         run = m.group(0)
         before = text[m.start() - 1] if m.start() else ""
         after = text[m.end()] if m.end() < len(text) else ""
-        multi = len(run) > 1 or run in "十百"
-        if not (multi or before in _ZH_BEFORE or (after and after in _ZH_UNITS)):
+        multi = len(run) > 1 or run == "十"  # a lone 百 is a word: 百叶窗
+        if not (multi or (before and before in _ZH_BEFORE) or (after and after in _ZH_UNITS)):
             return run
         value = zh_to_int(run)
         return run if value is None else str(value)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from daemon.home.registry import Command, Decision, RangeProblem, Registry
 from daemon.home.vocabulary import ACTUATING, CHAT, QUERY, UNKNOWN, number_rule
@@ -72,15 +72,24 @@ class Policy:
         lang: Lang,
         engine: str,
         grounded: frozenset[str] | None = None,
+        decided: str | None = None,
     ) -> Decision:
         """`grounded`: for the model's decisions, the devices the request names (by name,
-        or through an area or floor) plus those in the speaker's area; others are refused."""
+        or through an area or floor) plus those in the speaker's area; others are refused.
+        `decided`: the clauses that were decided, when others were set aside: a negation
+        counts in its own clause ("don't open the curtains, close them")."""
         if engine == "model" and grounded is not None:
             d = self._grounded(d, text, grounded)
         actions = {c.action for c in d.commands}
         if not actions & (ACTUATING | {UNKNOWN, QUERY}):
             return self._valid(self._ranges(d))  # a timer's length has a range too
         m = mood(text, lang)
+        if decided is not None and decided != text:
+            m = replace(m, negated=mood(decided, lang).negated)
+        if m.hypothetical or m.reported:
+            # Hearsay, quotes and "what if": nothing to do, even as a question.
+            _LOG.info("%r asks for nothing to be done (%s): chat", text, m)
+            return Decision.one(CHAT)
         if m.asks_for_nothing and not m.question:
             _LOG.info("%r asks for nothing to be done (%s): chat", text, m)
             return Decision.one(CHAT)

@@ -116,10 +116,23 @@ class Resolver:
             return Resolved(Command(own, (), seconds, label=name), False)
         kinds = self._kinds(m)
         candidates, said, pinned = self._targets(m, kinds, site_area, everything, focus)
-        # The action depends on the kind of device: "turn off" closes a cover.
+        return self.resolve_on(m, candidates, said, pinned, said_kind=bool(kinds) or pinned)
+
+    def resolve_on(
+        self,
+        m: Match,
+        candidates: Iterable[DeviceInfo],
+        said: bool,
+        pinned: bool,
+        said_kind: bool = True,
+    ) -> Resolved:
+        """The match's command on `candidates`: the action per kind of device ("turn
+        off" closes a cover), the devices that accept it, its value; a question back
+        when several in different places fit and nothing `pinned` them."""
+        generic = self._generic_action(m)
         by_action: dict[str, list[str]] = {}
         for dev in candidates:
-            act = self._action_for(m, generic, dev, said_kind=bool(kinds) or pinned)
+            act = self._action_for(m, generic, dev, said_kind=said_kind)
             if act is not None and dev.accepts(act):
                 by_action.setdefault(act, []).append(dev.id)
         if not by_action:
@@ -167,8 +180,8 @@ class Resolver:
         dc = m.slots.get("device_class")
         if dc is not None and dc.value:
             word = str(dc.value).replace("_", " ").split()[0]
-            narrowed = [d for d in pool if any(word in p.lower() for p in (d.id, *d.phrases))]
-            pool = narrowed or pool
+            # "close the curtains" in a home without curtains closes nothing else.
+            pool = [d for d in pool if any(word in p.lower() for p in (d.id, *d.phrases))]
         area = m.slots.get("area")
         floor = m.slots.get("floor")
         everything = (

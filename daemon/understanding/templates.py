@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from hassil import Intents, TextSlotList, merge_dict, recognize_best
+from hassil import Intents, SlotList, TextSlotList, merge_dict, recognize_best
 from hassil.filter import filter_intents
 from hassil.intents import TextSlotValue
 from home_assistant_intents import get_intents
@@ -48,6 +48,9 @@ HASS_INTENTS = frozenset(
 # Passed as the area context when the site has none, so that templates which need an
 # area ("turn on the light") still match and the resolver can ask which one.
 NO_AREA = "__no_area__"
+
+# The value of the {name} slot when a placeholder stood for the target.
+PLACEHOLDER_ID = "__target__"
 
 
 def domain_of(device_type: str) -> str:
@@ -114,7 +117,7 @@ class TemplateMatcher:
             "floor": [entry(p, f.id) for f in registry.floors for p in f.phrases],
         }
 
-    def _lists_for(self, text: str) -> dict[str, Any]:
+    def _lists_for(self, text: str) -> dict[str, SlotList]:
         """The slot lists narrowed to the phrases the text contains: a name that is not in
         the text cannot match, and trying every name in every template is most of
         hassil's work in a home of 150 devices."""
@@ -124,11 +127,30 @@ class TemplateMatcher:
             for slot, values in self._slot_lists.items()
         }
 
-    def match(self, text: str, lang: Lang, area: str | None) -> Match | None:
+    def match(
+        self,
+        text: str,
+        lang: Lang,
+        area: str | None,
+        placeholder: tuple[str, frozenset[str]] | None = None,
+    ) -> Match | None:
+        """The best template match of `text`. `placeholder`: a word that stands for a
+        target found apart from the templates (targets.py), with the domains of its
+        devices; it matches where a device name would."""
+        lists = self._lists_for(text)
+        if placeholder is not None:
+            word, domains = placeholder
+            extra = [
+                TextSlotValue.from_tuple((word, PLACEHOLDER_ID, {"domain": dom}))
+                for dom in sorted(domains)
+            ]
+            name = lists["name"]
+            assert isinstance(name, TextSlotList)
+            lists["name"] = TextSlotList(name="name", values=[*name.values, *extra])
         result = recognize_best(
             text,
             self._intents[lang],
-            slot_lists=self._lists_for(text),
+            slot_lists=lists,
             skip_words=grammar(lang).skip_words,
             intent_context={"area": area or NO_AREA},
             language=HASS_LANG[lang],

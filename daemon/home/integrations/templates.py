@@ -59,8 +59,12 @@ _ENV = _Sandbox(autoescape=False)
 _ENV.globals["range"] = _range
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def _compile(source: str) -> Template | None:
+    """The compiled template (cached: templates come with the home, not per message);
+    None when it is refused or does not compile."""
+    if len(source) > MAX_TEMPLATE or _BLOCKS.search(source):
+        return None
     try:
         return _ENV.from_string(source)
     except Exception:  # any syntax or sandbox error: the template is unusable
@@ -69,8 +73,6 @@ def _compile(source: str) -> Template | None:
 
 def render(source: str, **variables: Any) -> str | None:
     """The template's output, stripped; None when it is too long or fails to render."""
-    if len(source) > MAX_TEMPLATE or _BLOCKS.search(source):
-        return None
     template = _compile(source)
     if template is None:
         return None

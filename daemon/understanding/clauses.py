@@ -1,0 +1,108 @@
+"""A request's clauses before anything is decided: which to decide, which were taken back.
+
+People talk in pieces: "nope, cancel", "open the hatch... never mind", "switch the
+kitchen lights on, no wait, the dining room ones", "don't open the curtains, close
+them", "算了，关了吧". One pass over the clauses, by the grammar of the language
+(`discourse`, `cancel`, `correction` and `negation` in daemon/data/lang):
+
+- clauses made only of hesitations and self-corrections ("oops", "wait no") carry no
+  command;
+- a clause that calls things off cancels what came before it; whatever follows is the
+  request (it may still be a command: "算了，关了吧");
+- a correction ("no wait", "actually", "算了") drops the clauses before it, which are
+  kept aside: "the dining room ones" repeats their action on new devices;
+- a negated clause asks for nothing, but its devices are what "them" means next
+  ("don't open the curtains, close them").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from daemon.understanding.lang import Lang, grammar, lexicon
+
+
+@dataclass(frozen=True)
+class Clauses:
+    kept: tuple[str, ...]  # the clauses to decide, in order
+    cancelled: bool = False  # a clause called off what came before it
+    before: tuple[str, ...] = ()  # clauses a correction or a cancel replaced
+    negated: tuple[str, ...] = ()  # clauses that say not to do something
+
+    def text(self, lang: Lang) -> str:
+        return ("，" if lang == "zh" else ", ").join(self.kept)
+
+
+@dataclass(frozen=True)
+class _Words:
+    discourse: re.Pattern[str]
+    cancel: re.Pattern[str]
+    correction: re.Pattern[str]
+
+
+@cache
+def _words(lang: Lang) -> _Words:
+    lex = lexicon(lang)
+    edge = lang == "en"
+
+    def whole(key: str) -> re.Pattern[str]:
+        body = "|".join(f"(?:{p})" for p in sorted(lex[key], key=len, reverse=True))
+        return re.compile(rf"(?:\b(?:{body})\b[\s,]*)+" if edge else f"(?:(?:{body})[\\s，,]*)+")
+
+    return _Words(whole("discourse"), whole("cancel"), whole("correction"))
+
+
+def split(text: str, lang: Lang, bare: Callable[[str], bool] = lambda _: False) -> Clauses:
+    """`text` (normalised) cut into clauses, with what was taken back set aside. `bare`
+    tells a clause that only names targets: after a negated clause it is negated too
+    ("don't turn on the tv and the fan")."""
+    w = _words(lang)
+    neg = grammar(lang).negation
+    raw = [c.strip() for c in grammar(lang).separators.split(text) if c and c.strip()]
+    kept: list[str] = []
+    before: list[str] = []
+    negated: list[str] = []
+    cancelled = False
+    negated_last = False
+    for clause in raw:
+        low = clause.lower()
+        if w.discourse.fullmatch(low):
+            if kept and w.correction.fullmatch(low):
+                before.extend(kept)  # "..., no wait, ...": what came before is replaced
+                kept = []
+            continue
+        core = _strip_lead(w.discourse, low)
+        if w.cancel.fullmatch(core) or w.cancel.fullmatch(low):
+            cancelled = True
+            before.extend(kept)
+            kept = []
+            continue
+        lead = w.correction.match(low)
+        if lead is not None and lead.end() < len(low) and kept:
+            # "no wait, the dining room ones": what came before is replaced.
+            before.extend(kept)
+            kept = []
+            clause = clause[lead.end() :].strip(" ，,")
+        elif lead is not None and lead.end() < len(low) and cancelled:
+            clause = clause[lead.end() :].strip(" ，,")
+        if len(raw) > 1 and (neg.search(low) or (negated_last and bare(clause))):
+            negated.append(clause)
+            negated_last = True
+            continue
+        negated_last = False
+        kept.append(clause)
+    if not kept and negated and not cancelled:
+        # Every clause negated: the request asks for nothing; decide it whole so that
+        # the policy says so.
+        return Clauses((text,), negated=tuple(negated))
+    if not cancelled and not before and not negated and len(kept) == len(raw):
+        return Clauses((text,))  # nothing taken back: the request as it was said
+    return Clauses(tuple(kept), cancelled, tuple(before), tuple(negated))
+
+
+def _strip_lead(pattern: re.Pattern[str], low: str) -> str:
+    m = pattern.match(low)
+    return low[m.end() :].strip() if m else low

@@ -1,0 +1,48 @@
+"""List items as people say them: several in one breath, with their quantities.
+
+"add oat milk and bananas" is two items; "购物清单加几瓶酱油" adds "酱油": the measure
+word is how much, not what (FORMAT.md: the item as said, without articles). The words
+are data (`item_separators`, `item_quantity` in daemon/data/lang).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from daemon.home.registry import Command
+from daemon.understanding.lang import Lang, lexicon
+
+
+@cache
+def _patterns(lang: Lang) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    lex = lexicon(lang)
+    seps = re.compile("|".join(lex["item_separators"]))
+    words = sorted(lex["item_quantity"], key=len, reverse=True)
+    body = "|".join(f"(?:{w})" for w in words)
+    lead = re.compile(rf"^(?:(?:{body})\s+)+" if lang == "en" else f"^(?:{body})+")
+    return seps, lead
+
+
+def items(value: str, lang: Lang) -> list[str]:
+    """The items in a said item: split at its conjunctions, quantities dropped."""
+    seps, lead = _patterns(lang)
+    out = []
+    for part in seps.split(value):
+        item = lead.sub("", part.strip()).strip(" 。.!！")
+        if item and item not in out:
+            out.append(item)
+    return out or [value]
+
+
+def expand(commands: tuple[Command, ...], lang: Lang) -> tuple[Command, ...]:
+    """Each add_item command once per item it holds."""
+    out: list[Command] = []
+    for c in commands:
+        if c.action != "add_item" or not isinstance(c.value, str):
+            out.append(c)
+            continue
+        item_lang: Lang = "zh" if re.search(r"[\u3400-\u9fff]", c.value) else "en"
+        for item in items(c.value, item_lang if lang == "zh" or item_lang == "zh" else lang):
+            out.append(Command(c.action, c.devices, item))
+    return tuple(out)

@@ -1,0 +1,115 @@
+"""The home's own words, misheard or mistyped, spelt right again.
+
+Speech recognisers write homophones ("打开客厅的等" for 灯, "收银机" for 收音机) and
+people mistype ("the island pennants", "the projecter", "the shoping list"). A request
+that nothing understood as it was said is tried once more with the words that sound
+like, or are spelt nearly like, a device, area, floor or kind of device put back:
+
+- Chinese: the same syllables without tones (pypinyin), character for character;
+- English: a word, two or three words, or two words run together, within a small edit
+  distance of a name and starting with the same letter (rapidfuzz).
+
+It only ever proposes a respelling; the request is then understood as usual, so a
+respelled text that means nothing is no worse than the original.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pypinyin import lazy_pinyin
+from rapidfuzz.distance import Levenshtein
+
+from daemon.home.registry import Registry
+from daemon.understanding.lang import Lang, lexicon
+
+# How alike a heard word must be to a name (normalised Levenshtein similarity).
+MIN_SIMILARITY = 0.75
+_WORD = re.compile(r"[a-z][a-z'-]*")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+class Respeller:
+    def __init__(self, registry: Registry) -> None:
+        phrases: set[str] = set()
+        for d in registry.devices:
+            phrases.update(p.lower() for p in d.phrases)
+        for place in (*registry.areas, *registry.floors):
+            phrases.update(p.lower() for p in place.phrases)
+        for lang in ("en", "zh"):
+            for words in lexicon(lang)["kinds"].values():
+                phrases.update(w.lower() for w in words)
+        self._en = sorted(p for p in phrases if p.isascii() and len(p) >= 4)
+        by_sound: dict[tuple[str, ...], str] = {}
+        for p in phrases:
+            if _CJK.fullmatch(p[:1] or " ") and all(_CJK.match(c) for c in p):
+                by_sound.setdefault(_sound(p), p)
+        self._zh = sorted(by_sound.items(), key=lambda x: -len(x[0]))
+
+    def respell(self, text: str, lang: Lang) -> str:
+        """`text` with misheard names put right (the same text when none are)."""
+        return self._zh_respell(text) if lang == "zh" else self._en_respell(text)
+
+    # ---------------------------------------------------------------- Chinese
+
+    def _zh_respell(self, text: str) -> str:
+        chars = list(text)
+        sounds = [_sound(c)[0] if _CJK.match(c) else "" for c in chars]
+        i = 0
+        while i < len(chars):
+            for key, phrase in self._zh:
+                n = len(key)
+                if tuple(sounds[i : i + n]) == key and "".join(chars[i : i + n]) != phrase:
+                    chars[i : i + n] = list(phrase)
+                    i += n - 1
+                    break
+                if "".join(chars[i : i + n]) == phrase:
+                    i += n - 1
+                    break
+            i += 1
+        return "".join(chars)
+
+    # ---------------------------------------------------------------- English
+
+    def _en_respell(self, text: str) -> str:
+        low = text.lower()
+        words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(low)]
+        out, pos, i = [], 0, 0
+        while i < len(words):
+            best = self._best_at(words, i)
+            if best is None:
+                i += 1
+                continue
+            phrase, n = best
+            start, end = words[i][1], words[i + n - 1][2]
+            out.append(low[pos:start] + phrase)
+            pos = end
+            i += n
+        out.append(low[pos:])
+        return "".join(out)
+
+    def _best_at(self, words: list[tuple[str, int, int]], i: int) -> tuple[str, int] | None:
+        best: tuple[float, str, int] | None = None
+        for n in (3, 2, 1):
+            window = [w for w, _, _ in words[i : i + n]]
+            if len(window) < n:
+                continue
+            spaced, joined = " ".join(window), "".join(window)
+            if spaced in self._en:
+                return None  # said right: nothing to put back
+            if n > 1 and joined in self._en:
+                return joined, n  # "down stairs"
+            for said in (spaced, joined):
+                for phrase in self._en:
+                    if phrase[0] != said[0] or abs(len(phrase) - len(said)) > 2:
+                        continue
+                    sim = Levenshtein.normalized_similarity(said, phrase)
+                    if sim >= MIN_SIMILARITY and (best is None or sim > best[0]):
+                        best = (sim, phrase, n)
+        return None if best is None else (best[1], best[2])
+
+
+@lru_cache(maxsize=4096)
+def _sound(text: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(text))

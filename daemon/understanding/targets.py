@@ -1,0 +1,311 @@
+"""What a clause points at, read off its words: named devices, places, kinds, "here", "all".
+
+Home Assistant's templates know targets only in the orders someone wrote down ("turn
+off the lights upstairs"). People stack them freely: "every lamp off on the ground
+floor", "楼下所有的灯都给我打开", "这屋的东西全关了". This module finds the pieces
+wherever they stand and resolves them by FORMAT.md's rules, in one place for every
+path:
+
+- a device's own name wins;
+- otherwise a kind of device ("lights", "灯", or the head noun that several device
+  names share: "chandelier", "空调") in a place (an area, a floor, "here", the whole
+  home) means every device of that kind there; a place alone means everything there;
+- a kind with no place means the speaker's area when it has one, else every one
+  (several in different places: the caller asks back, unless "all" was said).
+
+`canonical` replaces the target words with one placeholder name, so that the templates
+can match the rest of the clause ("zzthing off") whatever the target looked like.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from daemon.home.registry import DeviceInfo, Registry
+from daemon.understanding.lang import Lang, lexicon, phrase_pattern
+
+# The name that stands for the whole target in a canonical clause: a word no one says.
+PLACEHOLDER = "zzthing"
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """The targets a clause names, by kind of mention."""
+
+    devices: tuple[str, ...] = ()  # named by their own name or alias
+    areas: tuple[str, ...] = ()
+    floors: tuple[str, ...] = ()
+    kinds: frozenset[str] | None = None  # devices of the kinds said; None: no kind said
+    anything: bool = False  # "everything", "东西": any kind
+    here: bool = False  # "in here", "这屋"
+    everywhere: bool = False  # "everywhere", "全屋", "the whole house"
+    every: bool = False  # a quantifier: "all", "every", "所有", "全", "都"
+    back: bool = False  # points back at the devices talked about: "it", "them", "它"
+    spans: tuple[tuple[int, int], ...] = ()  # where the target words stand
+
+    @property
+    def said(self) -> bool:
+        """Some target was said (a device, a place or a kind)."""
+        return bool(
+            self.devices
+            or self.areas
+            or self.floors
+            or self.kinds is not None
+            or self.anything
+            or self.here
+            or self.everywhere
+            or self.back
+        )
+
+    @property
+    def group(self) -> bool:
+        """The target is a set by place or kind, not devices named one by one."""
+        return self.said and not self.devices
+
+
+@dataclass(frozen=True)
+class Target:
+    devices: tuple[DeviceInfo, ...]
+    settled: bool  # nothing to ask back: named, placed, "all", or the speaker's area
+    said: bool  # the clause named its target itself
+
+
+class TargetFinder:
+    """Finds and resolves targets in clauses of one registry's home."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._devices = _phrase_table((p, d.id) for d in registry.devices for p in d.phrases)
+        self._areas = _phrase_table((p, a.id) for a in registry.areas for p in a.phrases)
+        self._floors = _phrase_table((p, f.id) for f in registry.floors for p in f.phrases)
+        self._kinds = self._kind_table(registry)
+
+    # ----------------------------------------------------------------- kinds
+
+    @staticmethod
+    def _kind_table(registry: Registry) -> list[tuple[str, frozenset[str]]]:
+        """Kind words to the devices they cover, longest first: the language's words for
+        each device type (daemon/data/lang), and the head nouns that device names share
+        ("dining chandelier", "foyer chandelier": "chandelier"; "客厅空调": "空调")."""
+        table: dict[str, set[str]] = {}
+        for lang in ("en", "zh"):
+            words = lexicon(lang)["kinds"]
+            for dev in registry.devices:
+                for w in words.get(dev.type, ()):
+                    table.setdefault(w.lower(), set()).add(dev.id)
+        for dev in registry.devices:
+            for head in _heads(dev.phrases):
+                table.setdefault(head, set()).add(dev.id)
+        return sorted(((w, frozenset(ids)) for w, ids in table.items()), key=lambda x: -len(x[0]))
+
+    # -------------------------------------------------------------- mentions
+
+    def mentions(self, text: str, lang: Lang) -> Mentions:
+        low = text.lower()
+        taken: list[tuple[int, int]] = []
+        devices = _find(self._devices, low, taken)
+        areas = _find(self._areas, low, taken)
+        floors = _find(self._floors, low, taken)
+        kinds: set[str] | None = None
+        for word, ids in self._kinds:
+            for m in _pattern(word).finditer(low):
+                if _free(m.span(), taken):
+                    taken.append(m.span())
+                    kinds = (kinds or set()) | ids
+        lex = _compiled(lang)
+        flags = {}
+        for key in ("anything", "here", "everywhere", "every", "anaphora"):
+            hit = False
+            for m in lex[key].finditer(low):
+                if m.group(0).strip() and _free(m.span(), taken):
+                    taken.append(m.span())
+                    hit = True
+            flags[key] = hit
+        return Mentions(
+            devices=tuple(dict.fromkeys(devices)),
+            areas=tuple(dict.fromkeys(areas)),
+            floors=tuple(dict.fromkeys(floors)),
+            kinds=frozenset(kinds) if kinds is not None else None,
+            anything=flags["anything"],
+            here=flags["here"],
+            everywhere=flags["everywhere"],
+            every=flags["every"],
+            back=flags["anaphora"],
+            spans=tuple(sorted(taken)),
+        )
+
+    # ------------------------------------------------------------- resolving
+
+    def resolve(
+        self,
+        m: Mentions,
+        site_area: str | None,
+        focus: frozenset[str] = frozenset(),
+        domains: frozenset[str] | None = None,
+    ) -> Target:
+        """The devices `m` means (before any action narrows them). `domains`: kinds of
+        device the rest of the clause implies ("warmer": climate), when none was said."""
+        reg = self.registry
+        if m.devices:
+            return Target(tuple(reg.by_id[d] for d in m.devices), True, True)
+        pool = list(reg.devices)
+        if m.kinds is not None:
+            pool = [d for d in pool if d.id in m.kinds]
+        elif domains:
+            pool = [d for d in pool if d.type in domains]
+        elif not (m.areas or m.floors or m.anything or m.here or m.everywhere):
+            # "it", "them", or no target at all: the devices talked about.
+            pool = [d for d in pool if d.id in focus]
+            return Target(tuple(pool), bool(pool), m.back)
+        if m.areas or m.floors:
+            placed = [
+                d
+                for d in pool
+                if d.area in m.areas or (reg.floor_of(d) in m.floors and reg.floor_of(d))
+            ]
+            return Target(tuple(placed), True, True)
+        if m.here and site_area:
+            return Target(tuple(d for d in pool if d.area == site_area), True, True)
+        if m.everywhere or m.every:
+            return Target(tuple(pool), True, True)
+        if m.kinds is None and not domains and m.anything:
+            # "everything" with no place: the speaker's room, or the whole home.
+            if site_area:
+                return Target(tuple(d for d in pool if d.area == site_area), True, True)
+            return Target(tuple(pool), True, True)
+        talked_about = [d for d in pool if d.id in focus]
+        if talked_about:
+            return Target(tuple(talked_about), True, m.said)
+        if site_area:
+            local = [d for d in pool if d.area == site_area]
+            if local:
+                return Target(tuple(local), True, m.said)
+        return Target(tuple(pool), len(pool) <= 1 or not _spread(reg, pool), m.said)
+
+    # ------------------------------------------------------------- canonical
+
+    def canonical(self, text: str, m: Mentions, lang: Lang) -> str | None:
+        """`text` with the target words (and the function words around them) replaced by
+        PLACEHOLDER; None when the clause names no target."""
+        if not m.spans:
+            return None
+        low = text.lower()
+        lex = _compiled(lang)
+        spans = []
+        for a, b in m.spans:
+            left = lex["lead"].search(low[:a])
+            start = left.start() if left else a
+            prep = left is not None and "prep" in left.groupdict() and left.group("prep")
+            if left is not None and prep and lex["particle"].search(low[: left.start("prep")]):
+                start = left.end("prep")  # "turn on the ...": a particle, kept
+            right = lex["trail"].match(low, b)
+            spans.append([start, right.end() if right else b])
+        spans.sort()
+        merged: list[list[int]] = []
+        for s in spans:
+            if merged and (s[0] <= merged[-1][1] or lex["gap"].fullmatch(low, merged[-1][1], s[0])):
+                merged[-1][1] = max(merged[-1][1], s[1])
+            else:
+                merged.append(s)
+        out, pos = [], 0
+        sep = "" if lang == "zh" else " "
+        for i, (a, b) in enumerate(merged):
+            out.append(low[pos:a])
+            out.append(f"{sep}{PLACEHOLDER}{sep}" if i == 0 else sep)
+            pos = b
+        out.append(low[pos:])
+        return " ".join("".join(out).split()) if lang == "en" else "".join(out).strip()
+
+
+def _spread(reg: Registry, devices: list[DeviceInfo]) -> bool:
+    areas = {d.area for d in devices}
+    return len(areas) > 1 or None in areas
+
+
+def _heads(phrases: tuple[str, ...]) -> set[str]:
+    """Head nouns of device names: the last word of a multi-word English name, the last
+    two characters of a Chinese name of three or more."""
+    out = set()
+    for p in phrases:
+        low = p.lower().strip()
+        if low.isascii():
+            words = low.split()
+            if len(words) > 1 and len(words[-1]) > 2:
+                out.add(words[-1])
+        elif (
+            len(low) >= 3
+            and all("\u3400" <= c <= "\u9fff" for c in low[-2:])
+            and low[-2] not in "的之"  # "莉莉的灯": the head is 灯, a kind word already
+        ):
+            out.add(low[-2:])
+    return out
+
+
+def _phrase_table(pairs: object) -> list[tuple[str, str]]:
+    items = {(p.lower(), ident) for p, ident in pairs}  # type: ignore[attr-defined]
+    return sorted(items, key=lambda x: -len(x[0]))
+
+
+def _pattern(phrase: str) -> re.Pattern[str]:
+    return phrase_pattern(phrase)
+
+
+def _free(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
+    return all(span[1] <= a or span[0] >= b for a, b in taken)
+
+
+def _find(table: list[tuple[str, str]], low: str, taken: list[tuple[int, int]]) -> list[str]:
+    found = []
+    for phrase, ident in table:
+        for m in _pattern(phrase).finditer(low):
+            if _free(m.span(), taken):
+                taken.append(m.span())
+                found.append(ident)
+    return found
+
+
+@cache
+def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
+    lex = lexicon(lang)
+    words = lang == "en"
+
+    def alt(key: str) -> re.Pattern[str]:
+        items = sorted(lex[key], key=len, reverse=True)
+        body = "|".join(f"(?:{p})" for p in items) or "(?!x)x"
+        return re.compile(rf"\b(?:{body})\b" if words else f"(?:{body})")
+
+    def seq(key: str) -> str:
+        return "|".join(f"(?:{p})" for p in sorted(lex[key], key=len, reverse=True))
+
+    if words:
+        # A preposition leads into a place ("on the deck"), unless it is the particle of
+        # the verb before it ("turn on the deck lights").
+        lead = re.compile(
+            rf"(?:(?P<prep>\b(?:{seq('prepositions')})\s+)(?=\w+\s)(?:\b(?:{seq('lead')})\s+)+"
+            rf"|(?:\b(?:{seq('lead')})\s+)*)$"
+        )
+        particle = re.compile(rf"\b(?:{seq('particle_verbs')})\s+$")
+        trail = re.compile(rf"(?:\s*\b(?:{seq('trail')})\b)*") if lex["trail"] else None
+        # Between two pieces of one target: determiners, and prepositions before one
+        # ("the lights in the kitchen"); "lights on downstairs" keeps its particle.
+        gap = re.compile(
+            rf"(?:\s|\b(?:{seq('gap')})\b|\b(?:{seq('prepositions')})\b(?=\s+(?:{seq('lead')})\b))*"
+        )
+    else:
+        lead = re.compile(rf"(?:{seq('lead')})*$") if lex["lead"] else re.compile("$")
+        particle = re.compile("(?!x)x")
+        trail = re.compile(rf"(?:{seq('trail')})*")
+        gap = re.compile(rf"(?:\s|{seq('gap')})*")
+    return {
+        "anything": alt("anything"),
+        "here": alt("here"),
+        "everywhere": alt("everywhere"),
+        "every": alt("every"),
+        "anaphora": alt("anaphora"),
+        "lead": lead,
+        "particle": particle,
+        "trail": trail or re.compile(""),
+        "gap": gap,
+    }
