@@ -98,7 +98,7 @@ def split(text: str, lang: Lang, bare: Callable[[str], bool] = lambda _: False) 
         # Every clause negated: the request asks for nothing; decide it whole so that
         # the policy says so.
         return Clauses((text,), negated=tuple(negated))
-    if not cancelled and not before and not negated and len(kept) == len(raw):
+    if not cancelled and not before and not negated and (len(kept) == len(raw) or not kept):
         return Clauses((text,))  # nothing taken back: the request as it was said
     return Clauses(tuple(kept), cancelled, tuple(before), tuple(negated))
 

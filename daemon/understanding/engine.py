@@ -201,6 +201,11 @@ class IntentEngine:
             m = self.fast.targets.mentions(clause, lang)
             if m.said:
                 extra.update(d.id for d in self.fast.targets.resolve(m, area).devices)
+        # The devices of clauses set aside are what "them" means next ("don't open the
+        # curtains, close them"); a clause that does not point back does not get them.
+        back = any(self.fast.targets.mentions(c, lang).back for c in parts.kept)
+        if not back:
+            extra = set()
         replaced = None
         if parts.before and parts.kept:
             decided = self.fast.decide(parts.before[-1], lang, area, focus)

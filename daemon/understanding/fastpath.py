@@ -13,8 +13,8 @@ import logging
 import re
 
 from daemon.home.registry import Command, Decision, Registry
-from daemon.home.vocabulary import ACTUATING, CANCEL, DEVICELESS, QUERY, UNKNOWN
-from daemon.understanding.lang import Lang, grammar, phrase_pattern
+from daemon.home.vocabulary import ACTUATING, CANCEL, DEVICELESS, QUERY, TYPES, UNKNOWN
+from daemon.understanding.lang import Lang, grammar, phrase_pattern, query_kinds
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver
 from daemon.understanding.targets import PLACEHOLDER, TargetFinder
@@ -23,6 +23,12 @@ from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatche
 _LOG = logging.getLogger(__name__)
 
 MAX_CLAUSES = 6
+
+# A clause's leftover that is only a new value: "to 70", "70%", "到70度".
+_NEW_VALUE = {
+    "en": re.compile(r"(?:to|at|by)?\s*(\d+)\s*(?:%|percent|degrees?)?"),
+    "zh": re.compile(r"(?:调到|调成|到|设到|设成)?\s*(\d+)\s*(?:%|度)?"),
+}
 
 
 class FastPath:
@@ -78,6 +84,7 @@ class FastPath:
                 c = self._clause(clause, lang, area, focus)
             if (
                 c is None
+                and not commands
                 and not re.search(r"\d", clause)
                 and not self.targets.mentions(clause, lang).said
             ):
@@ -96,9 +103,15 @@ class FastPath:
     def _clause(
         self, text: str, lang: Lang, area: str | None, focus: frozenset[str]
     ) -> Command | None:
+        if focus:
+            # A clause with no target of its own in a conversation is about the devices
+            # talked about before anything else ("stop" after "open the hatch").
+            about = self._on_focus(text, lang, focus)
+            if about is not None:
+                return about
         m = self.matcher.match(text, lang, area)
         if m is None:
-            return self._canonical(text, lang, area, focus)
+            return self._canonical(text, lang, area, focus) or self._lacking(text, lang, area)
         everything = bool(grammar(lang).everything.search(text.lower()))
         command = self.resolver.resolve(m, area, everything, focus).command
         if command.action == QUERY and not mood(text, lang).question:
@@ -107,7 +120,60 @@ class FastPath:
             other = self._canonical(text, lang, area, focus)
             if other is not None and other.action in ACTUATING:
                 return other
-        return command
+        return self._narrow_query(command, text, lang)
+
+    def _narrow_query(self, command: Command, text: str, lang: Lang) -> Command:
+        """A question about a place, narrowed to the kind of device it asks about
+        ("楼上现在多少度": the thermostat upstairs, not every device there)."""
+        if command.action != QUERY or len(command.devices) < 2:
+            return command
+        kinds = self.targets.mentions(text, lang).kinds or frozenset()
+        types = query_kinds(text, lang)
+        narrowed = tuple(
+            d for d in command.devices if d in kinds or self.registry.by_id[d].type in types
+        )
+        return Command(QUERY, narrowed) if narrowed else command
+
+    def _on_focus(self, text: str, lang: Lang, focus: frozenset[str]) -> Command | None:
+        """A clause with no target of its own, about the devices talked about: "关了吧",
+        "stop", "调到26度" after a device was named. The placeholder stands where the
+        object would."""
+        if not focus or self.targets.mentions(text, lang).said:
+            return None
+        if (
+            not grammar(lang)
+            .fillers.sub("", grammar(lang).skip.sub("", text.lower()))
+            .strip(" ,.!?，。！？")
+        ):
+            return None  # "hey", "please": no command at all
+        canon = f"{PLACEHOLDER}{text}" if lang == "zh" else f"{text} {PLACEHOLDER}"
+        devices = [self.registry.by_id[d] for d in sorted(focus) if d in self.registry.by_id]
+        domains = frozenset(domain_of(d.type) for d in devices)
+        m = self.matcher.match(canon, lang, None, placeholder=(PLACEHOLDER, domains))
+        if m is None and lang == "zh":
+            canon = f"把{PLACEHOLDER}{text}"
+            m = self.matcher.match(canon, lang, None, placeholder=(PLACEHOLDER, domains))
+        if m is None or self._placeholder(m) is None:
+            return None
+        command = self.resolver.resolve_on(m, devices, False, True).command
+        return None if command.action == UNKNOWN else command
+
+    def _lacking(self, text: str, lang: Lang, area: str | None) -> Command | None:
+        """`unknown` for a device named with a verb it has no action for ("pause the
+        dishwasher"): the clause matches a template for another kind of device."""
+        mentions = self.targets.mentions(text, lang)
+        if not mentions.devices or mentions.group:
+            return None
+        canon = self.targets.canonical(text, mentions, lang)
+        if canon is None:
+            return None
+        every = frozenset(domain_of(t) for t in TYPES)
+        m = self.matcher.match(canon, lang, area, placeholder=(PLACEHOLDER, every))
+        if m is None or self._placeholder(m) is None:
+            return None
+        devices = [self.registry.by_id[d] for d in mentions.devices]
+        command = self.resolver.resolve_on(m, devices, True, True).command
+        return Command(UNKNOWN) if command.action == UNKNOWN else None
 
     def _canonical(
         self, text: str, lang: Lang, area: str | None, focus: frozenset[str]
@@ -130,12 +196,12 @@ class FastPath:
         devices = [d for d in target.devices if dom is None or domain_of(d.type) == dom]
         if len(domains) > 1:
             devices = list(target.devices)  # "everything off": each by its own kind
-        said_kind = mentions.kinds is not None or bool(mentions.devices)
+        said_kind = mentions.kinds is not None or bool(mentions.devices) or mentions.back
         resolved = self.resolver.resolve_on(
             m, devices, target.said, target.settled or mentions.every, said_kind=said_kind
         )
         _LOG.debug("%r as %r: %s", text, canon, resolved.command)
-        return resolved.command
+        return self._narrow_query(resolved.command, text, lang)
 
     @staticmethod
     def _placeholder(m: Match) -> str | None:
@@ -183,6 +249,13 @@ class FastPath:
                 if here and dev.type in kinds:
                     ids.append(dev.id)
         ids = list(dict.fromkeys(ids))
+        value = _NEW_VALUE[lang].fullmatch(leftover.strip())
+        if value is not None and isinstance(last.value, int):
+            # "... and the downstairs one to 70": the same action, a new value.
+            number = int(value.group(1))
+            number = -number if last.value < 0 else number
+            ids = [i for i in ids if self.registry.by_id[i].accepts(last.action)]
+            return Command(last.action, tuple(ids), number) if ids else Command(UNKNOWN)
         if re.sub(r"[\W_]+", "", leftover):
             # "主卧的也关了": the clause's own verb, on the same kind of device there.
             return self._own_verb(clause, lang, ids)

@@ -39,6 +39,7 @@ class Grammar:
     fillers: re.Pattern[str]
     everything: re.Pattern[str]
     skip_words: tuple[str, ...]
+    skip: re.Pattern[str]
 
 
 def alternation(patterns: list[str], words: bool) -> re.Pattern[str]:
@@ -54,6 +55,18 @@ def _raw(lang: Lang) -> dict[str, Any]:
     return tomllib.loads(
         resources.files("daemon").joinpath("data", "lang", f"{lang}.toml").read_text("utf-8")
     )
+
+
+def query_kinds(text: str, lang: Lang) -> frozenset[str]:
+    """The device types a question about state is about, by its words (`query_kinds`)."""
+    low = text.lower()
+    return frozenset(t for t, pattern in _query_kinds(lang).items() if pattern.search(low))
+
+
+@cache
+def _query_kinds(lang: Lang) -> dict[str, re.Pattern[str]]:
+    table = _raw(lang).get("query_kinds", {})
+    return {t: alternation(list(words), lang == "en") for t, words in table.items()}
 
 
 def lexicon(lang: Lang) -> dict[str, Any]:
@@ -91,6 +104,7 @@ def grammar(lang: Lang) -> Grammar:
         fillers=alternation(raw["target_fillers"], words),
         everything=alternation(raw["all_words"], words),
         skip_words=tuple(raw["skip_words"]),
+        skip=alternation(sorted(raw["skip_words"], key=len, reverse=True), words),
     )
 
 

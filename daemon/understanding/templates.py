@@ -53,6 +53,18 @@ NO_AREA = "__no_area__"
 PLACEHOLDER_ID = "__target__"
 
 
+def _extend(data: dict[str, Any], own: dict[str, Any]) -> None:
+    """Merge dialogd's templates over Home Assistant's, in place. An intent both have
+    gets dialogd's sentences besides Home Assistant's (hassil's merge_dict would replace
+    the whole list); everything else merges as merge_dict does."""
+    theirs = data.get("intents", {})
+    for name, intent in list(own.get("intents", {}).items()):
+        if name in theirs and isinstance(intent, dict) and "data" in intent:
+            theirs[name]["data"] = [*theirs[name].get("data", []), *intent["data"]]
+            own["intents"].pop(name)
+    merge_dict(data, own)
+
+
 def domain_of(device_type: str) -> str:
     return DOMAIN_OF_TYPE.get(device_type, device_type)
 
@@ -89,7 +101,7 @@ class TemplateMatcher:
                 .joinpath("data", "sentences", f"{code}.yaml")
                 .read_text("utf-8")
             )
-            merge_dict(data, own)  # in place
+            _extend(data, own)
             merged = Intents.from_dict(data)
             names = {n for n in merged.intents if n in HASS_INTENTS or n.startswith("dialogd.")}
             self._intents[lang] = filter_intents(merged, domains=domains, intent_names=names)
