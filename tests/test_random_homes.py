@@ -117,14 +117,6 @@ def test_naming_a_device_in_english_decides_it(home: Registry) -> None:
     assert not misses, "\n".join(misses)
 
 
-# Normalisation reads the 百 of a name as a number: "打开百叶窗" becomes "打开100叶窗" and
-# the blinds called 百叶窗 are `unknown`.
-ZH_NUMBER_IN_NAME = pytest.mark.xfail(
-    strict=False, reason="'打开百叶窗'/'关闭百叶窗' -> unknown: 百 of a name read as 100"
-)
-
-
-@ZH_NUMBER_IN_NAME
 @PROPERTY
 @given(homes(max_devices=80))
 def test_naming_a_device_in_chinese_decides_it(home: Registry) -> None:
@@ -140,7 +132,6 @@ def test_naming_in_english_decides_in_big_seeded_homes(seed: int) -> None:
     assert not misses, "\n".join(misses)
 
 
-@ZH_NUMBER_IN_NAME
 @pytest.mark.parametrize("seed", SEEDS)
 def test_naming_in_chinese_decides_in_big_seeded_homes(seed: int) -> None:
     home = random_home(seed, 150, 150)

@@ -53,6 +53,11 @@ MAX_ITEM_TOKENS = 12
 # Candidate command heads scored side by side in one batch; more go to the greedy walk.
 # (llama.cpp slows down by two orders of magnitude with 32 sequences; 16 cost nothing.)
 MAX_CANDIDATES = 15
+# Lines whose first token is among this many best first tokens are scored whole.
+FIRST_TOKENS = 3
+# ... and no less likely than the best first token by more than this (nats): a line
+# whose first token is 20 times less likely is out whatever follows it.
+FIRST_TOKEN_SPAN = 3.0
 
 
 class ContextTooSmall(ValueError):
@@ -441,7 +446,23 @@ class LlamaEngine:
             lines = self._lines(heads, hint, expand=False)
         if not 2 <= len(lines) <= MAX_CANDIDATES:
             return None
-        scores = self._score(run, [toks for _, _, toks in lines])
+        # The turn first: its last logits rank every line's first token. Only the lines
+        # that start with one of the best few go on to be scored whole, in one batch:
+        # each token of a batch costs time, and most lines are out at their first token.
+        self.llm.eval(run.pending)
+        run.evaluated += len(run.pending)
+        run.pending = []
+        first = _log_softmax(self._logits())
+        starts = sorted({t[0] for _, _, t in lines}, key=lambda t: -first[t])[:FIRST_TOKENS]
+        best_starts = [t for t in starts if first[t] >= first[starts[0]] - FIRST_TOKEN_SPAN]
+        lines = [ln for ln in lines if ln[2][0] in best_starts]
+        if len(lines) == 1:
+            node, value, toks = lines[0]
+            if not (value is None and not node.free and toks[-1] == self._im_end):
+                run.pending.extend(toks)
+            run.sampled += 1
+            return node, value, float("inf"), ""
+        scores = self._score(run, [toks for _, _, toks in lines], first)
         if scores is None:
             return None
         order = sorted(range(len(lines)), key=lambda i: -scores[i])
@@ -483,10 +504,14 @@ class LlamaEngine:
                 out.append((node, None, toks))
         return out
 
-    def _score(self, run: _Run, lines: list[list[int]]) -> list[float] | None:
+    def _score(
+        self, run: _Run, lines: list[list[int]], first: npt.NDArray[np.float64] | None = None
+    ) -> list[float] | None:
         """Mean log-probability of each of `lines` after the prompt and `run.pending`, in
         one batch: the pending tokens belong to every line's sequence, and lines share
-        the tokens they start with (a trie), each line in a sequence of its own."""
+        the tokens they start with (a trie), each line in a sequence of its own. With
+        nothing pending, `first` holds the log-probabilities of the lines' first tokens
+        (the logits after what was evaluated last)."""
         llm = self.llm
         turn = run.pending
         base = llm.n_tokens
@@ -500,7 +525,7 @@ class LlamaEngine:
                     nodes.append((toks[d], d, set()))
                 nodes[index[key]][2].add(c + 1)
         n = len(turn) + len(nodes)
-        if not turn or n > llm.n_batch:
+        if (not turn and first is None) or n > llm.n_batch:
             return None
         k = len(lines)
         ctx = llm._ctx.ctx
@@ -509,29 +534,37 @@ class LlamaEngine:
             everyone = list(range(k + 1))
             for i, tok in enumerate(turn):
                 _put(batch, i, tok, base + i, everyone, i == len(turn) - 1)
+            parents = {index[tuple(t[:d])] for t in lines for d in range(1, len(t))}
             for j, (tok, depth, seqs) in enumerate(nodes):
-                _put(batch, len(turn) + j, tok, base + len(turn) + depth, sorted(seqs), True)
+                # Logits only where a line goes on: the vocabulary projection is a fifth
+                # of a token's cost.
+                pos = base + len(turn) + depth
+                _put(batch, len(turn) + j, tok, pos, sorted(seqs), j in parents)
             batch.n_tokens = n
             llm._ctx.kv_cache_seq_rm(-1, base, -1)
             for seq in range(1, k + 1):
                 llm._ctx.kv_cache_seq_cp(0, seq, 0, base)
             if llama_cpp.llama_decode(ctx, batch) != 0:
                 return None
-            logprob: dict[int, npt.NDArray[np.float32]] = {}
+            logprob: dict[int, npt.NDArray[np.float64]] = {}
 
-            def row(i: int) -> npt.NDArray[np.float32]:
+            def row(i: int) -> npt.NDArray[np.float64]:
                 if i not in logprob:
-                    raw = np.ctypeslib.as_array(
-                        llama_cpp.llama_get_logits_ith(ctx, i), shape=(self._n_vocab,)
-                    ).astype(np.float64)
-                    top = raw.max()
-                    logprob[i] = raw - (top + np.log(np.exp(raw - top).sum()))
+                    logprob[i] = _log_softmax(
+                        np.ctypeslib.as_array(
+                            llama_cpp.llama_get_logits_ith(ctx, i), shape=(self._n_vocab,)
+                        )
+                    )
                 return logprob[i]
 
             scores = []
             for toks in lines:
                 total = 0.0
                 for d, tok in enumerate(toks):
+                    if d == 0 and not turn:
+                        assert first is not None
+                        total += float(first[tok])
+                        continue
                     parent = len(turn) - 1 if d == 0 else len(turn) + index[tuple(toks[:d])]
                     total += float(row(parent)[tok])
                 scores.append(total / len(toks))
@@ -735,6 +768,13 @@ class LlamaEngine:
 
     def close(self) -> None:
         self.llm.close()
+
+
+def _log_softmax(logits: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    raw = logits.astype(np.float64)
+    top = raw.max()
+    out: npt.NDArray[np.float64] = raw - (top + np.log(np.exp(raw - top).sum()))
+    return out
 
 
 def _put(batch: Any, i: int, tok: int, pos: int, seqs: list[int], logits: bool) -> None:
