@@ -295,6 +295,7 @@ def _play_turn(
         "engine": u.engine,
         "ms": round(ms, 1),
         "status": played.status,
+        "margin": None if u.margin is None else round(min(u.margin, 99.0), 3),
     }
     if not hit and not out.quiet and not out.jsonl:
         _print_miss(turn, row, out.home)

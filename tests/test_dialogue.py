@@ -376,3 +376,32 @@ def test_two_sites_at_once_keep_their_own_conversations(
             f"{area}_light",
             10,
         )
+
+
+def test_an_unsure_model_asks_back_and_a_yes_does_it(broker: Broker, tmp_path: Path) -> None:
+    """A command the model chose by too small a margin is a question back, over a real
+    broker; the yes carries it out. (min_margin = 10 makes every model choice unsure.)"""
+    need_model()
+    bus = Listener(broker.port)
+    extra = "min_margin = 10\nsensitive_margin = 10\n"
+    cfg = write_config(tmp_path / "c.toml", port=broker.port, extra=extra)
+    state = tmp_path / "state"
+    cfg.write_text(f'state_dir = "{state}"\n' + cfg.read_text() + "\n[dialogue]\nconfirm_s = 10\n")
+    d = DaemonProcess(cfg)
+    try:
+        bus.wait_for(STATUS, 90, lambda p: p == b"online")
+        # Words no template has: the model decides.
+        asked = ask(bus, "kill the sound on the telly", "u1", "sofa")
+        assert asked.engine == "model" and asked.status == "needs_confirmation", asked
+        assert asked.expect_reply and asked.reply.startswith("Do you want me to"), asked
+        done = ask(bus, "yes", "u2", "sofa")
+        assert done.status == "confirmed", done
+        assert [(s.action, s.device) for s in done.steps] == [
+            (s.action, s.device) for s in asked.steps
+        ]
+        # Nothing was decided before the yes.
+        seen = [Intent.model_validate_json(p) for t, p in bus.history if t == INTENT]
+        assert [i.id for i in seen if i.status in ("decided", "confirmed")] == ["u2"]
+    finally:
+        bus.close()
+        d.stop()

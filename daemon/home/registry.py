@@ -135,6 +135,8 @@ class Hint:
     colors: frozenset[str] | None = None
     # The request names a device by its own name: "unknown" is not an answer then.
     named_directly: bool = False
+    # The number is where to go ("to 10%", "调到26度"), not how far to move.
+    absolute: bool = False
 
 
 @dataclass

@@ -40,6 +40,11 @@ _LOG = logging.getLogger(__name__)
 
 MAX_MODEL_COMMANDS = 4
 _NUMBER = re.compile(r"-?\d+")
+# A number said as where to go ("to 10%", "调到26度"), not by how much.
+_TARGET_VALUE = {
+    "en": re.compile(r"\b(?:to|at)\s+\d"),
+    "zh": re.compile(r"(?:到|为|成|至|在)\d"),
+}
 # Two English words in a row: the request may be English around a Chinese name or item.
 _ENGLISH_FRAME = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
 
@@ -400,12 +405,14 @@ class IntentEngine:
             if any(_says(low, p.lower(), lang) for p in fl.phrases):
                 named.update(d.id for d in reg.on_floor(fl.id))
         numbers = frozenset(abs(int(n)) for n in _NUMBER.findall(low) if len(n) <= 6)
+        absolute = bool(numbers) and bool(_TARGET_VALUE[lang].search(low))
         colors = frozenset(c for word, c in self._colors.items() if word in low)
         return Hint(
             devices=frozenset(named) or None,
             values=numbers or None,
             colors=colors or None,
             named_directly=directly,
+            absolute=absolute,
         )
 
 

@@ -455,13 +455,20 @@ class LlamaEngine:
         first = _log_softmax(self._logits())
         starts = sorted({t[0] for _, _, t in lines}, key=lambda t: -first[t])[:FIRST_TOKENS]
         best_starts = [t for t in starts if first[t] >= first[starts[0]] - FIRST_TOKEN_SPAN]
-        lines = [ln for ln in lines if ln[2][0] in best_starts]
-        if len(lines) == 1:
-            node, value, toks = lines[0]
+        kept = [ln for ln in lines if ln[2][0] in best_starts]
+        if len(kept) == 1:
+            # Out at their first token, the others trail the winner by at least that
+            # token's difference, over the winner's length.
+            node, value, toks = kept[0]
             if not (value is None and not node.free and toks[-1] == self._im_end):
                 run.pending.extend(toks)
             run.sampled += 1
-            return node, value, float("inf"), ""
+            runner = next((s for s in starts if s != toks[0]), None)
+            if runner is None:
+                return node, value, float("inf"), ""
+            other = next(ln for ln in lines if ln[2][0] == runner)
+            return node, value, (first[toks[0]] - first[runner]) / len(toks), other[0].line
+        lines = kept
         scores = self._score(run, [toks for _, _, toks in lines], first)
         if scores is None:
             return None
@@ -492,6 +499,8 @@ class LlamaEngine:
                 out.append((node, None, toks))
             elif kind == "none":
                 out.append((node, None, [*toks, self._im_end]))
+            elif hint is not None and hint.absolute and action.startswith("change_"):
+                continue  # "to 10%" is where to go, not how far: a set_* action says it
             elif expand and kind in ("number", "color"):
                 values = self._values(action, device, hint)
                 if len(values) > 4:

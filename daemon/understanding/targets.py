@@ -95,9 +95,15 @@ class TargetFinder:
             for dev in registry.devices:
                 for w in words.get(dev.type, ()):
                     table.setdefault(w.lower(), set()).add(dev.id)
+        heads: dict[str, set[str]] = {}
         for dev in registry.devices:
             for head in _heads(dev.phrases):
-                table.setdefault(head, set()).add(dev.id)
+                heads.setdefault(head, set()).add(dev.id)
+        for head, ids in heads.items():
+            # A Chinese suffix is a kind only when several names share it ("客厅空调",
+            # "主卧空调"): one name's last two characters may be anything ("洒水器").
+            if head.isascii() or len(ids) > 1:
+                table.setdefault(head, set()).update(ids)
         return sorted(((w, frozenset(ids)) for w, ids in table.items()), key=lambda x: -len(x[0]))
 
     # -------------------------------------------------------------- mentions
