@@ -243,6 +243,9 @@ class IntentEngine:
         margin: float | None = None
         for clause in clauses:
             named = self.hint(clause, lang, area)
+            if self.fast.targets.mentions(clause, lang).elsewhere:
+                commands.append(Command(UNKNOWN))  # a kind of room the home lacks
+                continue
             group = self._group(clause, lang, area, focus)
             by_focus = named.devices is None and bool(focus) and group is None
             if by_focus:

@@ -26,12 +26,27 @@ _ONE_AS_PRONOUN = {
 }  # fmt: skip
 
 
+# After these, "one" is a number again ("to one", "speed one").
+_ONE_AS_NUMBER_AFTER = {"to", "at", "by", "for", "from", "of", "than", "speed", "level",
+                        "setting", "number", "minus", "plus", "only", "just", "and"}  # fmt: skip
+# Before these, "one" after a noun is a pronoun ("the downstairs one to 70").
+_ONE_BEFORE = {"to", "in", "on", "at", "too", "as", "also", "please", "instead", "and", "by"}
+
+
+def _pronoun_one(words: list[str], i: int) -> bool:
+    before = words[i - 1].lower().strip(",")
+    after = words[i + 1].lower() if i + 1 < len(words) else ""
+    if before in _ONE_AS_PRONOUN:
+        return True
+    return before not in _ONE_AS_NUMBER_AFTER and before not in _EN_WORDS and after in _ONE_BEFORE
+
+
 def en_words_to_digits(words: list[str]) -> list[str]:
     """Replace each run of English number words by its value ("twenty two" -> "22")."""
     out: list[str] = []
     i = 0
     while i < len(words):
-        pronoun = words[i] == "one" and i > 0 and words[i - 1].lower() in _ONE_AS_PRONOUN
+        pronoun = words[i] == "one" and i > 0 and _pronoun_one(words, i)
         if words[i] not in _EN_WORDS or pronoun:
             out.append(words[i])
             i += 1

@@ -92,8 +92,13 @@ class Resolved:
 
 
 class Resolver:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self, registry: Registry, motion: dict[str, re.Pattern[str]] | None = None
+    ) -> None:
         self.registry = registry
+        # A clause that starts with an open/close verb ("shut the garage") moves what
+        # opens and closes there, not everything that turns off.
+        self.motion = motion or {}
 
     def resolve(
         self,
@@ -130,6 +135,13 @@ class Resolver:
         off" closes a cover), the devices that accept it, its value; a question back
         when several in different places fit and nothing `pinned` them."""
         generic = self._generic_action(m)
+        candidates = list(candidates)
+        if m.intent in ("HassTurnOn", "HassTurnOff"):
+            moving = "open" if m.intent == "HassTurnOn" else "close"
+            verb = self.motion.get(moving)
+            movers = [d for d in candidates if d.accepts(moving)]
+            if verb is not None and verb.search(m.text.lower()) and movers:
+                candidates, said_kind = movers, True
         by_action: dict[str, list[str]] = {}
         for dev in candidates:
             act = self._action_for(m, generic, dev, said_kind=said_kind)

@@ -43,6 +43,9 @@ class Mentions:
     everywhere: bool = False  # "everywhere", "全屋", "the whole house"
     every: bool = False  # a quantifier: "all", "every", "所有", "全", "都"
     back: bool = False  # points back at the devices talked about: "it", "them", "它"
+    # A kind of device in a kind of room the home does not have ("the bathroom light"
+    # in a home with no bathroom): nothing here fits.
+    elsewhere: bool = False
     spans: tuple[tuple[int, int], ...] = ()  # where the target words stand
 
     @property
@@ -129,7 +132,10 @@ class TargetFinder:
                     taken.append(m.span())
                     hit = True
             flags[key] = hit
+        rooms = [r for r in lex["rooms"].finditer(low) if _free(r.span(), taken)]
+        elsewhere = bool(rooms) and kinds is not None and not (devices or areas or floors)
         return Mentions(
+            elsewhere=elsewhere,
             devices=tuple(dict.fromkeys(devices)),
             areas=tuple(dict.fromkeys(areas)),
             floors=tuple(dict.fromkeys(floors)),
@@ -156,6 +162,8 @@ class TargetFinder:
         reg = self.registry
         if m.devices:
             return Target(tuple(reg.by_id[d] for d in m.devices), True, True)
+        if m.elsewhere:
+            return Target((), True, True)
         pool = list(reg.devices)
         if m.kinds is not None:
             pool = [d for d in pool if d.id in m.kinds]
@@ -238,7 +246,7 @@ def _heads(phrases: tuple[str, ...]) -> set[str]:
         low = p.lower().strip()
         if low.isascii():
             words = low.split()
-            if len(words) > 1 and len(words[-1]) > 2:
+            if len(words) > 1 and len(words[-1]) >= 2:
                 out.add(words[-1])
         elif (
             len(low) >= 3
@@ -310,6 +318,7 @@ def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
         "everywhere": alt("everywhere"),
         "every": alt("every"),
         "anaphora": alt("anaphora"),
+        "rooms": alt("rooms"),
         "lead": lead,
         "particle": particle,
         "trail": trail or re.compile(""),

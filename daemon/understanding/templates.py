@@ -9,6 +9,7 @@ with their domain, areas, floors) come from the registry.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -53,6 +54,20 @@ NO_AREA = "__no_area__"
 PLACEHOLDER_ID = "__target__"
 
 
+def _motion_verbs(data: dict[str, Any], lang: Lang) -> dict[str, re.Pattern[str]]:
+    """The words of Home Assistant's `open` and `close` expansion rules, English only:
+    in Chinese 打开/关 are also the words for on and off."""
+    if lang != "en":
+        return {}
+    rules = data.get("expansion_rules", {})
+    out = {}
+    for action in ("open", "close"):
+        words = sorted(set(re.findall(r"[a-z]{3,}", str(rules.get(action, "")))) - {"up", "down"})
+        if words:
+            out[action] = re.compile(rf"^(?:\w+\s+)?(?:{'|'.join(words)})\b")
+    return out
+
+
 def _extend(data: dict[str, Any], own: dict[str, Any]) -> None:
     """Merge dialogd's templates over Home Assistant's, in place. An intent both have
     gets dialogd's sentences besides Home Assistant's (hassil's merge_dict would replace
@@ -91,11 +106,15 @@ class TemplateMatcher:
         t0 = time.perf_counter()
         self.registry = registry
         self._intents: dict[Lang, Intents] = {}
+        # Home Assistant's own open/close verbs ("shut", "lower", "raise"), for telling
+        # "shut the garage" (the door) from "turn off the garage" (everything there).
+        self.motion: dict[Lang, dict[str, re.Pattern[str]]] = {}
         domains = {domain_of(d.type) for d in registry.devices}
         for lang, code in HASS_LANG.items():
             data = get_intents(code)
             if data is None:
                 raise RuntimeError(f"home-assistant-intents has no {code} templates")
+            self.motion[lang] = _motion_verbs(data, lang)
             own = yaml.safe_load(
                 resources.files("daemon")
                 .joinpath("data", "sentences", f"{code}.yaml")
