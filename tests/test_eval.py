@@ -180,7 +180,7 @@ def test_jsonl_rows_carry_status_and_tags(
     *rows, summary = _json_lines(out)
     assert list(summary) == SUMMARY_KEYS and len(rows) == 4
     assert list(rows[0]) == [
-        "text", "expect", "got", "exact", "engine", "ms", "status", "tags",
+        "text", "expect", "got", "exact", "engine", "ms", "status", "margin", "tags",
     ]  # fmt: skip
     assert [r["status"] for r in rows] == ["decided", "decided", "needs_confirmation", "decided"]
     assert [r["tags"] for r in rows] == [["single"], ["single"], ["safety"], ["safety"]]

@@ -118,10 +118,12 @@ class TargetFinder:
         areas = _find(self._areas, low, taken)
         floors = _find(self._floors, low, taken)
         kinds: set[str] | None = None
+        kind_spans: list[tuple[int, int]] = []
         for word, ids in self._kinds:
             for m in _pattern(word).finditer(low):
                 if _free(m.span(), taken):
                     taken.append(m.span())
+                    kind_spans.append(m.span())
                     kinds = (kinds or set()) | ids
         lex = _compiled(lang)
         flags = {}
@@ -133,7 +135,12 @@ class TargetFinder:
                     hit = True
             flags[key] = hit
         rooms = [r for r in lex["rooms"].finditer(low) if _free(r.span(), taken)]
-        elsewhere = bool(rooms) and kinds is not None and not (devices or areas or floors)
+        named_else = lang == "en" and any(
+            _modified(low, a, lex["kind_lead"]) for a, _ in kind_spans
+        )
+        elsewhere = (
+            (bool(rooms) or named_else) and kinds is not None and not (devices or areas or floors)
+        )
         return Mentions(
             elsewhere=elsewhere,
             devices=tuple(dict.fromkeys(devices)),
@@ -233,6 +240,12 @@ class TargetFinder:
         return " ".join("".join(out).split()) if lang == "en" else "".join(out).strip()
 
 
+def _modified(low: str, start: int, lead: re.Pattern[str]) -> bool:
+    """The word right before a kind word names something ("greenhouse lamp")."""
+    before = re.search(r"([\w']+)\s*$", low[:start])
+    return before is not None and not lead.fullmatch(before.group(1))
+
+
 def _spread(reg: Registry, devices: list[DeviceInfo]) -> bool:
     areas = {d.area for d in devices}
     return len(areas) > 1 or None in areas
@@ -319,6 +332,7 @@ def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
         "every": alt("every"),
         "anaphora": alt("anaphora"),
         "rooms": alt("rooms"),
+        "kind_lead": alt("kind_lead") if lex.get("kind_lead") else re.compile("(?!x)x"),
         "lead": lead,
         "particle": particle,
         "trail": trail or re.compile(""),
