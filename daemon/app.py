@@ -84,6 +84,7 @@ def build_engine(settings: Settings) -> IntentEngine:
         settings.replies,
         model,
         margins=(settings.llm.min_margin, settings.llm.sensitive_margin),
+        check=settings.llm.check,
     )
 
 

@@ -190,6 +190,14 @@ class LlmSettings(Section):
         le=10,
         description="The same margin for commands on sensitive actions (they ask anyway).",
     )
+    check: bool = Field(
+        False,
+        description=(
+            "Before an actuating model decision, ask the model 'Is the speaker asking you "
+            "to <it> now?' (about one evaluation); a no asks back. Off: the Coder stand-in "
+            "answers yes to everything (benchmarks/yes_no_check.py measures it)."
+        ),
+    )
     enabled: bool = Field(
         True, description="Load the model. Off: only the rule-based fast path answers."
     )

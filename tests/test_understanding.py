@@ -725,6 +725,9 @@ class _Answer:
 class StandInModel:
     """Always answers the same decision: the worst a model could do."""
 
+    def check(self, text: str, asked: str, answer: str) -> float:
+        return 1.0
+
     def __init__(self, decision: Decision) -> None:
         self.answer = decision
         self.calls: list[str] = []

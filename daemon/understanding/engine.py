@@ -58,6 +58,8 @@ class Model(Protocol):
 
     def set_registry(self, registry: Registry) -> None: ...
 
+    def check(self, text: str, asked: str, answer: str) -> float: ...
+
 
 class ModelAnswerLike(Protocol):
     @property
@@ -106,9 +108,11 @@ class IntentEngine:
         replies: dict[str, dict[str, str]] | None = None,
         model: Model | None = None,
         margins: tuple[float, float] = (0.5, 1.5),
+        check: bool = False,
     ) -> None:
         self.model = model
         self.margins = margins
+        self.check = check
         self._replies_cfg = replies or {}
         self._respeller: Respeller | None = None
         self._respeller_for: Registry | None = None
@@ -179,11 +183,15 @@ class IntentEngine:
         if decision is None and p.lang == "zh" and _ENGLISH_FRAME.search(text):
             # "add 火柴 to the pantry": English grammar around a Chinese word.
             decision = self.fast.decide(normalize(text, "en"), "en", area, p.focus)
-        if decision is None:
+        if decision is None or _unknown(decision):
             # Misheard or mistyped names ("打开客厅的等", "the projecter").
             respelled = self.respeller.respell(p.text, p.lang)
             if respelled != p.text:
-                decision = self.fast.decide(respelled, p.lang, area, p.focus)
+                respelled_decision = self.fast.decide(respelled, p.lang, area, p.focus)
+                if respelled_decision is not None and (
+                    decision is None or not _unknown(respelled_decision)
+                ):
+                    decision = respelled_decision
         if decision is None and p.replaced is not None:
             # "..., no wait, the dining room ones": the replaced clause's action.
             again = self.fast.repeat(p.replaced, p.text, p.lang)
@@ -272,7 +280,7 @@ class IntentEngine:
                     c = self._whole_group(c, group)
                 if c not in commands:
                     commands.append(c)
-        return self._finish(
+        u = self._finish(
             Decision(tuple(commands)),
             text,
             lang,
@@ -285,6 +293,23 @@ class IntentEngine:
             decided_text=norm,
             margin=margin,
         )
+        if self.check and not u.unsure:
+            u = self._checked(u, text)
+        return u
+
+    def _checked(self, u: Understood, text: str) -> Understood:
+        """One yes/no question to the model before anything moves: "Is the speaker
+        asking you to <it> now?". A no (or a tie) asks back instead of acting."""
+        acting = [c for c in u.decision.commands if c.action in ACTUATING and c.devices]
+        if not acting or self.model is None:
+            return u
+        c = acting[0]
+        names = " and ".join(self.registry.by_id[d].name for d in c.devices)
+        asked = f"{c.action.replace('_', ' ')} the {names}"
+        line = " ".join(str(x) for x in (c.action, c.devices[0], c.value) if x is not None)
+        score = self.model.check(text, asked, line)
+        _LOG.info("check for %r (%s): log-odds of yes %.2f", text, asked, score)
+        return replace(u, unsure=score <= 0)
 
     def conclude(self, decision: Decision, text: str, lang: Lang) -> Understood:
         """A decision made outside the engine (a follow-up the dialogue resolved): the
@@ -417,6 +442,10 @@ class IntentEngine:
             named_directly=directly,
             absolute=absolute,
         )
+
+
+def _unknown(d: Decision) -> bool:
+    return all(c.action == UNKNOWN for c in d.commands)
 
 
 def _one_per_type(group: Target) -> frozenset[str]:

@@ -141,6 +141,10 @@ class LlamaEngine:
         self._im_end = self._tok("<|im_end|>")[0]
         self._nl = self._tok("\n")[0]
         self._newline = set(self._tok("\n"))
+        self._yes_no = (
+            {self._tok(w)[0] for w in ("yes", "Yes", " yes")},
+            {self._tok(w)[0] for w in ("no", "No", " no")},
+        )
         self._value_tries: dict[tuple[str, ...], _Node] = {}
         self.load_ms = (time.monotonic() - t0) * 1000
         self.registry = registry
@@ -774,6 +778,29 @@ class LlamaEngine:
             ):
                 return tok, piece
         return self._im_end, ""  # nothing fitting among the best: end the reply here
+
+    # ------------------------------------------------------------ the check
+
+    def check(self, text: str, asked: str, answer: str) -> float:
+        """How much more the model thinks `text` asks for `asked` now than not: log P(yes)
+        - log P(no) to "Is the speaker asking you to <asked> now?", asked after the
+        request and the chosen answer line, from the cached prompt. About one evaluation
+        of a few dozen tokens."""
+        self.llm.n_tokens = self.prefix_tokens
+        follow = (
+            f"{answer}<|im_end|>\n<|im_start|>user\n"
+            f"Is the speaker asking you to {asked} right now? Answer yes or no."
+            "<|im_end|>\n<|im_start|>assistant\n"
+        )
+        tokens = self._tok(ChatML.turn(text) + follow)
+        room = self.llm.n_ctx() - self.prefix_tokens - 8
+        if len(tokens) > room:
+            return 0.0
+        self.llm.eval(tokens)
+        logp = _log_softmax(self._logits())
+        yes = max(float(logp[t]) for t in self._yes_no[0])
+        no = max(float(logp[t]) for t in self._yes_no[1])
+        return yes - no
 
     def close(self) -> None:
         self.llm.close()

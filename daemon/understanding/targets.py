@@ -46,6 +46,9 @@ class Mentions:
     # A kind of device in a kind of room the home does not have ("the bathroom light"
     # in a home with no bathroom): nothing here fits.
     elsewhere: bool = False
+    # Areas named by a kind of room that several of their names contain ("卧室": 主卧室
+    # and 小卧室): the place is not settled between them.
+    vague_areas: tuple[str, ...] = ()
     spans: tuple[tuple[int, int], ...] = ()  # where the target words stand
 
     @property
@@ -60,6 +63,7 @@ class Mentions:
             or self.here
             or self.everywhere
             or self.back
+            or bool(self.vague_areas)
         )
 
     @property
@@ -111,6 +115,10 @@ class TargetFinder:
 
     # -------------------------------------------------------------- mentions
 
+    def _areas_containing(self, word: str) -> list[str]:
+        """Areas with a name that contains a kind of room ("bedroom": "master bedroom")."""
+        return sorted({ident for phrase, ident in self._areas if word in phrase and word != phrase})
+
     def mentions(self, text: str, lang: Lang) -> Mentions:
         low = text.lower()
         taken: list[tuple[int, int]] = []
@@ -134,15 +142,25 @@ class TargetFinder:
                     taken.append(m.span())
                     hit = True
             flags[key] = hit
-        rooms = [r for r in lex["rooms"].finditer(low) if _free(r.span(), taken)]
+        rooms = []
+        vague: list[str] = []
+        for r in lex["rooms"].finditer(low):
+            if not _free(r.span(), taken):
+                continue
+            inside = self._areas_containing(r.group(0))
+            if inside:
+                taken.append(r.span())
+                vague.extend(inside)
+            else:
+                rooms.append(r)
         named_else = lang == "en" and any(
             _modified(low, a, lex["kind_lead"]) for a, _ in kind_spans
         )
-        elsewhere = (
-            (bool(rooms) or named_else) and kinds is not None and not (devices or areas or floors)
-        )
+        placed = devices or areas or floors or vague
+        elsewhere = (bool(rooms) or named_else) and kinds is not None and not placed
         return Mentions(
             elsewhere=elsewhere,
+            vague_areas=tuple(dict.fromkeys(vague)),
             devices=tuple(dict.fromkeys(devices)),
             areas=tuple(dict.fromkeys(areas)),
             floors=tuple(dict.fromkeys(floors)),
@@ -176,7 +194,7 @@ class TargetFinder:
             pool = [d for d in pool if d.id in m.kinds]
         elif domains:
             pool = [d for d in pool if d.type in domains]
-        elif not (m.areas or m.floors or m.anything or m.here or m.everywhere):
+        elif not (m.areas or m.floors or m.anything or m.here or m.everywhere or m.vague_areas):
             # "it", "them", or no target at all: the devices talked about.
             pool = [d for d in pool if d.id in focus]
             return Target(tuple(pool), bool(pool), m.back)
@@ -187,6 +205,10 @@ class TargetFinder:
                 if d.area in m.areas or (reg.floor_of(d) in m.floors and reg.floor_of(d))
             ]
             return Target(tuple(placed), True, True)
+        if m.vague_areas:
+            placed = [d for d in pool if d.area in m.vague_areas]
+            one_place = len({d.area for d in placed}) <= 1
+            return Target(tuple(placed), m.every or one_place, True)
         if m.here and site_area:
             return Target(tuple(d for d in pool if d.area == site_area), True, True)
         if m.everywhere or m.every:
