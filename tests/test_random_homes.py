@@ -14,6 +14,7 @@ check the largest size that hypothesis' examples rarely reach.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import pytest
@@ -28,7 +29,7 @@ from tests.homegen import describe, en_phrase, homes, random_home, zh_phrase
 # No shrinking: every step would build another engine (minutes for one failure). A failure
 # names the utterances that failed instead; note() lists the home.
 PROPERTY = settings(
-    max_examples=20,
+    max_examples=int(os.environ.get("DIALOGD_PROPERTY_EXAMPLES", "20")),
     deadline=None,
     database=None,
     phases=(Phase.explicit, Phase.reuse, Phase.generate),

@@ -187,6 +187,10 @@ class Dialogue:
         if w.also.search(low):
             again = self.engine.fast.repeat(s.last, w.also.sub(" ", low), lang)
             if again is not None:
+                if again.devices:
+                    # "them" now means both: what was talked about, and this one too.
+                    both = tuple(dict.fromkeys((*s.last.devices, *again.devices)))
+                    s.last, s.last_at = Command(again.action, both, again.value), now
                 return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
         return None
 
