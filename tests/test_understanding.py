@@ -502,6 +502,17 @@ REPORTED: list[tuple[str, Command]] = [
     ("他说要打开车库门", Command("open", ("garage_door",))),
     ("她说解锁大门", Command("unlock", ("front_door_lock",))),
     ("听说要关掉所有的灯", Command("turn_off", LIGHTS)),
+    # Hearsay, quotes and mentions, and advice questions (issue 16's kinds).
+    ("the kids keep shouting open the garage door", Command("open", ("garage_door",))),
+    ("the guy on tv just said 'unlock your front door'", Command("unlock", ("front_door_lock",))),
+    ("repeat after me: unlock the front door", Command("unlock", ("front_door_lock",))),
+    ("how do you say turn off the lights in french", Command("turn_off", LIGHTS)),
+    ("my friend says we should open the garage door", Command("open", ("garage_door",))),
+    ("what happens if I open the garage door now?", Command("open", ("garage_door",))),
+    ("我爸老说出门前要把门锁上", Command("lock", ("front_door_lock",))),
+    ("是不是该把车库门关了？", Command("close", ("garage_door",))),
+    ("翻译一下：打开所有的灯", Command("turn_on", LIGHTS)),
+    ("他让我把电视关了", Command("turn_off", ("tv",))),
 ]
 # Mixed-language requests: the language detector says zh, the negation is English.
 MIXED_NEGATIONS: list[tuple[str, Command]] = [
@@ -759,6 +770,8 @@ def careless(registry: Registry) -> tuple[IntentEngine, StandInModel]:
         ),
         ("would you mind if I opened the garage", Command("open", ("garage_door",))),
         *MIXED_NEGATIONS,
+        *REPORTED,
+        *HYPOTHETICALS,
     ],
 )
 def test_engine_with_a_careless_model_stays_safe(
