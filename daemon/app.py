@@ -173,7 +173,11 @@ class Daemon:
         self.dispatcher = Dispatcher(
             site=s.site_id,
             engine=engine,
-            journal=Journal(s.state_dir / "journal.jsonl", s.request.dedupe_window),
+            journal=Journal(
+                s.state_dir / "journal.jsonl",
+                s.request.dedupe_window,
+                window_s=s.request.dedupe_window_s,
+            ),
             limits=Limits(s.request.max_chars, s.request.queue_size, s.request.max_age_s),
             area=s.area,
             model_worker=self.model_worker,

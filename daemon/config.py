@@ -228,7 +228,19 @@ class RequestSettings(Section):
     dedupe_window: int = Field(
         10_000,
         ge=0,
-        description="How many answered request ids are remembered to drop redeliveries.",
+        description=(
+            "How many answered MQTT requests are remembered to drop redeliveries (the same "
+            "site, id and payload)."
+        ),
+    )
+    dedupe_window_s: float = Field(
+        600.0,
+        ge=0,
+        description=(
+            "How long an answered MQTT request is remembered as such; after it, the same "
+            "id and payload are a new request (an automation that sends the same thing "
+            "every evening)."
+        ),
     )
     sign: bool = Field(
         False, description="Sign every intent with HMAC-SHA256 (README: Signed intents)."

@@ -7,6 +7,7 @@ serialised back at the edges (`to_json`); everything in between is typed and fro
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -213,6 +214,9 @@ def parse_request(
         if not isinstance(obj, dict):
             raise RequestError("bad_json", "JSON payload must be an object")
         rid = obj.get("id")
+        if rid is not None and not _usable_id(rid):
+            # NaN, Infinity, objects: no id to answer with, so the reply carries none.
+            raise RequestError("bad_json", '"id" must be a string or a finite number')
         req_id = None if rid is None else _clean(str(rid))[:128]
         raw_area = obj.get("area")
         if raw_area is not None and not isinstance(raw_area, str):
@@ -245,6 +249,14 @@ def parse_request(
         wall=wall,
         session=session,
     )
+
+
+def _usable_id(rid: object) -> bool:
+    if isinstance(rid, str):
+        return True
+    if isinstance(rid, bool):
+        return False
+    return isinstance(rid, int) or (isinstance(rid, float) and math.isfinite(rid))
 
 
 _JSON_WORDS = {"null", "true", "false"}

@@ -103,11 +103,13 @@ class SlowEngine:
         return ENGINE.understand_model(text, area)
 
 
-def _dispatcher(engine: Any, tmp: Path, **limits: Any) -> tuple[Dispatcher, list[Outcome]]:
+def _dispatcher(
+    engine: Any, tmp: Path, window_s: float = 600.0, **limits: Any
+) -> tuple[Dispatcher, list[Outcome]]:
     d = Dispatcher(
         "test",
         engine,
-        Journal(tmp / "journal.jsonl", window=100),
+        Journal(tmp / "journal.jsonl", window=100, window_s=window_s),
         Limits(**limits),
     )
     seen: list[Outcome] = []
@@ -146,6 +148,57 @@ def test_duplicate_ids_are_answered_once_busy_past_the_bound_and_shutdown_errors
     assert kinds.count("busy") == 2 and kinds.count("shutdown") == 3, kinds
     ids = [o.id for o in seen]
     assert len(ids) == len(set(ids)) == 5, ids  # exactly one outcome per request
+
+
+def test_an_id_reused_for_another_request_is_a_new_request(tmp_path: Path) -> None:
+    """Redelivery is not reuse: the same id with another payload (a Node-RED flow's fixed
+    id, an ESP32 counter that restarts) is answered; the same payload again within the
+    window is a redelivery, answered once; after the window it is new again."""
+
+    async def go(window_s: float) -> list[Outcome | None]:
+        d, _ = _dispatcher(ENGINE, tmp_path / str(window_s), window_s=window_s)
+        tasks = await run_stages(d)
+        on = json.dumps({"text": "turn on the tv", "id": "kitchen-1"}).encode()
+        off = json.dumps({"text": "turn off the tv", "id": "kitchen-1"}).encode()
+        outs = [await d.submit(on, "mqtt"), await d.submit(off, "mqtt")]
+        outs.append(await d.submit(off, "mqtt"))
+        for t in tasks:
+            t.cancel()
+        d.close()
+        return outs
+
+    first, second, again = asyncio.run(go(600.0))
+    assert isinstance(first, Intent) and first.action == "turn_on" and first.id == "kitchen-1"
+    assert isinstance(second, Intent) and second.action == "turn_off" and second.id == "kitchen-1"
+    assert again is None  # the broker delivering the last one again
+    *_, later = asyncio.run(go(0.0))
+    assert isinstance(later, Intent) and later.action == "turn_off"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"text": "turn on the tv", "id": NaN}',
+        b'{"text": "turn on the tv", "id": Infinity}',
+        b'{"text": "turn on the tv", "id": -1e400}',
+        b'{"text": "turn on the tv", "id": true}',
+        b'{"text": "turn on the tv", "id": ' + b'{"a": ' * 300 + b"1" + b"}" * 300 + b"}",
+    ],
+)
+def test_an_id_that_is_not_a_string_or_finite_number_is_bad_json(
+    tmp_path: Path, payload: bytes
+) -> None:
+    async def go() -> Outcome | None:
+        d, _ = _dispatcher(ENGINE, tmp_path)
+        tasks = await run_stages(d)
+        out = await d.submit(payload, "mqtt")
+        for t in tasks:
+            t.cancel()
+        d.close()
+        return out
+
+    out = asyncio.run(go())
+    assert isinstance(out, ErrorReply) and out.error == "bad_json" and out.id is None, out
 
 
 def test_a_device_reusing_an_id_gets_every_request_answered(tmp_path: Path) -> None:

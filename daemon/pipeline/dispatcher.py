@@ -18,6 +18,7 @@ and the channel that asked, which gets it back from `submit`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -155,6 +156,11 @@ class Dispatcher:
             req = replace(req, site=via.site, reply_to=via.reply_to, correlation=via.correlation)
         if source != "mqtt":
             req = replace(req, key=f"{req.id}@{new_id()}")
+        else:
+            # A redelivery is the same site, id and payload; an id reused for another
+            # request ("turn off" after "turn on", with the caller's fixed id) is new.
+            digest = hashlib.sha256(f"{req.site}\0".encode() + payload).hexdigest()[:16]
+            req = replace(req, key=f"{req.id}#{digest}")
         if not req.session:
             req = replace(req, session=self.default_session(source, req.site))
         if req.ref in self._open or self.journal.seen(req.ref):

@@ -2,12 +2,13 @@
 
 A request is acknowledged to the broker only after it is written here, so a crash or a
 restart loses nothing: at start-up the requests accepted but never answered are
-answered (or refused as expired). The ids of answered requests are remembered, a
-bounded window of them, so that a request the broker delivers again is not executed
-twice.
+answered (or refused as expired). The keys of answered requests (an MQTT request's key
+is its site, id and payload) are remembered for a bounded time and number, so that a
+request the broker delivers again is not executed twice; an id reused for another
+request, or after the window, is a new request.
 
-One JSON object per line: {"a": {...request...}} when accepted, {"d": "<id>"} when
-answered. Lines are flushed to the OS at once (a crash of dialogd loses nothing) and
+One JSON object per line: {"a": {...request...}} when accepted, {"d": "<key>", "t":
+<unix time>} when answered. Lines are flushed to the OS at once (a crash of dialogd loses nothing) and
 fsync'ed at most every `sync_every_s` (a power cut loses at most that much).
 """
 
@@ -27,12 +28,15 @@ _LOG = logging.getLogger(__name__)
 
 
 class Journal:
-    def __init__(self, path: Path | None, window: int, sync_every_s: float = 0.5) -> None:
+    def __init__(
+        self, path: Path | None, window: int, sync_every_s: float = 0.5, window_s: float = 600.0
+    ) -> None:
         self.path = path
         self.window = window
+        self.window_s = window_s
         self.sync_every_s = sync_every_s
         self._pending: OrderedDict[str, Request] = OrderedDict()
-        self._done: set[str] = set()
+        self._done: dict[str, float] = {}  # key -> when it was answered (unix time)
         self._done_order: deque[str] = deque()
         self._file: IO[str] | None = None
         self._lines = 0
@@ -64,7 +68,7 @@ class Journal:
                         self._pending[req.ref] = req
                     elif "d" in obj:
                         self._pending.pop(str(obj["d"]), None)
-                        self._remember(str(obj["d"]))
+                        self._remember(str(obj["d"]), float(obj.get("t") or 0.0))
                 except (ValueError, KeyError, TypeError):
                     # A torn last line after a power cut: everything before it counts.
                     _LOG.warning("journal %s line %d unreadable; skipped", path, n)
@@ -77,7 +81,7 @@ class Journal:
         tmp = path.with_suffix(".tmp")
         with tmp.open("w", encoding="utf-8") as f:
             for rid in self._done_order:
-                f.write(json.dumps({"d": rid}) + "\n")
+                f.write(json.dumps({"d": rid, "t": self._done[rid]}) + "\n")
             for req in self._pending.values():
                 f.write(json.dumps({"a": _fields(req)}, ensure_ascii=False) + "\n")
             f.flush()
@@ -96,7 +100,10 @@ class Journal:
 
     def seen(self, request_id: str) -> bool:
         """Accepted or answered already: a redelivery, not a new request."""
-        return request_id in self._done or request_id in self._pending
+        if request_id in self._pending:
+            return True
+        answered = self._done.get(request_id)
+        return answered is not None and time.time() - answered <= self.window_s
 
     def accept(self, req: Request) -> None:
         self._pending[req.ref] = req
@@ -105,16 +112,17 @@ class Journal:
     def done(self, request_id: str) -> None:
         if self._pending.pop(request_id, None) is None and request_id in self._done:
             return
-        self._remember(request_id)
-        self._write({"d": request_id})
+        now = time.time()
+        self._remember(request_id, now)
+        self._write({"d": request_id, "t": now})
 
-    def _remember(self, request_id: str) -> None:
+    def _remember(self, request_id: str, when: float) -> None:
         if request_id in self._done:
-            return
-        self._done.add(request_id)
+            self._done_order.remove(request_id)
+        self._done[request_id] = when
         self._done_order.append(request_id)
         while len(self._done_order) > self.window:
-            self._done.discard(self._done_order.popleft())
+            self._done.pop(self._done_order.popleft(), None)
 
     def _write(self, obj: dict[str, Any]) -> None:
         if self._file is None:
