@@ -8,8 +8,9 @@ request the broker delivers again is not executed twice; an id reused for anothe
 request, or after the window, is a new request.
 
 One JSON object per line: {"a": {...request...}} when accepted, {"d": "<key>", "t":
-<unix time>} when answered. Lines are flushed to the OS at once (a crash of dialogd loses nothing) and
-fsync'ed at most every `sync_every_s` (a power cut loses at most that much).
+<unix time>} when answered. Lines are flushed to the OS at once (a crash of dialogd
+loses nothing) and fsync'ed at most every `sync_every_s` (a power cut loses at most that
+much).
 """
 
 from __future__ import annotations
