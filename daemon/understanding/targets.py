@@ -103,21 +103,31 @@ class TargetFinder:
                 for w in words.get(dev.type, ()):
                     table.setdefault(w.lower(), set()).add(dev.id)
         heads: dict[str, set[str]] = {}
+        names: dict[str, set[str]] = {}  # a Chinese name's last two characters -> names
         for dev in registry.devices:
             for head in _heads(dev.phrases):
                 heads.setdefault(head, set()).add(dev.id)
+                if not head.isascii():
+                    names.setdefault(head, set()).update(
+                        p for p in dev.phrases if p.endswith(head) and len(p) >= 3
+                    )
         for head, ids in heads.items():
             # A Chinese suffix is a kind only when several names share it ("客厅空调",
-            # "主卧空调"): one name's last two characters may be anything ("洒水器").
-            if head.isascii() or len(ids) > 1:
+            # "主卧空调"), and it is as long as they share, up to three characters
+            # ("前院洒水器", "后院洒水器": 洒水器, which "热水器" is not).
+            if head.isascii():
                 table.setdefault(head, set()).update(ids)
+            elif len(ids) > 1:
+                table.setdefault(_shared_suffix(names[head]), set()).update(ids)
         return sorted(((w, frozenset(ids)) for w, ids in table.items()), key=lambda x: -len(x[0]))
 
     # -------------------------------------------------------------- mentions
 
     def _areas_containing(self, word: str) -> list[str]:
-        """Areas with a name that contains a kind of room ("bedroom": "master bedroom")."""
-        return sorted({ident for phrase, ident in self._areas if word in phrase and word != phrase})
+        """Areas with a name that contains a kind of room ("bedroom": "master bedroom";
+        in Chinese its first character will do: 卧室 is 主卧 and 次卧)."""
+        key = word[0] if not word.isascii() and len(word) > 1 else word
+        return sorted({ident for phrase, ident in self._areas if key in phrase and word != phrase})
 
     def mentions(self, text: str, lang: Lang) -> Mentions:
         low = text.lower()
@@ -292,13 +302,31 @@ def _heads(phrases: tuple[str, ...]) -> set[str]:
     return out
 
 
+def _shared_suffix(names: set[str], most: int = 3) -> str:
+    """The longest suffix all `names` share, two to `most` characters."""
+    n = 2
+    while n < most and len({name[-(n + 1) :] for name in names}) == 1:
+        if min(len(name) for name in names) <= n + 1:
+            break
+        n += 1
+    return next(iter(names))[-n:]
+
+
 def _phrase_table(pairs: object) -> list[tuple[str, str]]:
     items = {(p.lower(), ident) for p, ident in pairs}  # type: ignore[attr-defined]
     return sorted(items, key=lambda x: -len(x[0]))
 
 
 def _pattern(phrase: str) -> re.Pattern[str]:
+    if len(phrase) >= 3 and all("\u3400" <= c <= "\u9fff" for c in phrase):
+        return _zh_name(phrase)
     return phrase_pattern(phrase)
+
+
+@cache
+def _zh_name(phrase: str) -> re.Pattern[str]:
+    """A Chinese name, also with a 的 inside it: 前院的洒水器 is 前院洒水器."""
+    return re.compile("的?".join(re.escape(c) for c in phrase))
 
 
 def _free(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
