@@ -62,24 +62,16 @@ except ImportError as exc:  # the project venv's hassil 3.13 has no fuzzy matche
 
 # ------------------------------------------------------------------ vocabulary (FORMAT.md)
 
-TYPES: dict[str, tuple[str, ...]] = {
-    "light": ("turn_on", "turn_off", "set_brightness", "change_brightness", "set_color"),
-    "switch": ("turn_on", "turn_off"),
-    "fan": ("turn_on", "turn_off", "set_speed", "change_speed"),
-    "cover": ("open", "close", "stop", "set_position"),
-    "valve": ("open", "close", "set_position"),
-    "lock": ("lock", "unlock"),
-    "climate": ("turn_on", "turn_off", "set_temperature", "change_temperature"),
-    "media_player": ("turn_on", "turn_off", "pause", "resume", "next_track",
-                     "previous_track", "set_volume", "change_volume", "mute", "unmute"),
-    "vacuum": ("start", "stop", "pause", "return_to_base"),
-    "appliance": ("start", "stop"),
-    "scene": ("activate",),
-    "list": ("add_item",),
-}  # fmt: skip
-ACTUATING = frozenset(a for acts in TYPES.values() for a in acts)
-COLORS = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink", "white")
-CLARIFY, QUERY, UNKNOWN = "clarify", "query", "unknown"
+# dialogd's vocabulary module has no dependencies: the same table here, not a copy.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from daemon.home.vocabulary import (  # noqa: E402
+    ACTUATING,
+    CLARIFY,
+    COLORS,
+    QUERY,
+    TYPES,
+    UNKNOWN,
+)
 
 # dialogd type -> the Home Assistant domain such a device has there. HA has no
 # "appliance" domain: a dishwasher or sauna switched by Assist is a switch entity.

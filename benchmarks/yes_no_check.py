@@ -18,7 +18,6 @@ from pathlib import Path
 from daemon.app import build_engine
 from daemon.config import load_settings
 from daemon.evaluate import expected_triples, load_set
-from daemon.home.vocabulary import ACTUATING
 
 
 def main() -> int:
@@ -31,16 +30,13 @@ def main() -> int:
                 continue
             turn = item.turns[0]
             u = engine.understand(turn.text, turn.area)
-            acting = [c for c in u.decision.commands if c.action in ACTUATING and c.devices]
-            if u.engine != "model" or not acting or engine.model is None:
+            if u.engine != "model":
                 continue
-            c = acting[0]
-            names = " and ".join(engine.registry.by_id[d].name for d in c.devices)
-            line = " ".join(str(x) for x in (c.action, c.devices[0], c.value) if x is not None)
             t0 = time.perf_counter()
-            asked = f"{c.action.replace('_', ' ')} the {names}"
-            score = engine.model.check(turn.text, asked, line)
+            score = engine.check_score(u, turn.text)
             ms = (time.perf_counter() - t0) * 1000
+            if score is None:
+                continue
             exact = u.decision.triples() == expected_triples(turn.expect)
             rows.append((score, exact, ms, turn.text))
     for score, exact, ms, text in sorted(rows):

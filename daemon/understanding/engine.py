@@ -34,7 +34,7 @@ from daemon.understanding.lang import (
 from daemon.understanding.policy import Policy, mood
 from daemon.understanding.replies import Replies
 from daemon.understanding.sounds import Respeller
-from daemon.understanding.targets import Target
+from daemon.understanding.targets import Mentions, Target
 
 _LOG = logging.getLogger(__name__)
 
@@ -114,21 +114,17 @@ class IntentEngine:
         self.margins = margins
         self.check = check
         self._replies_cfg = replies or {}
-        self._respeller: Respeller | None = None
-        self._respeller_for: Registry | None = None
         self._set(registry)
 
     def _set(self, registry: Registry) -> None:
-        self.registry, self.fast, self.policy, self.replies, self._names = self._parts(registry)
+        self.registry, self.fast, self.policy, self.replies, self._names, self.respeller = (
+            self._parts(registry)
+        )
         self._colors = _color_words()
 
-    @property
-    def respeller(self) -> Respeller:
-        if self._respeller is None or self._respeller_for is not self.registry:
-            self._respeller, self._respeller_for = Respeller(self.registry), self.registry
-        return self._respeller
-
-    def _parts(self, registry: Registry) -> tuple[Registry, FastPath, Policy, Replies, list[str]]:
+    def _parts(
+        self, registry: Registry
+    ) -> tuple[Registry, FastPath, Policy, Replies, list[str], Respeller]:
         phrases = [p for d in registry.devices for p in d.phrases] + [
             p for place in (*registry.areas, *registry.floors) for p in place.phrases
         ]
@@ -139,6 +135,7 @@ class IntentEngine:
             Policy(registry),
             Replies(registry, self._replies_cfg),
             names,
+            Respeller(registry),
         )
 
     def reload(self, registry: Registry, replies: dict[str, dict[str, str]]) -> None:
@@ -154,7 +151,7 @@ class IntentEngine:
         except Exception:
             self._replies_cfg = old_cfg
             raise
-        self.registry, self.fast, self.policy, self.replies, self._names = parts
+        self.registry, self.fast, self.policy, self.replies, self._names, self.respeller = parts
 
     def understand(
         self, text: str, area: str | None = None, focus: frozenset[str] = frozenset()
@@ -172,10 +169,7 @@ class IntentEngine:
         """The templates alone: a decision in milliseconds, or None for the model."""
         t0 = time.perf_counter()
         p = self._prepare(text, area, focus)
-        said = mood(text, p.lang)
-        if suspicious(self._without_names(text)) or said.reported or said.hypothetical:
-            # Text that talks to the assistant about its rules, hearsay, quotes and "what
-            # if" ask for nothing: no template, no model, whatever devices they name.
+        if self._asks_nothing(text, p.lang):
             return self._finish(Decision.one(CHAT), text, p.lang, "rules", t0)
         if not p.clauses.kept:
             return self._finish(Decision.one(CANCEL), text, p.lang, "rules", t0)
@@ -203,22 +197,27 @@ class IntentEngine:
             return None
         return self._finish(decision, text, p.lang, "rules", t0, decided_text=p.text)
 
+    def _asks_nothing(self, text: str, lang: Lang) -> bool:
+        """Text that talks to the assistant about its rules, hearsay, quotes and "what
+        if" ask for nothing, whatever devices they name: decided before any template or
+        model, on both paths (the daemon may run the model path alone)."""
+        said = mood(text, lang)
+        return suspicious(self._without_names(text)) or said.reported or said.hypothetical
+
     def _prepare(self, text: str, area: str | None, focus: frozenset[str]) -> _Prepared:
         """The language, the clauses to decide (clauses.py), and the focus they inherit
         from the clauses set aside ("don't open the curtains, close them")."""
         lang = detect_lang(text)
         parts = split_clauses(normalize(text, lang), lang, lambda c: self.fast.bare_target(c, lang))
-        aside = [*parts.negated, *parts.before]
-        extra: set[str] = set()
-        for clause in aside:
-            m = self.fast.targets.mentions(clause, lang)
-            if m.said:
-                extra.update(d.id for d in self.fast.targets.resolve(m, area).devices)
         # The devices of clauses set aside are what "them" means next ("don't open the
         # curtains, close them"); a clause that does not point back does not get them.
-        back = any(self.fast.targets.mentions(c, lang).back for c in parts.kept)
-        if not back:
-            extra = set()
+        extra: set[str] = set()
+        aside = [*parts.negated, *parts.before]
+        if aside and any(self.fast.targets.mentions(c, lang).back for c in parts.kept):
+            for clause in aside:
+                m = self.fast.targets.mentions(clause, lang)
+                if m.said:
+                    extra.update(d.id for d in self.fast.targets.resolve(m, area).devices)
         replaced = None
         if parts.before and parts.kept:
             decided = self.fast.decide(parts.before[-1], lang, area, focus)
@@ -233,6 +232,8 @@ class IntentEngine:
         t0 = time.perf_counter()
         p = self._prepare(text, area, focus)
         lang, norm, focus = p.lang, p.text, p.focus
+        if self._asks_nothing(text, lang):
+            return self._finish(Decision.one(CHAT), text, lang, "rules", t0)
         norm = self.respeller.respell(norm, lang)
         if self.model is None:
             # Without a model, "not sure" has to be an honest "unknown".
@@ -251,10 +252,11 @@ class IntentEngine:
         margin: float | None = None
         for clause in clauses:
             named = self.hint(clause, lang, area)
-            if self.fast.targets.mentions(clause, lang).elsewhere:
+            mentions = self.fast.targets.mentions(clause, lang)
+            if mentions.elsewhere:
                 commands.append(Command(UNKNOWN))  # a kind of room the home lacks
                 continue
-            group = self._group(clause, lang, area, focus)
+            group = self._group(mentions, area, focus)
             by_focus = named.devices is None and bool(focus) and group is None
             if by_focus:
                 # "turn them on": the devices talked about, as if named.
@@ -294,38 +296,36 @@ class IntentEngine:
             margin=margin,
         )
         if self.check and not u.unsure:
-            u = self._checked(u, text)
+            score = self.check_score(u, text)
+            # A no (or a tie) asks back instead of acting.
+            u = u if score is None else replace(u, unsure=score <= 0)
         return u
 
-    def _checked(self, u: Understood, text: str) -> Understood:
-        """One yes/no question to the model before anything moves: "Is the speaker
-        asking you to <it> now?". A no (or a tie) asks back instead of acting."""
+    def check_score(self, u: Understood, text: str) -> float | None:
+        """The yes/no question to the model before anything moves: the log-odds of yes
+        to "Is the speaker asking you to <it> now?"; None when nothing would move."""
         acting = [c for c in u.decision.commands if c.action in ACTUATING and c.devices]
         if not acting or self.model is None:
-            return u
+            return None
         c = acting[0]
         names = " and ".join(self.registry.by_id[d].name for d in c.devices)
         asked = f"{c.action.replace('_', ' ')} the {names}"
         line = " ".join(str(x) for x in (c.action, c.devices[0], c.value) if x is not None)
         score = self.model.check(text, asked, line)
         _LOG.info("check for %r (%s): log-odds of yes %.2f", text, asked, score)
-        return replace(u, unsure=score <= 0)
+        return score
 
     def conclude(self, decision: Decision, text: str, lang: Lang) -> Understood:
         """A decision made outside the engine (a follow-up the dialogue resolved): the
         same policy and reply as any other."""
         return self._finish(decision, text, lang, "rules", time.perf_counter())
 
-    def _group(
-        self, clause: str, lang: Lang, area: str | None, focus: frozenset[str]
-    ) -> Target | None:
+    def _group(self, m: Mentions, area: str | None, focus: frozenset[str]) -> Target | None:
         """The devices a clause points at as a set (a kind, a place, "all"), or None
         when it names devices one by one or nothing at all."""
-        targets = self.fast.targets
-        m = targets.mentions(clause, lang)
         if not m.group:
             return None
-        target = targets.resolve(m, area, focus)
+        target = self.fast.targets.resolve(m, area, focus)
         return target if target.devices else None
 
     def _whole_group(self, c: Command, group: Target) -> Command:
