@@ -33,7 +33,7 @@ from daemon.integrations.bus import HassPresence, HermesBridge
 from daemon.messages import ErrorReply, Intent, Outcome, Request, Source
 from daemon.metrics import Metrics
 from daemon.mqtt import Inbound, MqttLink, Topics
-from daemon.mqtt_outputs import MqttOutputs, safe_response_topic
+from daemon.mqtt_outputs import MqttOutputs, result_json, safe_response_topic
 from daemon.notify import Notifier, watchdog_task
 from daemon.pipeline.dispatcher import Dispatcher, Limits, Via, run_stages
 from daemon.pipeline.journal import Journal
@@ -105,6 +105,8 @@ class Daemon:
         self.notifier = Notifier()
         self.stop_event = asyncio.Event()
         self.model_worker = ThreadWorker("llm")
+        # New engines are built here, beside the one deciding (neither stage waits).
+        self.build_worker = ThreadWorker("rebuild")
         self.broker: PrivateBroker | None = None
         self.link: MqttLink | None = None
         self.dispatcher: Dispatcher | None = None
@@ -115,6 +117,9 @@ class Daemon:
         self.tts: TtsWorker | None = None
         self.voice: VoiceChannel | None = None
         self.mic: VoiceChannel | None = None
+        self.serving = False  # the home is known and requests are decided
+        # Lines for the serial port besides its replies: results of its requests.
+        self.serial_later: asyncio.Queue[bytes] = asyncio.Queue(maxsize=64)
         self.reload_error: str | None = None  # shown in status/detail until a good reload
         self.metrics = Metrics()
         self.sign_key: bytes | None = None
@@ -188,6 +193,7 @@ class Daemon:
         self.dispatcher.refiners.append(self.home.refine)
         mqtt_out = MqttOutputs(self.link, lambda: self.topics, self.sign_key)
         self.dispatcher.outputs.append(mqtt_out.outcome)
+        self.dispatcher.replay_outputs.append(mqtt_out.outcome)
         self.dispatcher.outputs.append(self._count_outcome)
         self.dispatcher.outputs.append(self._listen_for_answer)
         self.dispatcher.outputs.append(self._actuate_outcome)
@@ -195,6 +201,7 @@ class Daemon:
         self.dispatcher.timer_outputs.append(self._speak_timer)
         self.home.result_outputs.append(mqtt_out.result)
         self.home.result_outputs.append(self._speak_result)
+        self.home.result_outputs.append(self._serial_result)
         self.home.start()
         if s.homeassistant.discovery:
             self.hass = HassPresence(
@@ -213,7 +220,6 @@ class Daemon:
         tasks = [
             asyncio.create_task(self._mqtt_task(), name="mqtt-inbox"),
             asyncio.create_task(self._status_task(), name="status"),
-            *await run_stages(self.dispatcher),
         ]
         tasks.append(
             asyncio.create_task(
@@ -233,7 +239,9 @@ class Daemon:
             tasks.extend(await self._start_voice(engine.registry))
         if s.serial.enabled:
             tasks.append(
-                asyncio.create_task(serial_task(s.serial, self._serial_line), name="serial")
+                asyncio.create_task(
+                    serial_task(s.serial, self._serial_line, self.serial_later), name="serial"
+                )
             )
         try:
             await asyncio.wait_for(self.link.connected.wait(), 10)
@@ -241,6 +249,12 @@ class Daemon:
             _LOG.warning(
                 "MQTT broker %s:%d not reachable yet; serving once it is", host, s.mqtt.port
             )
+        else:
+            await self._settle_home()
+        # Requests taken so far waited in the queues; from here on they are decided.
+        tasks.extend(await run_stages(self.dispatcher))
+        self.serving = True
+        self.link.serve()
         ready_s = time.monotonic() - self.started
         self.notifier.ready(f"serving on {self.topics.text}")
         _LOG.info("dialogd %s ready in %.1f s (site %s)", __version__, ready_s, s.site_id)
@@ -262,9 +276,36 @@ class Daemon:
         if self.broker is not None:
             await self.broker.stop()
         self.dispatcher.close()
+        self.build_worker.close()
         self.metrics.stop()
         _LOG.info("dialogd stopped")
         return 0
+
+    async def _settle_home(self) -> None:
+        """Start with the home complete: the discovery configs the broker kept are applied
+        before anything is decided (at most home.startup_wait_s)."""
+        assert self.home is not None
+        self.notifier.status("reading the home from the broker")
+        t0 = time.monotonic()
+        bound = self.settings.home.startup_wait_s
+        complete = await self.home.settle(bound)
+        home = self.home.home
+        found = sum(1 for o in home.origins.values() if o != "config")
+        if complete:
+            _LOG.info(
+                "home: %d device(s), %d of them from discovery, known after %.1f s",
+                len(home.devices),
+                found,
+                time.monotonic() - t0,
+            )
+        else:
+            _LOG.warning(
+                "home: discovery still changing after home.startup_wait_s = %g s; serving "
+                "with the %d device(s) known so far (%d from discovery)",
+                bound,
+                len(home.devices),
+                found,
+            )
 
     async def _speak_text(self, text: str, lang: str | None) -> None:
         if self.tts is not None:
@@ -410,7 +451,18 @@ class Daemon:
     def _actuate_outcome(self, req: Request | None, outcome: Outcome) -> None:
         """Output: devices dialogd can reach are switched (decided/confirmed only)."""
         if self.home is not None and isinstance(outcome, Intent) and self.home.reaches(outcome):
-            self._spawn(self.home.actuate(outcome))
+            self._spawn(self.home.actuate(outcome, req))
+
+    def _serial_result(self, result: Result, reply: str) -> None:
+        """Result output: a serial request's devices answered; its port gets a second
+        line, the result (the first was the intent)."""
+        req = result.request
+        if req is None or req.source != "serial":
+            return
+        try:
+            self.serial_later.put_nowait(result_json(result, reply))
+        except asyncio.QueueFull:
+            _LOG.warning("serial port: results are not being read; %s's is dropped", req.id)
 
     def _speak_result(self, result: Result, reply: str) -> None:
         """Result output: the truthful reply, once the devices answered."""
@@ -421,16 +473,37 @@ class Daemon:
     async def _apply_home(self, home: Home, registry: Registry) -> bool:
         """A new home from the broker: the engine (templates, the model's prompt) learns
         it, all or nothing."""
-        assert self.dispatcher is not None
         try:
-            await self.model_worker.run(
-                self.dispatcher.engine.reload, registry, dict(self.settings.replies)
-            )
+            await self._swap_engine(registry, dict(self.settings.replies))
         except Exception as exc:
             _LOG.error("the home from the broker cannot be used: %s; keeping the old one", exc)
             return False
         self._new_phrases(registry)
         return True
+
+    async def _swap_engine(self, registry: Registry, replies: dict[str, dict[str, str]]) -> None:
+        """Build the engine for `registry` beside the deciding one, swap it in at once,
+        then bring the model's prompt up to date on the model's thread (only the changed
+        end of the device list is evaluated). Raises, changing nothing, if it cannot."""
+        assert self.dispatcher is not None
+        t0 = time.monotonic()
+        old = self.dispatcher.engine
+        new = await self.build_worker.run(old.with_registry, registry, replies)
+        self.dispatcher.swap_engine(new)
+        built_ms = (time.monotonic() - t0) * 1000
+        try:
+            await self.model_worker.run(new.warm)
+        except Exception:  # the new engine is in; its first model request tries again
+            _LOG.exception("the model's prompt for the new home failed; trying again later")
+            return
+        _LOG.info(
+            "engine swapped: %d device(s), built in %.0f ms; the model's prompt followed "
+            "in %.0f ms more (%d prompt token(s) evaluated)",
+            len(registry.devices),
+            built_ms,
+            (time.monotonic() - t0) * 1000 - built_ms,
+            new.model.reevaluated if new.model is not None else 0,
+        )
 
     def _new_phrases(self, registry: Registry) -> None:
         """The speech recognizers' grammar follows the registry."""
@@ -517,7 +590,14 @@ class Daemon:
         assert self.dispatcher is not None
         llm = self.settings.llm
         body = {
-            "state": state or ("online" if self.dispatcher.accepting else "stopping"),
+            "state": state
+            or (
+                "stopping"
+                if not self.dispatcher.accepting
+                else "online"
+                if self.serving
+                else "starting"
+            ),
             "queue": self.dispatcher.depth,
             "reload_error": self.reload_error,
             "metrics": self.metrics.snapshot(),
@@ -558,7 +638,7 @@ class Daemon:
             self.home.configure(new)
             registry = self.home.registry()
         try:
-            await self.model_worker.run(self.dispatcher.engine.reload, registry, dict(new.replies))
+            await self._swap_engine(registry, dict(new.replies))
         except Exception as exc:  # the engine is unchanged: all or nothing
             if self.home is not None:
                 self.home.configure(old)

@@ -344,6 +344,15 @@ class HomeSettings(Section):
         ge=0,
         description="Devices appearing or leaving take effect once discovery is quiet this long.",
     )
+    startup_wait_s: float = Field(
+        5.0,
+        ge=0,
+        le=120,
+        description=(
+            "At start, how long dialogd may wait for the discovery configs kept on the "
+            "broker before it decides anything and says `online`; requests wait meanwhile."
+        ),
+    )
     actuate: bool = Field(
         True, description="Switch devices with a command topic when an intent is decided."
     )

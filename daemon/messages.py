@@ -161,7 +161,12 @@ class ErrorReply(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str | None = Field(description="The caller's correlation id, when one could be read.")
+    id: str | None = Field(
+        description=(
+            "The caller's correlation id, or one dialogd made up (as for intents); null "
+            "only when the caller's id was refused (not a string or finite number)."
+        )
+    )
     error: ErrorKind = Field(description="What kind of failure.")
     detail: str = Field(description="A human-readable explanation.")
     source: Source = Field(description="Where the request came from.")
@@ -174,15 +179,22 @@ Outcome = Intent | ErrorReply
 class RequestError(Exception):
     """A payload that cannot become a Request; carries what the ErrorReply needs."""
 
-    def __init__(self, kind: str, detail: str, request_id: str | None = None) -> None:
+    def __init__(
+        self, kind: str, detail: str, request_id: str | None = None, id_refused: bool = False
+    ) -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
         self.request_id = request_id
+        self.id_refused = id_refused  # the caller's id is what was wrong: answer with none
 
     def reply(self, source: Source) -> ErrorReply:
+        """The error, with the caller's id, or one made up if the caller gave none."""
+        rid = self.request_id
+        if rid is None and not self.id_refused:
+            rid = new_id()
         return ErrorReply(
-            id=self.request_id,
+            id=rid,
             error=self.kind,  # type: ignore[arg-type]
             detail=self.detail,
             source=source,
@@ -216,7 +228,9 @@ def parse_request(
         rid = obj.get("id")
         if rid is not None and not _usable_id(rid):
             # NaN, Infinity, objects: no id to answer with, so the reply carries none.
-            raise RequestError("bad_json", '"id" must be a string or a finite number')
+            raise RequestError(
+                "bad_json", '"id" must be a string or a finite number', id_refused=True
+            )
         req_id = None if rid is None else _clean(str(rid))[:128]
         raw_area = obj.get("area")
         if raw_area is not None and not isinstance(raw_area, str):

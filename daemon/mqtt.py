@@ -116,6 +116,7 @@ class MqttLink:
         # takes it, which is quick; the request path keeps the bound (`busy`).
         self.inbox: asyncio.Queue[Inbound] = asyncio.Queue()
         self.connected = asyncio.Event()
+        self.serving = False  # `online` is said once dialogd can decide (`serve`)
         self.outbox = outbox or Outbox(None)
         self.on_connection = on_connection
         self._loop = asyncio.get_running_loop()
@@ -225,8 +226,16 @@ class MqttLink:
             self._subscribed(client)
 
     def _subscribed(self, client: mqtt.Client) -> None:
-        client.publish(self.topics.status, b"online", qos=1, retain=True)
+        if self.serving:
+            client.publish(self.topics.status, b"online", qos=1, retain=True)
         self._loop.call_soon_threadsafe(self._connected)
+
+    def serve(self) -> None:
+        """Say `online`, now and at every connect from now on: dialogd is ready (at start,
+        only once the home on the broker is known)."""
+        self.serving = True
+        if self.connected.is_set():
+            self.client.publish(self.topics.status, b"online", qos=1, retain=True)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         if not self._lost_logged:

@@ -46,28 +46,15 @@ class MqttOutputs:
             self.link.publish(req.reply_to, payload, hold=True, correlation=req.correlation)
 
     def result(self, result: Result, reply: str) -> None:
-        """How the devices dialogd switched answered, on `<site>/result`."""
+        """How the devices dialogd switched answered, on `<site>/result`, and as a second
+        message on the caller's MQTT 5 response topic (with its correlation data)."""
         intent = result.intent
-        body = {
-            "id": intent.id,
-            "session": intent.session,
-            "site": intent.site,
-            "result": result.result,
-            "devices": [
-                {
-                    "device": r.device,
-                    "action": r.action,
-                    "value": r.value,
-                    "result": r.result,
-                    "detail": r.detail,
-                }
-                for r in result.devices
-            ],
-            "reply": reply,
-            "ts": utc_now(),
-        }
+        payload = result_json(result, reply)
         topic = self.topics().for_site(intent.site).result
-        self.link.publish(topic, json.dumps(body, ensure_ascii=False).encode(), hold=True)
+        self.link.publish(topic, payload, hold=True)
+        req = result.request
+        if req is not None and req.reply_to:
+            self.link.publish(req.reply_to, payload, hold=True, correlation=req.correlation)
 
     def timer(self, event: TimerEvent) -> None:
         t = event.timer
@@ -80,6 +67,31 @@ class MqttOutputs:
             "ts": utc_now(),
         }
         self.link.publish(self.topics().timer, json.dumps(body).encode(), hold=True)
+
+
+def result_json(result: Result, reply: str) -> bytes:
+    """A result as its callers read it: the request's id, the worst device result
+    (`executed`, `no_response`, `failed`, `sent`), each device's, and the truthful reply."""
+    intent = result.intent
+    body = {
+        "id": intent.id,
+        "session": intent.session,
+        "site": intent.site,
+        "result": result.result,
+        "devices": [
+            {
+                "device": r.device,
+                "action": r.action,
+                "value": r.value,
+                "result": r.result,
+                "detail": r.detail,
+            }
+            for r in result.devices
+        ],
+        "reply": reply,
+        "ts": utc_now(),
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
 
 
 def safe_response_topic(

@@ -232,9 +232,12 @@ class SerialLink:
             ser.write(data + self._eol)
 
 
-async def serial_task(settings: SerialSettings, handler: Handler) -> None:
+async def serial_task(
+    settings: SerialSettings, handler: Handler, later: asyncio.Queue[bytes] | None = None
+) -> None:
     """Serve `settings.port` until cancelled: each line received goes to `handler`, and its
-    reply is written back followed by the configured line ending.
+    reply is written back followed by the configured line ending. Lines put on `later`
+    (what a request's devices did, once they answered) are written as they come.
 
     A missing or unplugged port is waited for, polling every `reconnect_s`; errors other than
     cancellation never end the task. Returns at once if the channel is disabled.
@@ -258,7 +261,7 @@ async def serial_task(settings: SerialSettings, handler: Handler) -> None:
                 else:
                     _LOG.info("serial port %s open at %d baud", settings.port, settings.baud)
                 ever_open, down = True, False
-                await _serve(loop, pool, link, settings.port, handler)
+                await _serve(loop, pool, link, settings.port, handler, later)
             except asyncio.CancelledError:
                 raise
             # pyserial lets some termios errors through unwrapped when the device vanishes
@@ -284,6 +287,42 @@ async def serial_task(settings: SerialSettings, handler: Handler) -> None:
 
 
 async def _serve(
+    loop: asyncio.AbstractEventLoop,
+    pool: ThreadPoolExecutor,
+    link: SerialLink,
+    port: str,
+    handler: Handler,
+    later: asyncio.Queue[bytes] | None = None,
+) -> None:
+    writer = None
+    if later is not None:
+        writer = asyncio.create_task(_write_later(loop, link, later), name="serial-later")
+    try:
+        await _answer_lines(loop, pool, link, port, handler)
+    finally:
+        if writer is not None:
+            writer.cancel()
+
+
+async def _write_later(
+    loop: asyncio.AbstractEventLoop, link: SerialLink, later: asyncio.Queue[bytes]
+) -> None:
+    """Lines that are not a reply: written between replies (write_line holds a lock), on
+    a thread of their own so that a read in progress does not hold them up."""
+    while True:
+        line = await later.get()
+        try:
+            await loop.run_in_executor(None, link.write_line, _one_line(line))
+        except (OSError, serial.SerialException) as exc:
+            _LOG.warning("serial port: a result line was lost with the port: %s", exc)
+            return  # the port is gone; the serving loop notices and reopens it
+
+
+def _one_line(data: bytes) -> bytes:
+    return data.replace(b"\r", b" ").replace(b"\n", b" ")
+
+
+async def _answer_lines(
     loop: asyncio.AbstractEventLoop,
     pool: ThreadPoolExecutor,
     link: SerialLink,

@@ -83,12 +83,17 @@ def test_entities_have_unique_ids_device_and_availability() -> None:
             assert not {"availability_topic", "availability", "unique_id"} & set(config)
             continue
         unique_ids.append(config["unique_id"])
+        if config.get("state_topic") == topics.status:
+            # The status sensor must be able to read `offline`: its own topic as its
+            # availability would show `unavailable` instead.
+            assert not {"availability_topic", "availability"} & set(config)
+            continue
         assert config["availability_topic"] == topics.status
         assert (config["payload_available"], config["payload_not_available"]) == (
             "online",
             "offline",
         )
-    assert len(set(unique_ids)) == len(unique_ids) == 4
+    assert len(set(unique_ids)) == len(unique_ids) == 6
 
 
 def test_device_block() -> None:
@@ -115,18 +120,44 @@ def test_entities_read_and_write_dialogd_topics() -> None:
     assert e["request"]["retain"] is False
 
 
+def test_last_error_and_last_result_sensors() -> None:
+    t = Topics("dialogd", "kitchen")
+    e = by_object()
+    assert e["last_error"]["state_topic"] == e["last_error"]["json_attributes_topic"] == t.error
+    assert e["last_error"]["value_template"] == "{{ value_json.error }}"
+    assert e["last_result"]["state_topic"] == t.result
+    assert e["last_result"]["json_attributes_topic"] == t.result
+    assert e["last_result"]["value_template"] == "{{ value_json.result }}"
+
+
 def test_one_trigger_per_actuating_action_plus_query_and_chat() -> None:
-    triggers = [c for comp, c in map(parsed, discovery()) if comp == "device_automation"]
+    triggers = [
+        c
+        for comp, c in map(parsed, discovery())
+        if comp == "device_automation" and c["type"] == "action"
+    ]
     subtypes = [c["subtype"] for c in triggers]
     assert set(subtypes) == set(ACTUATING) | {"query", "chat"} == set(TRIGGER_ACTIONS)
     assert len(subtypes) == len(set(subtypes))  # type+subtype unique on the device
     for c in triggers:
         assert c["automation_type"] == "trigger"
-        assert c["type"] == "action"
         assert c["payload"] == c["subtype"]
         assert c["topic"] == Topics("dialogd", "kitchen").intent
         assert "value_json.action" in c["value_template"]
         assert "platform" not in c  # only in device-based discovery messages
+
+
+def test_one_trigger_per_timer_event() -> None:
+    triggers = [
+        c
+        for comp, c in map(parsed, discovery())
+        if comp == "device_automation" and c["type"] == "timer"
+    ]
+    assert sorted(c["subtype"] for c in triggers) == ["cancelled", "finished", "started"]
+    for c in triggers:
+        assert c["topic"] == Topics("dialogd", "kitchen").timer
+        assert c["payload"] == c["subtype"]
+        assert c["value_template"] == "{{ value_json.event }}"
 
 
 def test_triggers_only_fire_for_intents_to_act_on() -> None:
@@ -165,9 +196,10 @@ def config_of(object_id: str) -> dict[str, Any]:
 
 
 def component_of(object_id: str) -> str:
-    return {"status": "sensor", "last_request": "sensor", "last_intent": "sensor"}.get(
-        object_id, "text" if object_id == "request" else "device_automation"
-    )
+    sensors = ("status", "last_request", "last_intent", "last_error", "last_result")
+    if object_id in sensors:
+        return "sensor"
+    return "text" if object_id == "request" else "device_automation"
 
 
 def without(config: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -182,8 +214,8 @@ BROKEN: list[tuple[str, str, Any, str]] = [
     ("status", "state_topic", "a/b+/c", "'+'"),
     ("status", "state_topic", "", "state_topic"),
     ("status", "entity_category", "config", "config entity"),
-    ("status", "availability", [{"topic": "x"}], "must not be used together"),
-    ("status", "availability_topic", ..., "payload_available without availability_topic"),
+    ("last_error", "availability", [{"topic": "x"}], "must not be used together"),
+    ("last_result", "availability_topic", ..., "payload_available without availability_topic"),
     ("status", "payload_not_available", "online", "the same"),
     ("status", "unique_id", ..., "only used with a unique_id"),
     ("status", "device", {"name": "x"}, "identifiers or connections"),

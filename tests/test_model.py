@@ -290,3 +290,35 @@ def test_a_home_over_the_prompt_budget_is_not_listed_and_still_exact(tmp_path: P
         u = eng.understand_model(f"switch off the {d.name}")
         assert (u.decision.first.action, u.decision.first.devices) == ("turn_off", (d.id,))
     model.close()
+
+
+def test_a_registry_change_evaluates_only_the_changed_end_and_decides_the_same(
+    engine: IntentEngine, config: Path
+) -> None:
+    """The device list comes last in the prompt: a device added re-evaluates only its end,
+    and the model then answers as it would from a freshly evaluated prompt."""
+    from daemon.app import home_registry
+    from daemon.config import Device
+
+    model = engine.model
+    assert isinstance(model, LlamaEngine)
+    s = load_settings(config)
+    lamp = Device(id="shed_lamp", type="light", name="shed lamp")
+    grown = home_registry(s.model_copy(update={"devices": [*s.devices, lamp]}))
+    before = model.prefix_tokens
+    new = engine.with_registry(grown, dict(s.replies))
+    new.warm()
+    try:
+        assert 0 < model.reevaluated < (model.prefix_tokens - before) + 60
+        texts = ("switch the shed lamp on please", "kill the telly", "bit chilly in here")
+        incremental = [model.decide(t, "en", new.hint(t, "en", None)) for t in texts]
+        model.llm.reset()  # the same prompt, evaluated from its first token
+        model.set_registry(grown)
+        assert model.reevaluated in (0, model.prefix_tokens)  # 0: restored from disk
+        fresh = [model.decide(t, "en", new.hint(t, "en", None)) for t in texts]
+        for a, b in zip(incremental, fresh, strict=True):
+            assert a.decision == b.decision
+            assert a.margin == pytest.approx(b.margin, abs=0.05)
+        assert incremental[0].decision.first.devices == ("shed_lamp",)
+    finally:
+        engine.warm()  # the module's engine gets its own prompt back

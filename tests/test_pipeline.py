@@ -153,10 +153,14 @@ def test_duplicate_ids_are_answered_once_busy_past_the_bound_and_shutdown_errors
 def test_an_id_reused_for_another_request_is_a_new_request(tmp_path: Path) -> None:
     """Redelivery is not reuse: the same id with another payload (a Node-RED flow's fixed
     id, an ESP32 counter that restarts) is answered; the same payload again within the
-    window is a redelivery, answered once; after the window it is new again."""
+    window is a redelivery, which gets its original answer again (also after a restart)
+    on the outputs that answer callers, and acts on nothing; after the window it is new."""
 
-    async def go(window_s: float) -> list[Outcome | None]:
-        d, _ = _dispatcher(ENGINE, tmp_path / str(window_s), window_s=window_s)
+    async def go(window_s: float) -> tuple[list[Outcome | None], list[Outcome], list[Outcome]]:
+        journal = tmp_path / str(window_s)
+        d, acted = _dispatcher(ENGINE, journal, window_s=window_s)
+        answered: list[Outcome] = []
+        d.replay_outputs.append(lambda req, outcome: answered.append(outcome))
         tasks = await run_stages(d)
         on = json.dumps({"text": "turn on the tv", "id": "kitchen-1"}).encode()
         off = json.dumps({"text": "turn off the tv", "id": "kitchen-1"}).encode()
@@ -165,14 +169,26 @@ def test_an_id_reused_for_another_request_is_a_new_request(tmp_path: Path) -> No
         for t in tasks:
             t.cancel()
         d.close()
-        return outs
+        d.journal.close()
+        restarted, acted_after = _dispatcher(ENGINE, journal, window_s=window_s)
+        restarted.replay_outputs.append(lambda req, outcome: answered.append(outcome))
+        tasks = await run_stages(restarted)
+        outs.append(await restarted.submit(on, "mqtt"))
+        for t in tasks:
+            t.cancel()
+        restarted.close()
+        return outs, acted + acted_after, answered
 
-    first, second, again = asyncio.run(go(600.0))
+    (first, second, again, after_restart), acted, replayed = asyncio.run(go(600.0))
     assert isinstance(first, Intent) and first.action == "turn_on" and first.id == "kitchen-1"
     assert isinstance(second, Intent) and second.action == "turn_off" and second.id == "kitchen-1"
-    assert again is None  # the broker delivering the last one again
-    *_, later = asyncio.run(go(0.0))
+    # The broker delivering the last one again: the same answer, not a second decision.
+    assert again == second and after_restart == first
+    assert acted == [first, second] and replayed == [second, first]
+    (*_, later, after), acted, replayed = asyncio.run(go(0.0))
     assert isinstance(later, Intent) and later.action == "turn_off"
+    assert isinstance(after, Intent) and after.action == "turn_on" and replayed == []
+    assert len(acted) == 4
 
 
 @pytest.mark.parametrize(
@@ -347,3 +363,27 @@ def test_fuzz_every_payload_gets_exactly_one_answer(
     assert len(seen) == len(payloads)
     for o in seen:  # every answer can be published
         o.model_dump_json().encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "payload", [b"", b'{"text": ""}', b'{"text": 5}', b"\xff\xfe", b'{"text": "x", "area": 3}']
+)
+def test_every_error_carries_an_id_the_callers_or_a_new_one(tmp_path: Path, payload: bytes) -> None:
+    """Errors are correlated like intents: the caller's id, else one dialogd makes up (only
+    an id that was itself refused is answered with null)."""
+
+    async def go(body: bytes) -> Outcome | None:
+        d, _ = _dispatcher(ENGINE, tmp_path / str(len(body)))
+        tasks = await run_stages(d)
+        out = await d.submit(body, "mqtt")
+        for t in tasks:
+            t.cancel()
+        d.close()
+        return out
+
+    made_up = asyncio.run(go(payload))
+    assert isinstance(made_up, ErrorReply) and made_up.id, made_up
+    if payload.startswith(b"{"):
+        body = json.loads(payload)
+        mine = asyncio.run(go(json.dumps({**body, "id": "mine"}).encode()))
+        assert isinstance(mine, ErrorReply) and mine.id == "mine", mine

@@ -24,7 +24,7 @@ from daemon.home.book import StateBook
 from daemon.home.payloads import Publish, Unsupported, messages_for
 from daemon.home.state import satisfies
 from daemon.home.vocabulary import ACTUATING
-from daemon.messages import Intent, Value
+from daemon.messages import Intent, Request, Value
 
 _LOG = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ class DeviceResult:
 class Result:
     intent: Intent
     devices: tuple[DeviceResult, ...]
+    # The request it answers (where its caller wants answers: a response topic, a serial
+    # port); None for an intent not born of a request here.
+    request: Request | None = None
 
     @property
     def result(self) -> Outcome:

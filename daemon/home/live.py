@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import paho.mqtt.client as mqtt
 
@@ -29,11 +30,15 @@ from daemon.home.discovery import (
 )
 from daemon.home.payloads import Publish
 from daemon.home.registry import Registry
-from daemon.messages import Intent
+from daemon.messages import Intent, Request
 from daemon.mqtt import Inbound, MqttLink
 from daemon.understanding.replies import Replies
 
 _LOG = logging.getLogger(__name__)
+
+# At start, discovery is taken as complete once no config came for this long: the broker
+# sends what it kept right after the subscription, in one burst.
+SETTLE_QUIET_S = 0.5
 
 # A new home is applied through this (the engine's prompt and the channels' registries);
 # False: it was refused, and the old home stays.
@@ -68,6 +73,7 @@ class HomeLive:
         self._generation = 0  # bumped by a config reload: an older rebuild is stale
         self._discovery_routes: list[tuple[str, Callable[[Inbound], None]]] = []
         self._first_change: float | None = None  # of the changes waiting for the debounce
+        self._heard = 0.0  # loop time of the last discovery message
 
     # ------------------------------------------------------------------ set-up
 
@@ -97,6 +103,27 @@ class HomeLive:
             if not any(mqtt.topic_matches_sub(f, topic) for f, _ in routes):
                 self.catalog.put(topic, ())
 
+    async def settle(self, bound_s: float) -> bool:
+        """Wait until the discovery configs kept on the broker are applied: they come
+        right after subscribing, so the home is complete once discovery has been quiet
+        for a moment and its rebuild is done. At most `bound_s`; False if it was not.
+        The debounce is skipped here: nothing is being decided yet."""
+        if not self._discovery_routes:
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + bound_s
+        self._heard = max(self._heard, loop.time())
+        quiet = min(SETTLE_QUIET_S, self.settings.home.debounce_s or SETTLE_QUIET_S)
+        while loop.time() < deadline:
+            applying = self._applying is not None and not self._applying.done()
+            if loop.time() - self._heard >= quiet and not applying:
+                if self._pending is None:
+                    return True
+                self._pending.cancel()
+                self._fire()
+            await asyncio.sleep(0.02)
+        return False
+
     def configure(self, settings: Settings) -> None:
         """A reloaded config (SIGHUP): same discovered devices, new config devices."""
         self.settings = settings
@@ -117,6 +144,7 @@ class HomeLive:
         return [f"{self.settings.mqtt.prefix}/", "$", "hermes/"]
 
     def _on_ha_config(self, msg: Inbound) -> None:
+        self._heard = asyncio.get_running_loop().time()
         h = self.settings.home
         parsed = parse_ha_config(
             msg.topic,
@@ -128,6 +156,7 @@ class HomeLive:
         self._found(msg.topic, parsed)
 
     def _on_z2m_devices(self, msg: Inbound) -> None:
+        self._heard = asyncio.get_running_loop().time()
         h = self.settings.home
         parsed = parse_zigbee2mqtt_devices(
             h.zigbee2mqtt_base,
@@ -139,6 +168,7 @@ class HomeLive:
         self._found(msg.topic, parsed)
 
     def _on_z2m_groups(self, msg: Inbound) -> None:
+        self._heard = asyncio.get_running_loop().time()
         groups = parse_zigbee2mqtt_groups(msg.payload)
         if groups != self.catalog.groups:
             self.catalog.groups = groups
@@ -224,9 +254,10 @@ class HomeLive:
     def reaches(self, intent: Intent) -> bool:
         return self.settings.home.actuate and self.actuator.reaches(intent)
 
-    async def actuate(self, intent: Intent) -> None:
+    async def actuate(self, intent: Intent, request: Request | None = None) -> None:
         """Switch what the intent says; every result output hears how it went (also when
-        switching failed: the reply, held back for the result, is then said as it was)."""
+        switching failed: the reply, held back for the result, is then said as it was).
+        `request`: the one the intent answers, whose caller hears the result too."""
         if not self.reaches(intent):
             return
         result: Result | None = None
@@ -236,6 +267,7 @@ class HomeLive:
             _LOG.exception("request %s: switching its devices failed", intent.id)
         if result is None:
             result = Result(intent, ())
+        result = replace(result, request=request)
         reply = Answers(self.replies()).after(result)
         for output in self.result_outputs:
             try:

@@ -7,13 +7,17 @@ Home Assistant's MQTT integration turns a retained JSON config published on
 device, ``dialogd <site>``, with:
 
 - sensor ``status``: the retained ``online``/``offline`` of <prefix>/<site>/status
-  (integrations/sensor.mqtt: ``state_topic`` required);
+  (integrations/sensor.mqtt: ``state_topic`` required). It alone has no availability:
+  with the status topic as its own availability it could only read ``unavailable``;
 - sensors ``last request`` and ``last intent``, read from <prefix>/<site>/intent;
+  ``last error`` from <prefix>/<site>/error and ``last result`` (what the devices dialogd
+  switched did) from <prefix>/<site>/result, each with the message as its attributes;
 - a text entity that sends a request to <prefix>/<site>/text
   (integrations/text.mqtt: ``command_topic`` required, ``max`` at most 255);
 - one device trigger per action (integrations/device_trigger.mqtt: discovery only,
   ``automation_type: trigger``, ``topic``, ``type``, ``subtype`` and ``device`` required,
-  one trigger per discovery topic, type+subtype unique on the device).
+  one trigger per discovery topic, type+subtype unique on the device), and one per timer
+  event (``timer``: started, cancelled, finished) on <prefix>/<site>/timer.
 
 `validate` checks a config against those documented schemas, so that a typo is caught by
 the tests rather than by a Home Assistant log nobody reads. It understands the documented
@@ -26,8 +30,9 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
+from daemon.dialogue.manager import TimerEventKind
 from daemon.home.vocabulary import ACTUATING, CHAT, QUERY
 from daemon.mqtt import Topics
 
@@ -36,6 +41,7 @@ DEFAULT_DISCOVERY_PREFIX = "homeassistant"
 # A device trigger per action an automation could want to follow. Sorted: the discovery
 # messages are retained, so the same site must always give the same set.
 TRIGGER_ACTIONS: tuple[str, ...] = (*sorted(ACTUATING), QUERY, CHAT)
+TIMER_EVENTS: tuple[str, ...] = get_args(TimerEventKind)
 
 ONLINE, OFFLINE = "online", "offline"  # what daemon.mqtt publishes on the status topic
 
@@ -118,7 +124,15 @@ def _components(site: str, prefix: str, version: str) -> list[_Component]:
     entities = _entities(topics)
     for e in entities:
         e.config.update(common, unique_id=f"{_node(site)}_{e.object_id}")
-    return entities + [_trigger(topics, device, action) for action in TRIGGER_ACTIONS]
+        if e.config.get("state_topic") == topics.status:
+            # Its own availability would turn `offline` into `unavailable`.
+            for key in ("availability_topic", "payload_available", "payload_not_available"):
+                del e.config[key]
+    return (
+        entities
+        + [_trigger(topics, device, action) for action in TRIGGER_ACTIONS]
+        + [_timer_trigger(topics, device, event) for event in TIMER_EVENTS]
+    )
 
 
 def _entities(topics: Topics) -> list[_Component]:
@@ -153,6 +167,28 @@ def _entities(topics: Topics) -> list[_Component]:
                 "value_template": "{{ value_json.action }}",
                 "json_attributes_topic": topics.intent,
                 "icon": "mdi:gesture-tap",
+            },
+        ),
+        _Component(
+            "sensor",
+            "last_error",
+            {
+                "name": "Last error",
+                "state_topic": topics.error,
+                "value_template": "{{ value_json.error }}",
+                "json_attributes_topic": topics.error,
+                "icon": "mdi:alert-circle-outline",
+            },
+        ),
+        _Component(
+            "sensor",
+            "last_result",
+            {
+                "name": "Last result",
+                "state_topic": topics.result,
+                "value_template": "{{ value_json.result }}",
+                "json_attributes_topic": topics.result,
+                "icon": "mdi:check-circle-outline",
             },
         ),
         _Component(
@@ -197,6 +233,23 @@ def _trigger(topics: Topics, device: dict[str, Any], action: str) -> _Component:
             "subtype": action,
             "payload": action,
             "value_template": _TRIGGER_TEMPLATE,
+            "qos": 1,
+            "device": device,
+        },
+    )
+
+
+def _timer_trigger(topics: Topics, device: dict[str, Any], event: str) -> _Component:
+    return _Component(
+        "device_automation",
+        f"timer_{event}",
+        {
+            "automation_type": "trigger",
+            "topic": topics.timer,
+            "type": "timer",
+            "subtype": event,
+            "payload": event,
+            "value_template": "{{ value_json.event }}",
             "qos": 1,
             "device": device,
         },

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from pydantic import TypeAdapter
+
 from daemon.dialogue.manager import Dialogue, TimerEvent, Turn
 from daemon.messages import (
     ErrorReply,
@@ -49,6 +51,7 @@ Output = Callable[[Request | None, Outcome], None]
 # A timer started, cancelled or finished: published and (when finished) spoken.
 TimerOutput = Callable[[TimerEvent], None]
 Ack = Callable[[], None]
+_OUTCOME: TypeAdapter[Outcome] = TypeAdapter(Outcome)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class Dispatcher:
         self.limits = limits
         self.area = area
         self.outputs: list[Output] = []
+        # The outputs that answer the caller, which a redelivered request is answered on
+        # again (MQTT's intent/error and response topics).
+        self.replay_outputs: list[Output] = []
         # Steps that may rewrite a decided intent before the outputs see it (the reply
         # told from real device state).
         self.refiners: list[Callable[[Intent], Intent]] = []
@@ -113,8 +119,8 @@ class Dispatcher:
         via: Via | None = None,
     ) -> Outcome | None:
         """Answer one raw payload. Never raises; None only for a redelivered request
-        that was (or is being) answered already. `via`: where an MQTT request came from
-        and where it wants its answer."""
+        that is being answered, or whose answer is no longer kept. `via`: where an MQTT
+        request came from and where it wants its answer."""
         try:
             return await self._submit(payload, source, truncated, ack, via)
         finally:
@@ -140,18 +146,19 @@ class Dispatcher:
                 )
         except RequestError as exc:
             # Answered where it came from (a pooled site, an MQTT 5 response topic).
+            err = exc.reply(source)
             where = None
             if via is not None:
                 where = Request(
                     text="",
                     source=source,
-                    id=exc.request_id or new_id(),
+                    id=err.id or new_id(),
                     received=received,
                     site=via.site,
                     reply_to=via.reply_to,
                     correlation=via.correlation,
                 )
-            return self._finish(None, exc.reply(source), route=where)
+            return self._finish(None, err, route=where)
         if via is not None:
             req = replace(req, site=via.site, reply_to=via.reply_to, correlation=via.correlation)
         if source != "mqtt":
@@ -163,9 +170,11 @@ class Dispatcher:
             req = replace(req, key=f"{req.id}#{digest}")
         if not req.session:
             req = replace(req, session=self.default_session(source, req.site))
-        if req.ref in self._open or self.journal.seen(req.ref):
-            _LOG.info("%s request %s delivered again; answered once already", source, req.id)
+        if req.ref in self._open:
+            _LOG.info("%s request %s delivered again while it is being answered", source, req.id)
             return None
+        if self.journal.seen(req.ref):
+            return self._replay_answer(req)
         if not self.accepting:
             return self._finish(
                 None, _error(req, "shutdown", "dialogd is shutting down"), route=req
@@ -180,6 +189,29 @@ class Dispatcher:
         if ack is not None:
             ack()
         return await self.enqueue(req)
+
+    def _replay_answer(self, req: Request) -> Outcome | None:
+        """A redelivery gets the answer it had, from the journal, on the outputs that
+        answer a caller (not on those that act: nothing is switched twice)."""
+        raw = self.journal.answer(req.ref)
+        if raw is None:
+            _LOG.info("%s request %s delivered again; answered once already", req.source, req.id)
+            return None
+        outcome = _OUTCOME.validate_json(raw)
+        _LOG.info("%s request %s delivered again; its answer is sent again", req.source, req.id)
+        for output in self.replay_outputs:
+            try:
+                output(req, outcome)
+            except Exception:
+                _LOG.exception("an output failed on the replayed %s", outcome.id)
+        return outcome
+
+    def swap_engine(self, engine: IntentEngine) -> None:
+        """A new engine (new devices, replies) takes over; calls already running finish
+        with the old one. On the event loop, so no stage sees half of each."""
+        self.engine = engine
+        if self.dialogue is not None:
+            self.dialogue.engine = engine
 
     def default_session(self, source: Source, site: str = "") -> str:
         """A site's microphone, its MQTT audio and its MQTT text share one conversation;
@@ -373,7 +405,8 @@ class Dispatcher:
         if req is not None:
             if self._open.pop(req.ref, None) is None:
                 return outcome  # answered already (a shutdown error raced the model)
-            self.journal.done(req.ref)
+            # Only a broker redelivers: only its requests keep their answer.
+            self.journal.done(req.ref, outcome.model_dump_json() if req.source == "mqtt" else None)
         if isinstance(outcome, ErrorReply):
             self.stats.record_error()
             _LOG.warning(

@@ -8,7 +8,8 @@ request the broker delivers again is not executed twice; an id reused for anothe
 request, or after the window, is a new request.
 
 One JSON object per line: {"a": {...request...}} when accepted, {"d": "<key>", "t":
-<unix time>} when answered. Lines are flushed to the OS at once (a crash of dialogd
+<unix time>, "o": {...outcome...}} when answered; the outcome is what a redelivery gets
+again. Lines are flushed to the OS at once (a crash of dialogd
 loses nothing) and fsync'ed at most every `sync_every_s` (a power cut loses at most that
 much).
 """
@@ -38,6 +39,7 @@ class Journal:
         self.sync_every_s = sync_every_s
         self._pending: OrderedDict[str, Request] = OrderedDict()
         self._done: dict[str, float] = {}  # key -> when it was answered (unix time)
+        self._answers: dict[str, str] = {}  # key -> its outcome, as JSON
         self._done_order: deque[str] = deque()
         self._file: IO[str] | None = None
         self._lines = 0
@@ -68,8 +70,14 @@ class Journal:
                         req = _request(obj["a"])
                         self._pending[req.ref] = req
                     elif "d" in obj:
-                        self._pending.pop(str(obj["d"]), None)
-                        self._remember(str(obj["d"]), float(obj.get("t") or 0.0))
+                        key = str(obj["d"])
+                        self._pending.pop(key, None)
+                        answer = obj.get("o")
+                        self._remember(
+                            key,
+                            float(obj.get("t") or 0.0),
+                            json.dumps(answer, ensure_ascii=False) if answer else None,
+                        )
                 except (ValueError, KeyError, TypeError):
                     # A torn last line after a power cut: everything before it counts.
                     _LOG.warning("journal %s line %d unreadable; skipped", path, n)
@@ -82,7 +90,7 @@ class Journal:
         tmp = path.with_suffix(".tmp")
         with tmp.open("w", encoding="utf-8") as f:
             for rid in self._done_order:
-                f.write(json.dumps({"d": rid, "t": self._done[rid]}) + "\n")
+                f.write(self._done_line(rid, self._done[rid], self._answers.get(rid)) + "\n")
             for req in self._pending.values():
                 f.write(json.dumps({"a": _fields(req)}, ensure_ascii=False) + "\n")
             f.flush()
@@ -106,30 +114,50 @@ class Journal:
         answered = self._done.get(request_id)
         return answered is not None and time.time() - answered <= self.window_s
 
+    def answer(self, request_id: str) -> str | None:
+        """The outcome (JSON) a request was answered with, while it is remembered."""
+        if not self.seen(request_id):
+            return None
+        return self._answers.get(request_id)
+
     def accept(self, req: Request) -> None:
         self._pending[req.ref] = req
         self._write({"a": _fields(req)})
 
-    def done(self, request_id: str) -> None:
+    def done(self, request_id: str, answer: str | None = None) -> None:
+        """`answer`: the outcome as JSON, replayed to a redelivery of the request."""
         if self._pending.pop(request_id, None) is None and request_id in self._done:
             return
         now = time.time()
-        self._remember(request_id, now)
-        self._write({"d": request_id, "t": now})
+        self._remember(request_id, now, answer)
+        self._write_line(self._done_line(request_id, now, answer))
 
-    def _remember(self, request_id: str, when: float) -> None:
+    @staticmethod
+    def _done_line(key: str, when: float, answer: str | None) -> str:
+        # The outcome is spliced in as it was serialised: no second parse and dump.
+        head = json.dumps({"d": key, "t": when}, ensure_ascii=False)
+        return head if answer is None else f'{head[:-1]}, "o": {answer}}}'
+
+    def _remember(self, request_id: str, when: float, answer: str | None = None) -> None:
         if request_id in self._done:
             self._done_order.remove(request_id)
         self._done[request_id] = when
+        if answer is not None:
+            self._answers[request_id] = answer
         self._done_order.append(request_id)
         while len(self._done_order) > self.window:
-            self._done.pop(self._done_order.popleft(), None)
+            gone = self._done_order.popleft()
+            self._done.pop(gone, None)
+            self._answers.pop(gone, None)
 
     def _write(self, obj: dict[str, Any]) -> None:
+        self._write_line(json.dumps(obj, ensure_ascii=False))
+
+    def _write_line(self, line: str) -> None:
         if self._file is None:
             return
         try:
-            self._file.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            self._file.write(line + "\n")
             self._file.flush()
             self._lines += 1
             self._dirty = True

@@ -52,11 +52,17 @@ _ENGLISH_FRAME = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
 class Model(Protocol):
     """What the engine needs of a language model (LlamaEngine, or none at all)."""
 
+    reevaluated: int  # prompt tokens the last registry change evaluated
+
     def decide(
         self, text: str, lang: str = "en", hint: Hint | None = None, max_commands: int = 1
     ) -> ModelAnswerLike: ...
 
     def set_registry(self, registry: Registry) -> None: ...
+
+    def use(self, registry: Registry) -> None: ...
+
+    def fits(self, registry: Registry) -> None: ...
 
     def check(self, text: str, asked: str, answer: str) -> float: ...
 
@@ -138,20 +144,22 @@ class IntentEngine:
             Respeller(registry),
         )
 
-    def reload(self, registry: Registry, replies: dict[str, dict[str, str]]) -> None:
-        """New devices or reply templates, keeping the loaded model. All or nothing: the
-        new parts are built first, the model's prompt next (it raises if its context
-        cannot hold the registry); only then does the engine switch."""
-        old_cfg = self._replies_cfg
-        self._replies_cfg = replies
-        try:
-            parts = self._parts(registry)
-            if self.model is not None:
-                self.model.set_registry(registry)
-        except Exception:
-            self._replies_cfg = old_cfg
-            raise
-        self.registry, self.fast, self.policy, self.replies, self._names, self.respeller = parts
+    def with_registry(self, registry: Registry, replies: dict[str, dict[str, str]]) -> IntentEngine:
+        """A new engine for new devices or reply templates, sharing the loaded model.
+
+        Built beside this one, which keeps deciding until the caller swaps them; it raises
+        (the model's context cannot hold the registry, a bad reply template) before any
+        swap. The model's prompt follows on its own thread at the new engine's first
+        model request (or when the caller warms it: `warm`).
+        """
+        if self.model is not None:
+            self.model.fits(registry)
+        return IntentEngine(registry, replies, self.model, margins=self.margins, check=self.check)
+
+    def warm(self) -> None:
+        """Evaluate the model's prompt for this engine's registry now (model thread)."""
+        if self.model is not None:
+            self.model.use(self.registry)
 
     def understand(
         self, text: str, area: str | None = None, focus: frozenset[str] = frozenset()
@@ -238,6 +246,7 @@ class IntentEngine:
         if self.model is None:
             # Without a model, "not sure" has to be an honest "unknown".
             return self._finish(Decision.one(UNKNOWN), text, lang, "rules", t0)
+        self.model.use(self.registry)
         wary = suspicious(self._without_names(text))
         clauses = [c.strip() for c in grammar(lang).separators.split(norm) if c.strip()]
         if wary or not 2 <= len(clauses) <= MAX_MODEL_COMMANDS:
@@ -307,6 +316,7 @@ class IntentEngine:
         acting = [c for c in u.decision.commands if c.action in ACTUATING and c.devices]
         if not acting or self.model is None:
             return None
+        self.model.use(self.registry)
         c = acting[0]
         names = " and ".join(self.registry.by_id[d].name for d in c.devices)
         asked = f"{c.action.replace('_', ' ')} the {names}"

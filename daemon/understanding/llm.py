@@ -149,6 +149,7 @@ class LlamaEngine:
         self.load_ms = (time.monotonic() - t0) * 1000
         self.registry = registry
         self.prefix_tokens = 0
+        self.reevaluated = 0  # prefix tokens the last registry change evaluated
         self.set_registry(registry)
 
     def _load(self, n_ctx: int) -> llama_cpp.Llama:
@@ -175,13 +176,62 @@ class LlamaEngine:
     def set_registry(self, registry: Registry) -> None:
         """(Re)build the prompt prefix and the answer trie for a device registry.
 
-        Raises ContextTooSmall, leaving the engine as it was, when the registry's prompt
-        cannot fit the configured (or largest allowed) context.
+        Only the prefix's tokens from the first one that differs are evaluated: the device
+        list comes last, so a device added or renamed costs its part of the list, not the
+        whole prompt (`reevaluated` says how many). Raises ContextTooSmall, leaving the
+        engine as it was, when the registry's prompt cannot fit the configured (or largest
+        allowed) context.
         """
         t0 = time.monotonic()
+        tokens, listed = self._prefix_for(registry)
+        need = self._need(tokens)
+        if need > self.llm.n_ctx():
+            _LOG.info("registry needs a %d-token context; reloading the model", need)
+            self.llm.close()
+            self.llm = self._load(-(-need // 256) * 256)
+        self.registry = registry
+        self.listed = listed
+        self._root = self._build_heads(registry)
+        self._chat_head = self._find_head("chat:")
+        # What the KV cache holds now (the old prefix, and the last turn after it).
+        held = self.llm.input_ids[: self.llm.n_tokens].tolist()
+        kept = _common_prefix(held, tokens)
+        how, evaluated = "kept", 0
+        if kept == 0 and self._restore_prefix(tokens):
+            how = "restored from cache"
+        elif kept < len(tokens):
+            evaluated = len(tokens) - kept
+            self.llm.n_tokens = kept  # eval() drops the KV cells from here on
+            self.llm.eval(tokens[kept:])
+            how = f"{len(tokens) - kept} evaluated"
+            if kept == 0:
+                self._save_prefix(tokens)
+        self.reevaluated = evaluated
+        self.prefix_tokens = len(tokens)
+        _LOG.info(
+            "prompt prefix: %d tokens in a %d-token context, %s in %.0f ms",
+            len(tokens),
+            self.llm.n_ctx(),
+            how,
+            (time.monotonic() - t0) * 1000,
+        )
+
+    def use(self, registry: Registry) -> None:
+        """Decide with `registry` from now on (a no-op when it is the current one). An
+        engine built for a new registry calls this on the model's thread before asking."""
+        if registry is not self.registry:
+            self.set_registry(registry)
+
+    def fits(self, registry: Registry) -> None:
+        """Raise ContextTooSmall if the registry's prompt cannot fit; evaluates nothing,
+        so a new engine is checked before it replaces the old one."""
+        self._need(self._prefix_for(registry)[0])
+
+    def _prefix_for(self, registry: Registry) -> tuple[list[int], bool]:
+        """The prefix's tokens, and whether it lists the devices."""
         tokens = self._tok(build_prefix(registry))
-        self.listed = len(tokens) <= self.prompt_budget
-        if not self.listed:
+        listed = len(tokens) <= self.prompt_budget
+        if not listed:
             # Every token of the prefix costs attention on every request: a big home's
             # list would slow each decision by half (benchmarks/big_home_latency.py).
             full = len(tokens)
@@ -194,34 +244,18 @@ class LlamaEngine:
                 self.prompt_budget,
                 len(tokens),
             )
+        return tokens, listed
+
+    def _need(self, tokens: list[int]) -> int:
         need = len(tokens) + TURN_ROOM
-        if need > self.llm.n_ctx():
-            limit = self.fixed_ctx or self.max_ctx
-            if need > limit:
-                key = "llm.n_ctx" if self.fixed_ctx else "llm.max_ctx"
-                raise ContextTooSmall(
-                    f"the prompt for this registry takes {len(tokens)} tokens; "
-                    f"{key} = {limit} leaves no room for requests (needs {need})"
-                )
-            _LOG.info("registry needs a %d-token context; reloading the model", need)
-            self.llm.close()
-            self.llm = self._load(-(-need // 256) * 256)
-        self.registry = registry
-        self._root = self._build_heads(registry)
-        self._chat_head = self._find_head("chat:")
-        restored = self._restore_prefix(tokens)
-        if not restored:
-            self.llm.reset()
-            self.llm.eval(tokens)
-            self._save_prefix(tokens)
-        self.prefix_tokens = len(tokens)
-        _LOG.info(
-            "prompt prefix: %d tokens in a %d-token context, %s in %.0f ms",
-            len(tokens),
-            self.llm.n_ctx(),
-            "restored from cache" if restored else "evaluated",
-            (time.monotonic() - t0) * 1000,
-        )
+        limit = self.fixed_ctx or self.max_ctx
+        if need > max(limit, self.llm.n_ctx()):
+            key = "llm.n_ctx" if self.fixed_ctx else "llm.max_ctx"
+            raise ContextTooSmall(
+                f"the prompt for this registry takes {len(tokens)} tokens; "
+                f"{key} = {limit} leaves no room for requests (needs {need})"
+            )
+        return need
 
     def _tok(self, text: str) -> list[int]:
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -804,6 +838,15 @@ class LlamaEngine:
 
     def close(self) -> None:
         self.llm.close()
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _log_softmax(logits: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
