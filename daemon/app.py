@@ -193,7 +193,7 @@ class Daemon:
         self.dispatcher.refiners.append(self.home.refine)
         mqtt_out = MqttOutputs(self.link, lambda: self.topics, self.sign_key)
         self.dispatcher.outputs.append(mqtt_out.outcome)
-        self.dispatcher.replay_outputs.append(mqtt_out.outcome)
+        self.dispatcher.replay_outputs.append(mqtt_out.replay)
         self.dispatcher.outputs.append(self._count_outcome)
         self.dispatcher.outputs.append(self._listen_for_answer)
         self.dispatcher.outputs.append(self._actuate_outcome)

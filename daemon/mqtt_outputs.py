@@ -31,16 +31,23 @@ class MqttOutputs:
     def outcome(self, req: Request | None, outcome: Outcome) -> None:
         """Every intent and error, at the site the request came from."""
         topics = self.topics().for_site(req.site if req is not None else "")
-        if isinstance(outcome, Intent):
-            payload = (
-                dumps_signed(outcome.model_dump(mode="json"), self.sign_key)
-                if self.sign_key is not None
-                else outcome.model_dump_json().encode()
-            )
-            self.link.publish(topics.intent, payload, hold=True)
-        else:
-            payload = outcome.model_dump_json().encode()
-            self.link.publish(topics.error, payload, hold=True)
+        payload = self._payload(outcome)
+        topic = topics.intent if isinstance(outcome, Intent) else topics.error
+        self.link.publish(topic, payload, hold=True)
+        self._to_caller(req, payload)
+
+    def replay(self, req: Request | None, outcome: Outcome) -> None:
+        """A redelivered request's original answer, to the caller's response topic only:
+        the intent topic had it once, and whoever acts on that topic must not act twice."""
+        if req is not None and req.reply_to:
+            self._to_caller(req, self._payload(outcome))
+
+    def _payload(self, outcome: Outcome) -> bytes:
+        if isinstance(outcome, Intent) and self.sign_key is not None:
+            return dumps_signed(outcome.model_dump(mode="json"), self.sign_key)
+        return outcome.model_dump_json().encode()
+
+    def _to_caller(self, req: Request | None, payload: bytes) -> None:
         if req is not None and req.reply_to:
             # MQTT 5 request/response: the caller's own topic, with its correlation data.
             self.link.publish(req.reply_to, payload, hold=True, correlation=req.correlation)
@@ -52,9 +59,7 @@ class MqttOutputs:
         payload = result_json(result, reply)
         topic = self.topics().for_site(intent.site).result
         self.link.publish(topic, payload, hold=True)
-        req = result.request
-        if req is not None and req.reply_to:
-            self.link.publish(req.reply_to, payload, hold=True, correlation=req.correlation)
+        self._to_caller(result.request, payload)
 
     def timer(self, event: TimerEvent) -> None:
         t = event.timer

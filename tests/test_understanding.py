@@ -752,6 +752,14 @@ class StandInModel:
     def set_registry(self, registry: Registry) -> None:
         pass
 
+    reevaluated = 0
+
+    def use(self, registry: Registry) -> None:
+        pass
+
+    def fits(self, registry: Registry) -> None:
+        pass
+
 
 @pytest.fixture(scope="module")
 def careless(registry: Registry) -> tuple[IntentEngine, StandInModel]:

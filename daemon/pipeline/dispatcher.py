@@ -90,7 +90,7 @@ class Dispatcher:
         self.area = area
         self.outputs: list[Output] = []
         # The outputs that answer the caller, which a redelivered request is answered on
-        # again (MQTT's intent/error and response topics).
+        # again (an MQTT 5 response topic).
         self.replay_outputs: list[Output] = []
         # Steps that may rewrite a decided intent before the outputs see it (the reply
         # told from real device state).
