@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from daemon.asr import VoskEngine, build_grammar, load_model
-from daemon.audio_sources import read_wav
+from daemon.channels.speech.asr import VoskEngine, build_grammar, load_model
+from daemon.channels.speech.audio_sources import read_wav
 
 CHUNK = 4000  # bytes: 125 ms at 16 kHz
 BPS = 32000  # bytes per second of 16 kHz 16-bit mono

@@ -64,7 +64,7 @@ except ImportError as exc:  # the project venv's hassil 3.13 has no fuzzy matche
 
 # dialogd's vocabulary module has no dependencies: the same table here, not a copy.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from daemon.home.vocabulary import (  # noqa: E402
+from daemon.core.vocabulary import (  # noqa: E402
     ACTUATING,
     CLARIFY,
     COLORS,
@@ -544,7 +544,7 @@ import json, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import logging; logging.disable(logging.CRITICAL)
-from daemon.config import load_settings
+from daemon.config.settings import load_settings
 from daemon.home.registry import Registry
 from daemon.understanding.engine import IntentEngine
 jobs = json.load(sys.stdin)

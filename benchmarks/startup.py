@@ -4,7 +4,7 @@
 
 Uses the config's model (page cache warm after the first run) and its private broker on a
 free port. With --devices N the config's home is replaced by a generated one of N devices
-(daemon/home/generate.py), with its own KV cache dir, and the rest of the config is kept.
+(daemon/tools/homegen.py), with its own KV cache dir, and the rest of the config is kept.
 Prints each run with the daemon's RSS at READY, and the median.
 """
 
@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from daemon.config import load_settings
-from daemon.home.generate import synthetic_home_toml
+from daemon.config.settings import load_settings
+from daemon.tools.homegen import synthetic_home_toml
 
 
 def free_port() -> int:

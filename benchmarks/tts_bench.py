@@ -18,7 +18,7 @@ import platform
 import statistics
 import time
 
-from daemon.tts import Speaker, TtsSettings, TtsWorker, wav_duration_s
+from daemon.outputs.speech.tts import Speaker, TtsSettings, TtsWorker, wav_duration_s
 
 TEXTS = [
     ("en", "short", "Turning on the kitchen light."),

@@ -29,7 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from daemon.audio_sources import read_wav  # noqa: E402
+from daemon.channels.speech.audio_sources import read_wav  # noqa: E402
 
 HOME = """
 [[devices]]

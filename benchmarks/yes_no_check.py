@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from daemon.app import build_engine
-from daemon.config import load_settings
-from daemon.evaluate import expected_triples, load_set
+from daemon.config.settings import load_settings
+from daemon.tools.evaluate import expected_triples, load_set
 
 
 def main() -> int:

@@ -19,33 +19,33 @@ from pathlib import Path
 from typing import Any
 
 from daemon import __version__
-from daemon.asr import VoskEngine
-from daemon.audio_sources import make_source
-from daemon.broker import PrivateBroker, port_open
-from daemon.config import ConfigError, Settings, load_settings, model_problems
+from daemon.channels.serial import serial_task
+from daemon.channels.speech.asr import VoskEngine
+from daemon.channels.speech.audio_sources import make_source
+from daemon.channels.speech.voice import VoiceChannel
+from daemon.config.settings import ConfigError, Settings, load_settings, model_problems
+from daemon.core.messages import ErrorReply, Intent, Outcome, Request, Source
 from daemon.dialogue.manager import Dialogue, TimerEvent
 from daemon.dialogue.timers import TimerBook
 from daemon.home.actuator import Result
 from daemon.home.catalog import Home
 from daemon.home.live import HomeLive
 from daemon.home.registry import Registry, spoken_phrases
-from daemon.integrations.bus import HassPresence, HermesBridge
-from daemon.messages import ErrorReply, Intent, Outcome, Request, Source
-from daemon.metrics import Metrics
-from daemon.mqtt import Inbound, MqttLink, Topics
-from daemon.mqtt_outputs import MqttOutputs, result_json, safe_response_topic
-from daemon.notify import Notifier, watchdog_task
+from daemon.mqtt.broker import PrivateBroker, port_open
+from daemon.mqtt.link import Inbound, MqttLink, Topics
+from daemon.ops.notify import Notifier, watchdog_task
+from daemon.ops.signing import load_or_create_key
+from daemon.outputs.bus import HassPresence, HermesBridge
+from daemon.outputs.metrics import Metrics
+from daemon.outputs.mqtt import MqttOutputs, result_json, safe_response_topic
+from daemon.outputs.speech.tts import MuteGate, TtsWorker
 from daemon.pipeline.dispatcher import Dispatcher, Limits, Via, run_stages
 from daemon.pipeline.journal import Journal
 from daemon.pipeline.outbox import Outbox
-from daemon.serial_link import serial_task
-from daemon.signing import load_or_create_key
-from daemon.tts import MuteGate, TtsWorker
+from daemon.pipeline.workers import ThreadWorker
 from daemon.understanding.engine import IntentEngine
 from daemon.understanding.lang import detect_lang
 from daemon.understanding.llm import LlamaEngine
-from daemon.voice import VoiceChannel
-from daemon.workers import ThreadWorker
 
 _LOG = logging.getLogger(__name__)
 STATUS_EVERY_S = 30.0

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from daemon import __version__
-from daemon.config import ConfigError, Settings, load_settings, model_problems
+from daemon.config.settings import ConfigError, Settings, load_settings, model_problems
 
 _LOG = logging.getLogger("daemon")
 
@@ -124,12 +124,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schema":
-        from daemon.messages import Intent
+        from daemon.core.messages import Intent
 
         print(json.dumps(Intent.model_json_schema(), indent=2, ensure_ascii=False))
         return 0
 
-    from daemon.logsetup import setup_logging
+    from daemon.ops.logsetup import setup_logging
 
     setup_logging(getattr(args, "log_level", None) or os.environ.get("DIALOGD_LOG_LEVEL", "INFO"))
     try:
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         return _config_failed(problems)
     if args.command == "run":
         from daemon.app import run
-        from daemon.broker import BrokerError
+        from daemon.mqtt.broker import BrokerError
 
         try:
             return asyncio.run(run(settings, args.config))
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         return _eval(settings, args)
     if args.command == "bench":
-        from daemon.bench import run_bench
+        from daemon.tools.bench import run_bench
 
         return run_bench(settings, args.set, limit=args.limit)
     raise AssertionError(args.command)
@@ -235,7 +235,7 @@ def _eval_parser(
 
 
 def _eval(settings: Settings, args: argparse.Namespace) -> int:
-    from daemon.evaluate import resolve_sets, run_eval
+    from daemon.tools.evaluate import resolve_sets, run_eval
 
     sets = resolve_sets(args.sets)
     plain = len(args.sets) == 1 and sets[0].home is None and not Path(args.sets[0]).is_dir()
@@ -248,7 +248,7 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _devices(settings: Settings, wait_s: float, as_json: bool) -> int:
-    from daemon.home.listing import BrokerUnreachable, collect, render
+    from daemon.tools.listing import BrokerUnreachable, collect, render
 
     try:
         home = collect(settings, wait_s)
@@ -269,8 +269,8 @@ def _ask(settings: Settings, text: str, area: str | None) -> int:
     import time
 
     from daemon.app import build_engine
-    from daemon.messages import RequestError, parse_request
-    from daemon.service import build_intent
+    from daemon.core.messages import RequestError, parse_request
+    from daemon.pipeline.intents import build_intent
 
     try:
         req = parse_request(
@@ -299,7 +299,7 @@ def _ask(settings: Settings, text: str, area: str | None) -> int:
 def _check(settings: Settings) -> int:
     import socket
 
-    from daemon.broker import port_open
+    from daemon.mqtt.broker import port_open
 
     ok = True
     print(
@@ -346,7 +346,7 @@ def _check(settings: Settings) -> int:
 def _models_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from daemon.fetch import CATALOG, FetchError, download, fetch_llm, fetch_standin
+    from daemon.tools.fetch import CATALOG, FetchError, download, fetch_llm, fetch_standin
 
     dest = args.dir
     if dest is None:

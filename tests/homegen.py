@@ -26,7 +26,7 @@ from typing import Protocol, TypeVar
 
 from hypothesis import strategies as st
 
-from daemon.config import Area, Device, Floor
+from daemon.config.settings import Area, Device, Floor
 from daemon.home.registry import DeviceInfo, Registry, registry_problems
 
 T = TypeVar("T")

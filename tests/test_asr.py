@@ -20,8 +20,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from daemon.asr import AsrSettings, VoskEngine, build_grammar, knows_word, load_model, unk_token
-from daemon.audio_sources import (
+from daemon.channels.speech.asr import (
+    AsrSettings,
+    VoskEngine,
+    build_grammar,
+    knows_word,
+    load_model,
+    unk_token,
+)
+from daemon.channels.speech.audio_sources import (
     AlsaSource,
     AudioSourceError,
     FileSource,
@@ -31,7 +38,7 @@ from daemon.audio_sources import (
     make_source,
     read_wav,
 )
-from daemon.voice import VoiceChannel
+from daemon.channels.speech.voice import VoiceChannel
 
 # Device names, action words and a number, as the registry would give them.
 PHRASES = ["티비", "램프", "에어컨", "라디오", "볼륨", "켜줘", "꺼", "올려", "내려", "정지", "오십"]
@@ -141,7 +148,7 @@ def test_test_words_are_in_the_model(model: Any) -> None:
 def test_unknown_words_are_left_out_with_one_warning(
     model: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="daemon.asr")
+    caplog.set_level(logging.WARNING, logger="daemon.channels.speech.asr")
     phrases = ["티비", "거실불", "램프 꺼줘", "xyzzy", "티비"]
     grammar = build_grammar(phrases, model, extra=["블루베리", "plugh"])
 
@@ -222,7 +229,7 @@ def test_dictation_mode_runs_without_grammar(
     model: Any, grammar: list[str], say: Callable[[str], bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Dictation, with a wake phrase: the audio after it is replayed to the full model."""
-    caplog.set_level(logging.INFO, logger="daemon.asr")
+    caplog.set_level(logging.INFO, logger="daemon.channels.speech.asr")
     engine = VoskEngine(model, grammar=None, wake_phrase=WAKE, wake_decoys=grammar)
     pcm = silence(0.3) + say(f"{WAKE} 티비 꺼") + silence(0.1)
     for i in range(0, len(pcm), CHUNK):

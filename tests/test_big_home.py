@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.home.generate import synthetic_home_toml
-from daemon.messages import Intent
+from daemon.core.messages import Intent
+from daemon.tools.homegen import synthetic_home_toml
 from tests.conftest import (
     DIALOGD,
     ROOT,

@@ -23,7 +23,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from daemon.broker import BrokerError, PrivateBroker, mosquitto_hash, port_open
+from daemon.mqtt.broker import BrokerError, PrivateBroker, mosquitto_hash, port_open
 from tests.conftest import ROOT, free_port, mosquitto_exe
 
 Creds = tuple[str, str] | None
@@ -205,8 +205,8 @@ def test_port_taken_and_missing_mosquitto_are_clear_errors(
             b = PrivateBroker(s.getsockname()[1], state_dir=tmp_path)
             with pytest.raises(BrokerError, match="is taken by another program"):
                 await b.start()
-        monkeypatch.setattr("daemon.broker.shutil.which", lambda name: None)
-        monkeypatch.setattr("daemon.broker.Path.exists", lambda self: False)
+        monkeypatch.setattr("daemon.mqtt.broker.shutil.which", lambda name: None)
+        monkeypatch.setattr("daemon.mqtt.broker.Path.exists", lambda self: False)
         with pytest.raises(BrokerError, match="mosquitto is not installed"):
             await new_broker(tmp_path).start()
 
@@ -334,7 +334,7 @@ def test_supervise_restarts_a_killed_mosquitto(tmp_path: Path) -> None:
 def test_failing_restarts_do_not_kill_the_supervisor(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="daemon.broker")
+    caplog.set_level(logging.INFO, logger="daemon.mqtt.broker")
 
     def failures() -> list[str]:
         return [r.getMessage() for r in caplog.records if "cannot restart" in r.getMessage()]

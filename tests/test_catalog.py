@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.config import Area, Device, HomeSettings
+from daemon.config.settings import Area, Device, HomeSettings
 from daemon.home.catalog import Catalog
 from daemon.home.discovery import parse_ha_config, parse_zigbee2mqtt_devices
 from daemon.home.registry import Command, Registry, registry_problems

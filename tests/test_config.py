@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import ConfigError, load_settings
+from daemon.config.settings import ConfigError, load_settings
 from tests.conftest import DIALOGD, ROOT, write_config
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.config import Device
+from daemon.config.settings import Device
+from daemon.core.vocabulary import TYPES
 from daemon.home.discovery import (
     MAX_PAYLOAD,
     Discovered,
@@ -20,7 +21,6 @@ from daemon.home.discovery import (
     parse_zigbee2mqtt_devices,
     parse_zigbee2mqtt_groups,
 )
-from daemon.home.vocabulary import TYPES
 
 # ------------------------------------------------------------------ zigbee2mqtt shapes
 

@@ -14,14 +14,14 @@ import pytest
 
 from daemon.cli import main
 from daemon.dialogue import manager
-from daemon.evaluate import (
+from daemon.home.registry import Decision, Registry
+from daemon.tools.evaluate import (
     Engines,
     EvalSet,
     actuates,
     load_set,
     resolve_sets,
 )
-from daemon.home.registry import Decision, Registry
 from daemon.understanding.engine import IntentEngine, Understood
 
 # The config's own home: one room, a light and a door that needs a confirmation to unlock.
@@ -382,8 +382,9 @@ class _FakeModel:
 def test_homes_share_one_loaded_model(
     files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from daemon import app, evaluate
-    from daemon.config import load_settings
+    from daemon import app
+    from daemon.config.settings import load_settings
+    from daemon.tools import evaluate
 
     built: list[Registry] = []
     model = _FakeModel()
@@ -411,8 +412,8 @@ def test_homes_share_one_loaded_model(
 def test_the_wide_corpus_reads_as_three_homes(files: dict[str, Path]) -> None:
     """tests/data/wide: each set pairs with its registry, and names only its devices."""
     from daemon.app import home_registry
-    from daemon.config import load_settings
-    from daemon.evaluate import expected_triples, home_settings
+    from daemon.config.settings import load_settings
+    from daemon.tools.evaluate import expected_triples, home_settings
 
     wide = Path(__file__).resolve().parent / "data" / "wide"
     sets = resolve_sets([str(wide)])

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from daemon.fetch import CATALOG, FetchError, ModelFile, download, fetch_llm
+from daemon.tools.fetch import CATALOG, FetchError, ModelFile, download, fetch_llm
 from tests.conftest import DIALOGD, ROOT
 
 

@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daemon import __version__
-from daemon.home.vocabulary import ACTUATING
-from daemon.integrations.hass import (
+from daemon.core.vocabulary import ACTUATING
+from daemon.mqtt.link import Topics
+from daemon.outputs.hass import (
     TRIGGER_ACTIONS,
     DiscoveryMessage,
     publish_topic_problem,
@@ -25,7 +26,6 @@ from daemon.integrations.hass import (
     subscribe_topic_problem,
     validate,
 )
-from daemon.mqtt import Topics
 
 SITES = ["kitchen", "Living Room", "büro.2", "a-b_c"]
 CONFIG_TOPIC = re.compile(

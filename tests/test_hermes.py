@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.integrations.hermes import (
+from daemon.channels.hermes import (
     SUBSCRIPTIONS,
     NluQuery,
     TtsSay,
@@ -20,7 +20,7 @@ from daemon.integrations.hermes import (
     parse_tts_say,
     say_finished,
 )
-from daemon.messages import CommandOut, DeviceRef, Intent, Step, Value
+from daemon.core.messages import CommandOut, DeviceRef, Intent, Step, Value
 
 NONE = type(None)
 Table = dict[str, tuple[tuple[type, ...], bool]]  # field: (JSON types, required)

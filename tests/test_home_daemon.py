@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from daemon.integrations.hass import validate
+from daemon.outputs.hass import validate
 from tests.conftest import DIALOGD, ROOT, Broker, DaemonProcess, Listener, write_config
 
 HOME = """

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.messages import Intent
+from daemon.core.messages import Intent
 from tests.conftest import (
     Broker,
     DaemonProcess,

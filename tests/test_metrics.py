@@ -1,4 +1,4 @@
-"""daemon.metrics: counts, the JSON snapshot and the real HTTP endpoint."""
+"""daemon.outputs.metrics: counts, the JSON snapshot and the real HTTP endpoint."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from daemon.config import MetricsSettings, Settings
-from daemon.metrics import Metrics
+from daemon.config.settings import MetricsSettings, Settings
+from daemon.outputs.metrics import Metrics
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from daemon.app import build_engine
-from daemon.config import load_settings
+from daemon.config.settings import load_settings
+from daemon.core.messages import Request
+from daemon.core.vocabulary import ACTUATING
 from daemon.dialogue.manager import Turn
-from daemon.evaluate import expected_triples, load_set
 from daemon.home.registry import Command, Decision, Hint
-from daemon.home.vocabulary import ACTUATING
-from daemon.messages import Request
-from daemon.service import build_intent
+from daemon.pipeline.intents import build_intent
+from daemon.tools.evaluate import expected_triples, load_set
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import detect_lang, normalize
 from daemon.understanding.llm import LlamaEngine
@@ -275,7 +275,7 @@ def test_guessing_ahead_changes_no_decision(
 def test_a_home_over_the_prompt_budget_is_not_listed_and_still_exact(tmp_path: Path) -> None:
     """A 150-device home: the prompt leaves the device list out (llm.prompt_budget), and
     requests that name devices are still decided right through the model alone."""
-    from daemon.home.generate import synthetic_home_toml
+    from daemon.tools.homegen import synthetic_home_toml
 
     big = tmp_path / "big.toml"
     big.write_text(synthetic_home_toml(150), encoding="utf-8")
@@ -298,7 +298,7 @@ def test_a_registry_change_evaluates_only_the_changed_end_and_decides_the_same(
     """The device list comes last in the prompt: a device added re-evaluates only its end,
     and the model then answers as it would from a freshly evaluated prompt."""
     from daemon.app import home_registry
-    from daemon.config import Device
+    from daemon.config.settings import Device
 
     model = engine.model
     assert isinstance(model, LlamaEngine)

@@ -1,10 +1,10 @@
-"""Where an MQTT 5 response may go (daemon/mqtt_outputs.py)."""
+"""Where an MQTT 5 response may go (daemon/outputs/mqtt.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from daemon.mqtt_outputs import safe_response_topic
+from daemon.outputs.mqtt import safe_response_topic
 
 CLOSED = ["dialogd/", "homeassistant/", "zigbee2mqtt/", "cmnd/", "hermes/"]
 DEVICES = ["garage/door/set", "garage/door/state", None]

@@ -1,4 +1,4 @@
-"""daemon.notify (sd_notify protocol, watchdog) and daemon.logsetup (journald priorities).
+"""daemon.ops.notify (sd_notify protocol, watchdog) and daemon.ops.logsetup (journald priorities).
 
 A real AF_UNIX datagram socket stands in for systemd's notify socket: the test binds it,
 points NOTIFY_SOCKET at it and reads what the Notifier sends.
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.logsetup import setup_logging, syslog_priority
-from daemon.notify import Notifier, watchdog_task
+from daemon.ops.logsetup import setup_logging, syslog_priority
+from daemon.ops.notify import Notifier, watchdog_task
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -146,7 +146,7 @@ def test_send_failure_is_logged_not_raised(
 ) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", "/nonexistent/dialogd/notify")
     n = Notifier()
-    with caplog.at_level(logging.WARNING, logger="daemon.notify"):
+    with caplog.at_level(logging.WARNING, logger="daemon.ops.notify"):
         assert n.ready() is False
         assert n.watchdog() is False
     assert len([r for r in caplog.records if "sd_notify" in r.getMessage()]) == 1
@@ -374,7 +374,7 @@ def test_stderr_default_under_simulated_journald(tmp_path: Path) -> None:
     names it; setup_logging() with no stream argument must notice."""
     path = tmp_path / "journal"
     code = (
-        "import logging; from daemon.logsetup import setup_logging; "
+        "import logging; from daemon.ops.logsetup import setup_logging; "
         "setup_logging('INFO'); logging.getLogger('daemon.app').info('ready')"
     )
     with path.open("w") as err:

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.config import Device
+from daemon.config.settings import Device
+from daemon.core.vocabulary import COLORS, TYPES
 from daemon.home.endpoint import Endpoint
 from daemon.home.payloads import Publish, Unsupported, config_endpoint, messages_for, resolve
 from daemon.home.state import DeviceState
-from daemon.home.vocabulary import COLORS, TYPES
 
 Z2M = Endpoint(
     integration="zigbee2mqtt",

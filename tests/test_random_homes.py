@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
+from daemon.core.vocabulary import ACTUATING, TYPES
 from daemon.home.registry import DeviceInfo, Registry
-from daemon.home.vocabulary import ACTUATING, TYPES
 from daemon.understanding.engine import IntentEngine
 from tests.homegen import describe, en_phrase, homes, random_home, zh_phrase
 

@@ -18,9 +18,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from daemon import mqtt_security
-from daemon.broker import mosquitto_hash
-from daemon.config import ConfigError, MqttSettings, load_settings
+from daemon.config.settings import ConfigError, MqttSettings, load_settings
+from daemon.mqtt import security as mqtt_security
+from daemon.mqtt.broker import mosquitto_hash
 from tests.conftest import Broker, free_port, mosquitto_exe
 
 USER, PASSWORD = "kitchen", "correct horse"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.messages import ErrorReply, Intent
+from daemon.core.messages import ErrorReply, Intent
 from tests.conftest import Broker, DaemonProcess, Listener, need_model, write_config
 
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from daemon.serial_link import Handler, SerialLink, SerialSettings, serial_task
+from daemon.channels.serial import Handler, SerialLink, SerialSettings, serial_task
 
-LOGGER = "daemon.serial_link"
+LOGGER = "daemon.channels.serial"
 
 
 class FakeEsp32:

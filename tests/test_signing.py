@@ -1,4 +1,4 @@
-"""daemon.signing: HMAC-SHA256 intent signatures and the key file."""
+"""daemon.ops.signing: HMAC-SHA256 intent signatures and the key file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.signing import dumps_signed, key_id, load_or_create_key, sign, verify
+from daemon.ops.signing import dumps_signed, key_id, load_or_create_key, sign, verify
 
 KEY = bytes(range(32))
 INTENT = {

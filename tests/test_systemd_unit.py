@@ -154,7 +154,7 @@ def test_no_restart_loop_on_config_errors() -> None:
 
 
 def test_stop_timeout_exceeds_drain_timeout() -> None:
-    from daemon.config import RequestSettings
+    from daemon.config.settings import RequestSettings
 
     drain = RequestSettings.model_fields["drain_timeout_s"].default
     stop = seconds(unit_settings()["Service"]["TimeoutStopSec"][0])

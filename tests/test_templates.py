@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from daemon.home.integrations.templates import render
+from daemon.home.protocols.templates import render
 
 
 @pytest.mark.parametrize(

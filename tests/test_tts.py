@@ -23,7 +23,14 @@ import numpy as np
 import pydantic
 import pytest
 
-from daemon.tts import MuteGate, Speaker, TtsError, TtsSettings, TtsWorker, wav_duration_s
+from daemon.outputs.speech.tts import (
+    MuteGate,
+    Speaker,
+    TtsError,
+    TtsSettings,
+    TtsWorker,
+    wav_duration_s,
+)
 
 HAVE_ESPEAK = bool(ctypes.util.find_library("espeak-ng")) and shutil.which("espeak-ng") is not None
 needs_espeak = pytest.mark.skipif(
@@ -145,8 +152,9 @@ def test_pyttsx3_renders_english_and_chinese_with_fitting_durations() -> None:
 @needs_espeak
 def test_rate_applies_and_voice_switching_is_stable() -> None:
     # Back-to-back replies switching voices must come out the same each time: pyttsx3's
-    # runAndWait() cancels whatever espeak still has queued (see daemon/tts_engine.py), which
-    # without care drops rate changes and cuts utterances to nothing.
+    # runAndWait() cancels whatever espeak still has queued (see
+    # daemon/outputs/speech/tts_engine.py), which without care drops rate changes and
+    # cuts utterances to nothing.
     durations: dict[str, list[float]] = {"en": [], "zh": []}
     with Speaker(TtsSettings(rate=250)) as sp:
         for _ in range(6):
@@ -162,7 +170,7 @@ def test_rate_applies_and_voice_switching_is_stable() -> None:
 
 @needs_espeak
 def test_missing_voice_warns_once_and_falls_back(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="daemon.tts")
+    caplog.set_level(logging.WARNING, logger="daemon.outputs.speech.tts")
     with Speaker(TtsSettings(voices={"en": "en", "xx": "no-such-voice"})) as sp:
         sp.start()
         a = sp.render_wav("Hello.", "xx")
@@ -179,7 +187,7 @@ def test_missing_voice_warns_once_and_falls_back(caplog: pytest.LogCaptureFixtur
 def test_failed_render_resets_engine_and_next_one_works(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="daemon.tts")
+    caplog.set_level(logging.WARNING, logger="daemon.outputs.speech.tts")
     with Speaker(TtsSettings(), timeout_s=1.0) as sp:
         sp.start()
         starts = sp.engine_starts
@@ -300,7 +308,7 @@ def test_requests_queue_up_in_order_on_one_thread() -> None:
 def test_say_failure_is_logged_and_worker_carries_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="daemon.tts")
+    caplog.set_level(logging.WARNING, logger="daemon.outputs.speech.tts")
     monkeypatch.setenv("PATH", str(tmp_path))  # no aplay, whatever this machine has
 
     async def main() -> None:

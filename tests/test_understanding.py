@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from daemon.app import home_registry
-from daemon.config import load_settings
-from daemon.home.registry import Command, Decision, Hint, Registry
-from daemon.home.vocabulary import (
+from daemon.config.settings import load_settings
+from daemon.core.vocabulary import (
     ACTUATING,
     CANCEL,
     CHAT,
@@ -28,6 +27,7 @@ from daemon.home.vocabulary import (
     UNKNOWN,
     Value,
 )
+from daemon.home.registry import Command, Decision, Hint, Registry
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import detect_lang
 from daemon.understanding.policy import Policy

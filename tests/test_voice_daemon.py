@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.audio_sources import read_wav
-from daemon.messages import Intent
+from daemon.channels.speech.audio_sources import read_wav
+from daemon.core.messages import Intent
 from tests.conftest import Broker, DaemonProcess, Listener, need_model, write_config
 
 # A small Korean home: the test model is Korean, its words are those espeak-ng's Korean

@@ -24,11 +24,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from daemon.config import DialogueSettings
-from daemon.dialogue.sessions import Pending, Session, Sessions
-from daemon.dialogue.timers import Timer, TimerBook, TimerError, spoken_duration
-from daemon.home.registry import Command, Decision
-from daemon.home.vocabulary import (
+from daemon.config.settings import DialogueSettings
+from daemon.core.messages import IntentStatus as Status
+from daemon.core.messages import Request
+from daemon.core.vocabulary import (
     CANCEL,
     CANCEL_TIMER,
     CHAT,
@@ -37,8 +36,9 @@ from daemon.home.vocabulary import (
     START_TIMER,
     TIMER_STATUS,
 )
-from daemon.messages import IntentStatus as Status
-from daemon.messages import Request
+from daemon.dialogue.sessions import Pending, Session, Sessions
+from daemon.dialogue.timers import Timer, TimerBook, TimerError, spoken_duration
+from daemon.home.registry import Command, Decision
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import (
     Lang,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from daemon.core.messages import Source
 from daemon.home.registry import Command, Decision
-from daemon.messages import Source
 
 
 @dataclass(frozen=True)

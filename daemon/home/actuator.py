@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from daemon.core.messages import Intent, Request, Value
+from daemon.core.vocabulary import ACTUATING
 from daemon.home.book import StateBook
 from daemon.home.payloads import Publish, Unsupported, messages_for
 from daemon.home.state import satisfies
-from daemon.home.vocabulary import ACTUATING
-from daemon.messages import Intent, Request, Value
 
 _LOG = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from daemon.home.registry import Command, Decision, Registry
 
 if TYPE_CHECKING:
     from daemon.home.actuator import Result
+from daemon.core.messages import Intent
+from daemon.core.vocabulary import QUERY
 from daemon.home.state import DeviceState, already
-from daemon.home.vocabulary import QUERY
-from daemon.messages import Intent
 from daemon.understanding.replies import Replies
 
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from daemon.config import Area, Device, Floor, HomeSettings
+from daemon.config.settings import Area, Device, Floor, HomeSettings
 from daemon.home.discovery import Discovered
 from daemon.home.endpoint import Endpoint
 from daemon.home.payloads import config_endpoint

@@ -16,7 +16,8 @@ from dataclasses import replace
 
 import paho.mqtt.client as mqtt
 
-from daemon.config import Settings
+from daemon.config.settings import Settings
+from daemon.core.messages import Intent, Request
 from daemon.home.actuator import Actuator, Result
 from daemon.home.answers import Answers
 from daemon.home.book import StateBook
@@ -30,8 +31,7 @@ from daemon.home.discovery import (
 )
 from daemon.home.payloads import Publish
 from daemon.home.registry import Registry
-from daemon.messages import Intent, Request
-from daemon.mqtt import Inbound, MqttLink
+from daemon.mqtt.link import Inbound, MqttLink
 from daemon.understanding.replies import Replies
 
 _LOG = logging.getLogger(__name__)

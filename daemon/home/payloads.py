@@ -2,7 +2,7 @@
 
 `messages_for` validates the action against the device type, resolves relative actions
 (change_brightness...) against the last known state, and hands the absolute action to
-the endpoint's integration (daemon/home/integrations/). `config_endpoint` builds the
+the endpoint's integration (daemon/home/protocols/). `config_endpoint` builds the
 Endpoint of a hand-written `[[devices]]` entry.
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from daemon.core.vocabulary import CELSIUS, FAHRENHEIT, TYPES, Value, number_rule
 from daemon.home.endpoint import Endpoint
-from daemon.home.integrations import custom, esphome, homeassistant, tasmota, zigbee2mqtt
-from daemon.home.integrations.base import (
+from daemon.home.protocols import custom, esphome, homeassistant, tasmota, zigbee2mqtt
+from daemon.home.protocols.base import (
     COLOR_RGB,
     Arg,
     DeviceState,
@@ -24,10 +25,9 @@ from daemon.home.integrations.base import (
     number,
     speed_levels,
 )
-from daemon.home.vocabulary import CELSIUS, FAHRENHEIT, TYPES, Value, number_rule
 
 if TYPE_CHECKING:
-    from daemon.config import Device
+    from daemon.config.settings import Device
 
 __all__ = ["COLOR_RGB", "Publish", "Unsupported", "config_endpoint", "messages_for", "resolve"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from daemon.home.vocabulary import (
+from daemon.core.vocabulary import (
     CLARIFY,
     COLOR_ACTION,
     COLORS,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from daemon.core.vocabulary import Value
 from daemon.home.endpoint import Endpoint
-from daemon.home.integrations import custom, esphome, homeassistant_state, tasmota, zigbee2mqtt
-from daemon.home.integrations.base import (
+from daemon.home.protocols import custom, esphome, homeassistant_state, tasmota, zigbee2mqtt
+from daemon.home.protocols.base import (
     MAX_PAYLOAD,
     DeviceState,
     json_object,
@@ -21,8 +22,7 @@ from daemon.home.integrations.base import (
     number,
     text,
 )
-from daemon.home.integrations.templates import render
-from daemon.home.vocabulary import Value
+from daemon.home.protocols.templates import render
 
 __all__ = [
     "DeviceState",

@@ -26,8 +26,7 @@ from dataclasses import dataclass, replace
 
 from pydantic import TypeAdapter
 
-from daemon.dialogue.manager import Dialogue, TimerEvent, Turn
-from daemon.messages import (
+from daemon.core.messages import (
     ErrorReply,
     Intent,
     Outcome,
@@ -37,12 +36,13 @@ from daemon.messages import (
     new_id,
     parse_request,
 )
+from daemon.dialogue.manager import Dialogue, TimerEvent, Turn
 from daemon.pipeline.admission import FairQueue
+from daemon.pipeline.intents import build_intent
 from daemon.pipeline.journal import Journal
-from daemon.service import build_intent
-from daemon.stats import Stats
+from daemon.pipeline.stats import Stats
+from daemon.pipeline.workers import ThreadWorker
 from daemon.understanding.engine import IntentEngine, Understood
-from daemon.workers import ThreadWorker
 
 _LOG = logging.getLogger(__name__)
 

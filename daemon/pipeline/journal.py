@@ -24,7 +24,7 @@ from collections import OrderedDict, deque
 from pathlib import Path
 from typing import IO, Any
 
-from daemon.messages import Request
+from daemon.core.messages import Request
 
 _LOG = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
+from daemon.core.vocabulary import ACTUATING, CANCEL, CHAT, CLARIFY, COLORS, QUERY, UNKNOWN
 from daemon.home.registry import Command, Decision, Hint, Registry
-from daemon.home.vocabulary import ACTUATING, CANCEL, CHAT, CLARIFY, COLORS, QUERY, UNKNOWN
 from daemon.understanding.clauses import Clauses
 from daemon.understanding.clauses import split as split_clauses
 from daemon.understanding.fastpath import FastPath

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import re
 
+from daemon.core.vocabulary import ACTUATING, CANCEL, DEVICELESS, QUERY, TYPES, UNKNOWN
 from daemon.home.registry import Command, Decision, Registry
-from daemon.home.vocabulary import ACTUATING, CANCEL, DEVICELESS, QUERY, TYPES, UNKNOWN
 from daemon.understanding.lang import Lang, grammar, phrase_pattern, query_kinds
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver

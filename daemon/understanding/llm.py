@@ -41,8 +41,8 @@ import llama_cpp
 import numpy as np
 import numpy.typing as npt
 
+from daemon.core.vocabulary import CANCEL, CHAT, COLORS, QUERY, UNKNOWN, Value, value_kind
 from daemon.home.registry import Command, Decision, Hint, Registry
-from daemon.home.vocabulary import CANCEL, CHAT, COLORS, QUERY, UNKNOWN, Value, value_kind
 from daemon.understanding.prompt import ChatML, build_prefix
 
 _LOG = logging.getLogger(__name__)

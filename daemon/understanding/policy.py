@@ -18,8 +18,8 @@ import logging
 import re
 from dataclasses import dataclass, replace
 
+from daemon.core.vocabulary import ACTUATING, CHAT, QUERY, UNKNOWN, number_rule
 from daemon.home.registry import Command, Decision, RangeProblem, Registry
-from daemon.home.vocabulary import ACTUATING, CHAT, QUERY, UNKNOWN, number_rule
 from daemon.understanding.lang import Lang, grammar, suspicious
 
 _LOG = logging.getLogger(__name__)

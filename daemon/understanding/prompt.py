@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
+from daemon.core.vocabulary import CANCEL, CHAT, UNKNOWN
 from daemon.home.registry import Command, Decision, Registry
-from daemon.home.vocabulary import CANCEL, CHAT, UNKNOWN
 
 SYSTEM = """You are the voice assistant of a smart home. Map each request to lines, \
 one per command:

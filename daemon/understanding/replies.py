@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from daemon.core.vocabulary import CHAT, CLARIFY
 from daemon.home.registry import Command, Decision, RangeProblem, Registry
-from daemon.home.vocabulary import CHAT, CLARIFY
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "en": {

@@ -13,8 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from daemon.home.registry import Command, DeviceInfo, Registry
-from daemon.home.vocabulary import (
+from daemon.core.vocabulary import (
     CANCEL,
     CANCEL_TIMER,
     CLARIFY,
@@ -25,6 +24,7 @@ from daemon.home.vocabulary import (
     UNKNOWN,
     Value,
 )
+from daemon.home.registry import Command, DeviceInfo, Registry
 from daemon.understanding.templates import NO_AREA, Match, domain_of
 
 # Home Assistant's on/off intents mean a different dialogd action per kind of device.

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from daemon.config import Device
+from daemon.config.settings import Device
+from daemon.core.vocabulary import TYPES
 from daemon.home.endpoint import Endpoint
-from daemon.home.vocabulary import TYPES
 
 MAX_PAYLOAD = 64 * 1024
 MAX_NAME = 64
