@@ -23,7 +23,7 @@ from daemon.channels.serial import serial_task
 from daemon.channels.speech.asr import VoskEngine
 from daemon.channels.speech.audio_sources import make_source
 from daemon.channels.speech.voice import VoiceChannel
-from daemon.config.settings import ConfigError, Settings, load_settings, model_problems
+from daemon.config.settings import ConfigError, Settings, load_settings
 from daemon.core.messages import ErrorReply, Intent, Outcome, Request, Source
 from daemon.dialogue.manager import Dialogue, TimerEvent
 from daemon.dialogue.timers import TimerBook
@@ -33,6 +33,7 @@ from daemon.home.live import HomeLive
 from daemon.home.registry import Registry, spoken_phrases
 from daemon.mqtt.broker import PrivateBroker, port_open
 from daemon.mqtt.link import Inbound, MqttLink, Topics
+from daemon.ops.checks import model_problems
 from daemon.ops.notify import Notifier, watchdog_task
 from daemon.ops.signing import load_or_create_key
 from daemon.outputs.bus import HassPresence, HermesBridge

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from daemon import __version__
-from daemon.config.settings import ConfigError, Settings, load_settings, model_problems
+from daemon.config.settings import ConfigError, Settings, load_settings
+from daemon.ops.checks import model_problems
 
 _LOG = logging.getLogger("daemon")
 

@@ -26,8 +26,8 @@ from typing import Protocol, TypeVar
 
 from hypothesis import strategies as st
 
-from daemon.config.settings import Area, Device, Floor
-from daemon.home.registry import DeviceInfo, Registry, registry_problems
+from daemon.config.home import Area, Device, Floor, registry_problems
+from daemon.home.registry import DeviceInfo, Registry
 
 T = TypeVar("T")
 

@@ -7,10 +7,11 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.config.settings import Area, Device, HomeSettings
+from daemon.config.home import Area, Device, registry_problems
+from daemon.config.settings import HomeSettings
 from daemon.home.catalog import Catalog
 from daemon.home.discovery import parse_ha_config, parse_zigbee2mqtt_devices
-from daemon.home.registry import Command, Registry, registry_problems
+from daemon.home.registry import Command, Registry
 from tests.test_home_daemon import ATTIC_FAN, PORCH_LAMP, Z2M_DEVICES
 
 AREAS = [Area(id="kitchen", name="kitchen"), Area(id="hallway", name="hallway")]

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.config.settings import Device
+from daemon.config.home import Device
 from daemon.core.vocabulary import TYPES
 from daemon.home.discovery import (
     MAX_PAYLOAD,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.config.settings import Device
+from daemon.config.home import Device
 from daemon.core.vocabulary import COLORS, TYPES
 from daemon.home.endpoint import Endpoint
 from daemon.home.payloads import Publish, Unsupported, config_endpoint, messages_for, resolve

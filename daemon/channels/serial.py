@@ -9,7 +9,6 @@ business, so binary noise on the wire becomes an error reply rather than an exce
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import logging
 import re
@@ -19,16 +18,14 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import serial
-from pydantic import Field, field_validator
 
-from daemon.config.base import Section
+from daemon.config.channels import LineEnding, SerialSettings
 
 _LOG = logging.getLogger(__name__)
 
-LineEnding = Literal["lf", "crlf", "cr"]
 Handler = Callable[[bytes, bool], Awaitable[bytes]]
 """Called once per received line with (line without terminator, truncated); returns the reply
 line without terminator."""
@@ -38,45 +35,6 @@ _EOL_BYTES: dict[str, bytes] = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
 _EOL = re.compile(rb"\r\n?|\n")
 # Upper bound on one read: keeps the unscanned buffer small whatever the peer sends.
 _CHUNK = 4096
-
-
-class SerialSettings(Section):
-    enabled: bool = Field(default=False, description="Serve requests arriving on a serial port.")
-    port: str = Field(
-        default="/dev/ttyUSB0",
-        min_length=1,
-        description=(
-            "Serial device. Prefer a /dev/serial/by-id/... path: it survives replugging "
-            "and other USB devices coming and going."
-        ),
-    )
-    baud: int = Field(default=115200, gt=0, description="Baud rate; must match the device's.")
-    line_ending: LineEnding = Field(
-        default="lf",
-        description="Terminator written after each reply. Lines read may end in LF, CRLF or CR.",
-    )
-    encoding: str = Field(default="utf-8", description="Text encoding of the lines on the wire.")
-    max_line_bytes: int = Field(
-        default=512,
-        ge=1,
-        description="Longest line kept, bytes; the rest of a longer line is dropped and the "
-        "line is flagged as truncated.",
-    )
-    reconnect_s: float = Field(
-        default=0.5,
-        gt=0,
-        description="How often to look for the port again while it is gone, seconds.",
-    )
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, v: str) -> str:
-        # Fail at start-up, not on the first line received weeks later.
-        try:
-            codecs.lookup(v)
-        except LookupError:
-            raise ValueError(f"unknown encoding {v!r}") from None
-        return v
 
 
 class SerialLink:

@@ -19,12 +19,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from daemon.channels.serial import SerialSettings
-from daemon.channels.speech.asr import AsrSettings
 from daemon.config.base import Section
-from daemon.core.vocabulary import ALL_ACTIONS, LANGS, TYPES
-from daemon.home.registry import registry_problems
-from daemon.outputs.speech.tts import TtsSettings
+from daemon.config.channels import AsrSettings, SerialSettings, TtsSettings
+from daemon.config.home import Area, Device, Floor, registry_problems
+from daemon.core.vocabulary import ALL_ACTIONS, LANGS
 
 DEFAULT_CONFIG = Path("config.toml")
 OFFICIAL_MODEL = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
@@ -309,9 +307,6 @@ class DialogueSettings(Section):
     max_timers: int = Field(20, ge=1, le=1000, description="Timers running at once, at most.")
 
 
-_ID = r"^[a-z][a-z0-9_]*$"
-
-
 class HomeSettings(Section):
     discover: list[Literal["homeassistant", "zigbee2mqtt"]] = Field(
         default_factory=list,
@@ -385,59 +380,6 @@ class HermesSettings(Section):
             "Rhasspy/Hermes: publish hermes/intent/<name>, take hermes/nlu/query and "
             "hermes/tts/say."
         ),
-    )
-
-
-class Floor(Section):
-    id: str = Field(pattern=_ID, description="Stable id, used in area entries.")
-    name: str = Field(min_length=1, description="What people call it.")
-    aliases: list[str] = Field(default_factory=list, description="Other names, any language.")
-
-
-class Area(Section):
-    id: str = Field(pattern=_ID, description="Stable id, used by devices and `area`.")
-    name: str = Field(min_length=1, description="What people call it.")
-    aliases: list[str] = Field(default_factory=list, description="Other names, any language.")
-    floor: str | None = Field(None, description="The floor id it is on, if any.")
-
-
-class Device(Section):
-    id: str = Field(pattern=_ID, description="Stable id used in intents.")
-    type: str = Field(description="One of: " + ", ".join(TYPES) + ".")
-    name: str = Field(min_length=1, description="What people call it, in the main language.")
-    aliases: list[str] = Field(default_factory=list, description="Other names, any language.")
-    area: str | None = Field(None, description="The area id it is in, if any.")
-    actions: list[str] | None = Field(
-        None, description="Narrows the type's actions to these; unset: all of the type's."
-    )
-    sensitive: list[str] = Field(
-        default_factory=list, description="Actions that need a confirmation (e.g. unlock)."
-    )
-    color: bool = Field(False, description="Lights only: accepts set_color.")
-    speeds: int = Field(3, ge=1, le=10, description="Fans: number of speed levels.")
-    integration: Literal["zigbee2mqtt", "tasmota", "esphome", "custom"] | None = Field(
-        None,
-        description=(
-            "How dialogd switches it: zigbee2mqtt, tasmota or esphome (with `topic`), or "
-            "custom (with `command_topic` and `payloads`). Unset: dialogd only publishes "
-            "intents for it (or it comes from discovery)."
-        ),
-    )
-    topic: str | None = Field(
-        None,
-        description=(
-            "zigbee2mqtt: the friendly name; tasmota: its %topic%; esphome: "
-            "<node>/<component>/<object_id> (e.g. porch/light/lamp)."
-        ),
-    )
-    command_topic: str | None = Field(None, description="custom: where commands go.")
-    state_topic: str | None = Field(None, description="custom: where the device tells its state.")
-    availability_topic: str | None = Field(
-        None, description="Where the device says online/offline, if anywhere."
-    )
-    payloads: dict[str, str] = Field(
-        default_factory=dict,
-        description='custom: payload per action; "{value}" is the value ({turn_on = "ON"}).',
     )
 
 
@@ -613,56 +555,3 @@ def _default_model(base: Path) -> Path:
             if (folder / name).exists():
                 return folder / name
     return folders[0] / OFFICIAL_MODEL
-
-
-def model_problems(s: Settings) -> list[str]:
-    """What is wrong with the model files, as config error lines (empty when they look fine)."""
-    problems = []
-    if s.asr.enabled and (s.asr.model_path is None or not (s.asr.model_path / "am").is_dir()):
-        problems.append(
-            f"config: asr.model_path: {s.asr.model_path} is not a Vosk model folder "
-            "(see models/README.md for small English and Chinese models)"
-        )
-    if (
-        s.asr.enabled
-        and s.asr.source == "file"
-        and (s.asr.file is None or not s.asr.file.is_file())
-    ):
-        problems.append(f"config: asr.file: {s.asr.file} does not exist (asr.source = 'file')")
-    from daemon.mqtt.security import tls_problems
-
-    return problems + tls_problems(s.mqtt) + _llm_problems(s)
-
-
-def _llm_problems(s: Settings) -> list[str]:
-    path = s.llm.model_path
-    if path is None or not s.llm.enabled:
-        return []
-    if not path.is_file():
-        return [
-            f"config: llm.model_path: {path} does not exist "
-            "(run `dialogd models fetch`, or point llm.model_path at a GGUF file)"
-        ]
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic != b"GGUF":
-        return [f"config: llm.model_path: {path} is not a GGUF file (bad header {magic!r})"]
-    return _context_problems(s, path)
-
-
-def _context_problems(s: Settings, path: Path) -> list[str]:
-    """A registry whose prompt the model's context cannot hold, before anything starts."""
-    from daemon.home.registry import Registry
-    from daemon.understanding.llm import TURN_ROOM, prompt_tokens
-
-    registry = Registry.from_config(s.devices, s.areas, s.floors, s.temperature_unit)
-    need = prompt_tokens(path, registry, s.llm.prompt_budget) + TURN_ROOM
-    limit = s.llm.n_ctx or s.llm.max_ctx
-    if need <= limit:
-        return []
-    key = "llm.n_ctx" if s.llm.n_ctx else "llm.max_ctx"
-    return [
-        f"config: {key}: the prompt for these {len(s.devices)} devices needs a context of "
-        f"{need} tokens, more than {limit} (raise {key}, or unset llm.n_ctx to size it "
-        "from the registry)"
-    ]

@@ -8,8 +8,7 @@ others the reply stays what the templates said, and a hub may answer from its ow
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -20,20 +19,8 @@ if TYPE_CHECKING:
     from daemon.home.actuator import Result
 from daemon.core.messages import Intent
 from daemon.core.vocabulary import QUERY
-from daemon.home.state import DeviceState, already
+from daemon.home.state import DeviceState, Look, Lookup, already
 from daemon.understanding.replies import Replies
-
-
-@dataclass(frozen=True)
-class Look:
-    """What dialogd knows of a device now."""
-
-    tracked: bool  # it has a state topic dialogd listens to
-    state: DeviceState | None = None
-    online: bool | None = None  # None: it never said
-
-
-Lookup = Callable[[str], Look]
 
 
 @cache

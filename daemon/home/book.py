@@ -9,9 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from daemon.home.answers import Look
 from daemon.home.endpoint import Endpoint
-from daemon.home.state import DeviceState, parse_availability, parse_state, state_topics
+from daemon.home.state import (
+    DeviceState,
+    Look,
+    parse_availability,
+    parse_state,
+    state_topics,
+)
 
 _LOG = logging.getLogger(__name__)
 MAX_STATE_BYTES = 64 * 1024  # a state message is a few hundred bytes; more is not one

@@ -18,11 +18,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from daemon.config.settings import Area, Device, Floor, HomeSettings
+from daemon.config.home import Area, Device, Floor, registry_problems
+from daemon.config.settings import HomeSettings
 from daemon.home.discovery import Discovered
 from daemon.home.endpoint import Endpoint
 from daemon.home.payloads import config_endpoint
-from daemon.home.registry import registry_problems
 
 _LOG = logging.getLogger(__name__)
 MAX_TOPICS = 5000  # discovery topics remembered: a flood of distinct topics is bounded

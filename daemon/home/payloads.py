@@ -27,7 +27,7 @@ from daemon.home.protocols.base import (
 )
 
 if TYPE_CHECKING:
-    from daemon.config.settings import Device
+    from daemon.config.home import Device
 
 __all__ = ["COLOR_RGB", "Publish", "Unsupported", "config_endpoint", "messages_for", "resolve"]
 

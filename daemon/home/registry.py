@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from daemon.config.home import Area, Device, Floor
 from daemon.core.vocabulary import (
     CLARIFY,
     COLOR_ACTION,
@@ -157,36 +158,35 @@ class Registry:
     @classmethod
     def from_config(
         cls,
-        devices: Sequence[object],
-        areas: Sequence[object] = (),
-        floors: Sequence[object] = (),
+        devices: Sequence[Device],
+        areas: Sequence[Area] = (),
+        floors: Sequence[Floor] = (),
         temperature_unit: str = "celsius",
     ) -> Registry:
-        def place(p: object) -> Place:
+        """The registry of a home as the config (or discovery) describes it."""
+
+        def place(p: Area | Floor) -> Place:
             return Place(
-                id=p.id,  # type: ignore[attr-defined]
-                name=p.name,  # type: ignore[attr-defined]
-                aliases=tuple(p.aliases),  # type: ignore[attr-defined]
-                floor=getattr(p, "floor", None),
+                id=p.id,
+                name=p.name,
+                aliases=tuple(p.aliases),
+                floor=p.floor if isinstance(p, Area) else None,
             )
 
-        def device(d: object) -> DeviceInfo:
-            typ: str = d.type  # type: ignore[attr-defined]
-            listed = tuple(d.actions or ())  # type: ignore[attr-defined]
+        def device(d: Device) -> DeviceInfo:
+            listed = tuple(d.actions or ())
             actions = listed or tuple(
-                a
-                for a in TYPES.get(typ, ())
-                if a != COLOR_ACTION or d.color  # type: ignore[attr-defined]
+                a for a in TYPES.get(d.type, ()) if a != COLOR_ACTION or d.color
             )
             return DeviceInfo(
-                id=d.id,  # type: ignore[attr-defined]
-                type=typ,
-                name=d.name,  # type: ignore[attr-defined]
-                aliases=tuple(d.aliases),  # type: ignore[attr-defined]
-                area=d.area,  # type: ignore[attr-defined]
+                id=d.id,
+                type=d.type,
+                name=d.name,
+                aliases=tuple(d.aliases),
+                area=d.area,
                 actions=actions,
-                sensitive=tuple(d.sensitive),  # type: ignore[attr-defined]
-                speeds=d.speeds,  # type: ignore[attr-defined]
+                sensitive=tuple(d.sensitive),
+                speeds=d.speeds,
             )
 
         return cls(
@@ -261,60 +261,6 @@ class Registry:
             if problem:
                 return problem
         return None
-
-
-def registry_problems(
-    devices: Sequence[object], areas: Sequence[object], floors: Sequence[object]
-) -> list[str]:
-    """Every way the registry makes no sense, one line each (config error lines)."""
-    out: list[str] = []
-    floor_ids: set[str] = set()
-    for i, f in enumerate(floors):
-        fid = f.id  # type: ignore[attr-defined]
-        if fid in floor_ids:
-            out.append(f"config: floors[{i}]: floor id {fid!r} is used twice")
-        floor_ids.add(fid)
-    area_ids: set[str] = set()
-    for i, a in enumerate(areas):
-        aid, fl = a.id, a.floor  # type: ignore[attr-defined]
-        if aid in area_ids:
-            out.append(f"config: areas[{i}]: area id {aid!r} is used twice")
-        area_ids.add(aid)
-        if fl is not None and fl not in floor_ids:
-            out.append(f"config: areas[{i}] ({aid}): floor {fl!r} does not exist")
-    ids: set[str] = set()
-    names: dict[str, str] = {}
-    for i, d in enumerate(devices):
-        did, typ = d.id, d.type  # type: ignore[attr-defined]
-        where = f"config: devices[{i}] ({did})"
-        if did in ids:
-            out.append(f"{where}: device id {did!r} is used twice")
-        ids.add(did)
-        if typ not in TYPES:
-            out.append(f"{where}: unknown type {typ!r}; use one of {', '.join(TYPES)}")
-            continue
-        offered = [a for a in TYPES[typ] if a != COLOR_ACTION or d.color]  # type: ignore[attr-defined]
-        for a in d.actions or ():  # type: ignore[attr-defined]
-            if a not in offered:
-                extra = (
-                    " (lights need color = true)" if a == COLOR_ACTION and typ == "light" else ""
-                )
-                out.append(f"{where}: a {typ} has no action {a!r}{extra}")
-        accepted = set(d.actions or offered)  # type: ignore[attr-defined]
-        for a in d.sensitive:  # type: ignore[attr-defined]
-            if a not in accepted:
-                out.append(f"{where}: sensitive action {a!r} is not one the device has")
-        if d.area is not None and d.area not in area_ids:  # type: ignore[attr-defined]
-            out.append(f"{where}: area {d.area!r} does not exist")  # type: ignore[attr-defined]
-        if d.color and typ != "light":  # type: ignore[attr-defined]
-            out.append(f"{where}: color = true is only for lights")
-        for phrase in (d.name, *d.aliases):  # type: ignore[attr-defined]
-            key = " ".join(phrase.lower().split())
-            other = names.get(key)
-            if other is not None and other != did:
-                out.append(f"{where}: the name {phrase!r} is also a name of {other}")
-            names[key] = did
-    return out
 
 
 # Words people use around device names, for the speech recognizer's command grammar.

@@ -9,6 +9,7 @@ Subscribe to `state_topics(endpoint)` and hand every message on them to both
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from daemon.core.vocabulary import Value
 from daemon.home.endpoint import Endpoint
@@ -182,3 +183,15 @@ def already(state: DeviceState, action: str, value: Value, *, device_type: str) 
         return False
     needs_on = action in ("set_color", "set_speed") or (action == "set_brightness" and value)
     return state.power is True if needs_on else True
+
+
+@dataclass(frozen=True)
+class Look:
+    """What dialogd knows of a device now (the state book's answer to the replies)."""
+
+    tracked: bool  # it has a state topic dialogd listens to
+    state: DeviceState | None = None
+    online: bool | None = None  # None: it never said
+
+
+Lookup = Callable[[str], Look]

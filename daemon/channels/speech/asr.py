@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import Field
-
-from daemon.config.base import Section
+from daemon.config.channels import AsrSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,39 +42,6 @@ _NON_WORDS = frozenset(
 # exact enough to cut the audio after the wake phrase. Vosk itself rebuilds its
 # feature pipeline every 10 minutes, so no adaptation is lost that Vosk would keep.
 _WAKE_RECYCLE_S = 600.0
-
-
-class AsrSettings(Section):
-    enabled: bool = Field(False, description="Recognize speech (MQTT audio and/or a local mic).")
-    model_path: Path | None = Field(
-        None, description="Vosk model directory (one with a dynamic graph for grammar mode)."
-    )
-    mode: Literal["grammar", "dictation"] = Field(
-        "grammar",
-        description="grammar: only device names, aliases, actions and numbers (fast, robust); "
-        "dictation: the model's full vocabulary.",
-    )
-    sample_rate: int = Field(
-        16000, gt=0, description="Sample rate of the raw PCM chunks on dialogd/<site>/audio."
-    )
-    source: Literal["none", "sounddevice", "alsa", "file"] = Field(
-        "none",
-        description="Local microphone backend; 'file' reads asr.file (tests and demos).",
-    )
-    device: str | None = Field(
-        None, description='sounddevice device (name or index) or ALSA PCM, e.g. "plughw:1,0".'
-    )
-    file: Path | None = Field(None, description="WAV file read when source = 'file'.")
-    wake_phrase: str | None = Field(
-        None, description="If set, only speech after this phrase is taken as a request."
-    )
-    extra_words: list[str] = Field([], description="More words or phrases to put in the grammar.")
-    max_utterance_s: float = Field(
-        15.0, gt=0, description="Force a final result after this much speech without an endpoint."
-    )
-    mute_tail_s: float = Field(
-        0.4, ge=0, description="Keep the mic muted this long after the daemon stops speaking."
-    )
 
 
 @dataclass(frozen=True)

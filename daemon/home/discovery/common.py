@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from daemon.config.settings import Device
+from daemon.config.home import Device
 from daemon.core.vocabulary import TYPES
 from daemon.home.endpoint import Endpoint
 

@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from daemon.outputs.speech.tts_engine import Speaker, TtsError, TtsSettings, wav_duration_s
+from daemon.config.channels import TtsSettings
+from daemon.outputs.speech.tts_engine import Speaker, TtsError, wav_duration_s
 
 log = logging.getLogger(__name__)
 

@@ -43,63 +43,15 @@ import weakref
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
-
-from daemon.config.base import Section
+from daemon.config.channels import TtsSettings, norm_lang
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["pyttsx3", "espeak-ng"]
 
 
-class TtsSettings(Section):
-    enabled: bool = Field(True, description="Speak replies at all.")
-    output: Literal["speaker", "mqtt", "off"] = Field(
-        "speaker",
-        description=(
-            "Where speech goes: the local sound device; 'mqtt' renders a WAV and hands it "
-            "over for publishing on dialogd/<site>/tts/audio for a satellite to play; 'off'."
-        ),
-    )
-    rate: int = Field(
-        170, ge=80, le=450, description="Speaking rate, words per minute (espeak-ng: 80-450)."
-    )
-    volume: float = Field(1.0, ge=0.0, le=1.0, description="Volume, 0 to 1.")
-    voices: dict[str, str] = Field(
-        {"en": "en", "zh": "cmn"},
-        description=(
-            "espeak-ng voice per reply language: an id ('gmw/en'), file name ('cmn'), "
-            "voice name or language code. Unknown ones fall back to the default voice."
-        ),
-    )
-    speak_sources: list[Literal["mqtt", "serial", "voice", "cli"]] = Field(
-        ["voice"],
-        description=(
-            "Requests from these channels get their reply spoken. Hubs sending text over "
-            "MQTT usually answer on their own speakers, so 'mqtt' is off by default."
-        ),
-    )
-    mute_tail_s: float = Field(
-        0.4,
-        ge=0.0,
-        le=10.0,
-        description="Keep ignoring the microphone this long after speech ends (room echo).",
-    )
-
-    @field_validator("voices")
-    @classmethod
-    def _normalise_langs(cls, v: dict[str, str]) -> dict[str, str]:
-        if any(not name.strip() for name in v.values()):
-            raise ValueError("voice names must not be empty")
-        return {_norm_lang(lang): name.strip() for lang, name in v.items()}
-
-
 class TtsError(RuntimeError):
     """Speech could not be produced; the engine has been reset if it was to blame."""
-
-
-def _norm_lang(lang: str) -> str:
-    return lang.strip().lower().replace("_", "-")
 
 
 def wav_duration_s(wav: bytes) -> float:
@@ -257,7 +209,7 @@ class Speaker:
     def _lang_key(self, lang: str | None) -> str | None:
         if not lang:
             return None
-        key = _norm_lang(lang)
+        key = norm_lang(lang)
         for k in (key, key.split("-")[0]):
             if k in self.settings.voices:
                 return k
