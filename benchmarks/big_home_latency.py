@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from daemon.app import build_engine  # noqa: E402
 from daemon.config.settings import load_settings  # noqa: E402
+from daemon.pipeline.engines import build_engine  # noqa: E402
 from daemon.tools.homegen import synthetic_home_toml  # noqa: E402
 from daemon.understanding.engine import IntentEngine  # noqa: E402
 from daemon.understanding.llm import LlamaEngine  # noqa: E402

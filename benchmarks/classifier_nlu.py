@@ -66,10 +66,10 @@ from hassil.expression import (  # noqa: E402
 )
 from hassil.intents import RangeSlotList, TextSlotList, WildcardSlotList  # noqa: E402
 
-from daemon.app import home_registry  # noqa: E402
 from daemon.config.settings import load_settings  # noqa: E402
 from daemon.core.vocabulary import ACTUATING, CHAT, UNKNOWN  # noqa: E402
 from daemon.home.registry import Command, Decision, Registry  # noqa: E402
+from daemon.pipeline.engines import home_registry  # noqa: E402
 from daemon.understanding.engine import IntentEngine  # noqa: E402
 from daemon.understanding.lang import (  # noqa: E402
     Lang,

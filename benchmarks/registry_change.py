@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from daemon.app import build_engine, home_registry  # noqa: E402
 from daemon.config.home import Device  # noqa: E402
 from daemon.config.settings import Settings, load_settings  # noqa: E402
 from daemon.home.registry import Registry  # noqa: E402
+from daemon.pipeline.engines import build_engine, home_registry  # noqa: E402
 from daemon.understanding.llm import LlamaEngine  # noqa: E402
 from daemon.understanding.prompt import (  # noqa: E402
     DEVICES,

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from daemon.app import build_engine
 from daemon.config.settings import load_settings
+from daemon.pipeline.engines import build_engine
 from daemon.tools.evaluate import expected_triples, load_set
 
 

@@ -269,8 +269,8 @@ def _config_failed(problems: list[str]) -> int:
 def _ask(settings: Settings, text: str, area: str | None) -> int:
     import time
 
-    from daemon.app import build_engine
     from daemon.core.messages import RequestError, parse_request
+    from daemon.pipeline.engines import build_engine
     from daemon.pipeline.intents import build_intent
 
     try:
@@ -287,7 +287,7 @@ def _ask(settings: Settings, text: str, area: str | None) -> int:
         return EXIT_CONFIG
     from dataclasses import replace
 
-    from daemon.app import build_dialogue
+    from daemon.pipeline.engines import build_dialogue
 
     dialogue = build_dialogue(settings, engine, persist=False)
     turn = dialogue.play(replace(req, session="cli"), where)
@@ -312,7 +312,7 @@ def _check(settings: Settings) -> int:
     if settings.llm.enabled and settings.llm.model_path is not None:
         size = settings.llm.model_path.stat().st_size
         print(f"model: ok ({settings.llm.model_path}, {size:,} bytes, GGUF header)")
-        from daemon.app import home_registry
+        from daemon.pipeline.engines import home_registry
         from daemon.understanding.llm import prompt_tokens
 
         registry = home_registry(settings)

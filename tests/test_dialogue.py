@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.app import build_engine, home_registry
 from daemon.config.settings import DialogueSettings, load_settings
 from daemon.core.messages import Intent, Request, Source
 from daemon.core.vocabulary import ACTUATING
 from daemon.dialogue.manager import Dialogue, Turn
 from daemon.dialogue.timers import TimerBook
+from daemon.pipeline.engines import build_engine, home_registry
 from daemon.tools.evaluate import evaluate, load_set
 from daemon.understanding.engine import IntentEngine
 from tests.conftest import Broker, DaemonProcess, Listener, need_model, write_config

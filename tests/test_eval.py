@@ -382,8 +382,8 @@ class _FakeModel:
 def test_homes_share_one_loaded_model(
     files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from daemon import app
     from daemon.config.settings import load_settings
+    from daemon.pipeline import engines as app
     from daemon.tools import evaluate
 
     built: list[Registry] = []
@@ -411,8 +411,8 @@ def test_homes_share_one_loaded_model(
 
 def test_the_wide_corpus_reads_as_three_homes(files: dict[str, Path]) -> None:
     """tests/data/wide: each set pairs with its registry, and names only its devices."""
-    from daemon.app import home_registry
     from daemon.config.settings import load_settings
+    from daemon.pipeline.engines import home_registry
     from daemon.tools.evaluate import expected_triples, home_settings
 
     wide = Path(__file__).resolve().parent / "data" / "wide"

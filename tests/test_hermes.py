@@ -20,7 +20,8 @@ from daemon.channels.hermes import (
     parse_tts_say,
     say_finished,
 )
-from daemon.core.messages import CommandOut, DeviceRef, Intent, Step, Value
+from daemon.core.messages import CommandOut, DeviceRef, Intent, Step
+from daemon.core.vocabulary import Value
 
 NONE = type(None)
 Table = dict[str, tuple[tuple[type, ...], bool]]  # field: (JSON types, required)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon.app import build_engine
 from daemon.config.settings import load_settings
 from daemon.core.messages import Request
 from daemon.core.vocabulary import ACTUATING
 from daemon.dialogue.manager import Turn
 from daemon.home.registry import Command, Decision, Hint
+from daemon.pipeline.engines import build_engine
 from daemon.pipeline.intents import build_intent
 from daemon.tools.evaluate import expected_triples, load_set
 from daemon.understanding.engine import IntentEngine, Understood
@@ -297,8 +297,8 @@ def test_a_registry_change_evaluates_only_the_changed_end_and_decides_the_same(
 ) -> None:
     """The device list comes last in the prompt: a device added re-evaluates only its end,
     and the model then answers as it would from a freshly evaluated prompt."""
-    from daemon.app import home_registry
     from daemon.config.settings import Device
+    from daemon.pipeline.engines import home_registry
 
     model = engine.model
     assert isinstance(model, LlamaEngine)

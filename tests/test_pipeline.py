@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.app import home_registry
 from daemon.config.settings import load_settings
 from daemon.core.messages import ErrorReply, Intent, Outcome, Request
 from daemon.ops.notify import Notifier, watchdog_task
 from daemon.pipeline.admission import FairQueue
 from daemon.pipeline.dispatcher import Dispatcher, Limits, run_stages
+from daemon.pipeline.engines import home_registry
 from daemon.pipeline.journal import Journal
 from daemon.pipeline.outbox import Held, Outbox
 from daemon.understanding.engine import IntentEngine, Understood

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from daemon.app import home_registry
 from daemon.config.settings import load_settings
 from daemon.core.messages import ErrorReply, Request, RequestError, parse_request, to_json
 from daemon.core.vocabulary import ACTUATING, TYPES
 from daemon.home.registry import Command, Decision, Registry
+from daemon.pipeline.engines import home_registry
 from daemon.understanding.engine import IntentEngine
 from daemon.understanding.lang import detect_lang, normalize
 from daemon.understanding.numbers import en_words_to_digits, zh_numbers_to_digits

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.app import home_registry
 from daemon.config.settings import ConfigError, load_settings
 from daemon.core.vocabulary import COLORS
 from daemon.home.registry import Command, Decision, Registry
+from daemon.pipeline.engines import home_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "tests" / "data" / "home.toml"

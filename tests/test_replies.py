@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.app import home_registry
 from daemon.config.settings import load_settings
 from daemon.home.registry import Command, Decision, RangeProblem
+from daemon.pipeline.engines import home_registry
 from daemon.understanding.replies import Replies
 from tests.conftest import ROOT
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from daemon.app import home_registry
 from daemon.config.settings import load_settings
 from daemon.core.vocabulary import (
     ACTUATING,
@@ -28,6 +27,7 @@ from daemon.core.vocabulary import (
     Value,
 )
 from daemon.home.registry import Command, Decision, Hint, Registry
+from daemon.pipeline.engines import home_registry
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import detect_lang
 from daemon.understanding.policy import Policy

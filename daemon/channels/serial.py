@@ -27,6 +27,8 @@ from daemon.config.channels import LineEnding, SerialSettings
 _LOG = logging.getLogger(__name__)
 
 Handler = Callable[[bytes, bool], Awaitable[bytes]]
+# A line (UTF-8) and whether it was cut off, to the request path; its answer as JSON.
+SerialSubmit = Callable[[bytes, bool], Awaitable[bytes]]
 """Called once per received line with (line without terminator, truncated); returns the reply
 line without terminator."""
 
@@ -308,3 +310,32 @@ async def _answer_lines(
             _LOG.error("serial port %s: handler reply contains a line break; flattened", port)
             reply = reply.replace(b"\r", b" ").replace(b"\n", b" ")
         await loop.run_in_executor(pool, link.write_line, reply)
+
+
+class SerialChannel:
+    """The serial port as a channel: each line a request, its answer one JSON line back
+    (the intent or the error); for devices dialogd switches itself, the result follows as
+    a second line once they answered."""
+
+    def __init__(self, settings: SerialSettings, submit: SerialSubmit) -> None:
+        self.settings = settings
+        self.submit = submit
+        self.later: asyncio.Queue[bytes] = asyncio.Queue(maxsize=64)
+
+    async def line(self, line: bytes, truncated: bool) -> bytes:
+        enc = self.settings.encoding
+        if enc.lower().replace("-", "") != "utf8":
+            # Undecodable lines stay as they are: the request path answers not_utf8.
+            with contextlib.suppress(UnicodeDecodeError):
+                line = line.decode(enc).encode("utf-8")
+        return await self.submit(line, truncated)
+
+    def result(self, request_id: str, line: bytes) -> None:
+        """A request's result: written after its answer, between replies."""
+        try:
+            self.later.put_nowait(line)
+        except asyncio.QueueFull:
+            _LOG.warning("serial port: results are not being read; %s's is dropped", request_id)
+
+    async def run(self) -> None:
+        await serial_task(self.settings, self.line, self.later)

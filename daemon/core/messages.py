@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daemon.core.vocabulary import Value
+
 Source = Literal["mqtt", "serial", "voice", "cli"]
 
 
@@ -55,7 +57,6 @@ class Request:
         return self.key or self.id
 
 
-Value = int | str | None
 # Act on `decided` and `confirmed` only (README: The intent).
 IntentStatus = Literal["decided", "needs_confirmation", "confirmed", "refused"]
 DeviceRef = str | list[str] | None

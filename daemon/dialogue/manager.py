@@ -7,7 +7,7 @@ need no lock. A turn goes:
    engine: a yes (or PIN) to a pending confirmation, anything else to it ("OK, I
    won't."), an answer to "which one?", "and the bedroom too", "the other one".
 2. otherwise the engine, given the session's `focus` (the devices talked about last), so
-   that "make it brighter" or "把它关掉" means them.
+   that "make it brighter" or "turn it off" means them.
 3. `after`: the decision against the conversation: a `clarify` is remembered, a
    sensitive action waits for its confirmation, `cancel` ends the session, timers are
    kept. The result is a Turn: the decision, its status and whether a reply is expected.
@@ -18,13 +18,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-import tomllib
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
-from typing import Any, Literal
+from typing import Literal
 
 from daemon.config.settings import DialogueSettings
+from daemon.core.data import load
 from daemon.core.messages import IntentStatus as Status
 from daemon.core.messages import Request
 from daemon.core.vocabulary import (
@@ -45,6 +44,7 @@ from daemon.understanding.lang import (
     alternation,
     detect_lang,
     grammar,
+    marks,
     normalize,
     phrase_pattern,
 )
@@ -82,17 +82,13 @@ class _Words:
     fillers: re.Pattern[str]
     replies: dict[str, str]
     what: dict[str, str]
-
-
-@cache
-def _data() -> dict[str, Any]:
-    text = resources.files("daemon").joinpath("data", "dialogue.toml").read_text("utf-8")
-    return tomllib.loads(text)
+    and_: str  # between the devices' names of a confirmation
+    timer_separator: str
 
 
 @cache
 def words(lang: Lang) -> _Words:
-    raw = _data()[lang]
+    raw = load("dialogue.toml")[lang]
     edge = lang == "en"
 
     def alt(key: str) -> re.Pattern[str]:
@@ -108,14 +104,20 @@ def words(lang: Lang) -> _Words:
         fillers=alt("answer_fillers"),
         replies=dict(raw["replies"]),
         what=dict(raw["what"]),
+        and_=raw["and"],
+        timer_separator=raw["timer_separator"],
     )
 
 
-_PUNCT = re.compile(r"[\s,.!?;:，。！？；：、~…'\"]+")
+@cache
+def _punctuation() -> re.Pattern[str]:
+    """Punctuation of any language, and the marks people type around words."""
+    kinds = ("comma", "stop", "exclamation", "question", "semicolon", "colon", "enumeration")
+    return re.compile(rf"[\s{re.escape(marks(*kinds))}~…'\"]+")
 
 
 def _bare(text: str) -> str:
-    return _PUNCT.sub(" ", text.lower()).strip()
+    return _punctuation().sub(" ", text.lower()).strip()
 
 
 class Dialogue:
@@ -330,13 +332,12 @@ class Dialogue:
     def _what(self, c: Command, lang: Lang) -> str:
         w = words(lang)
         names = [self._name(d, lang) for d in c.devices]
-        joiner = "和" if lang == "zh" else " and "
         key = c.action
         if isinstance(c.value, int) and key.startswith("change_"):
             key += "_up" if c.value > 0 else "_down"
         template = w.what.get(key, w.what["default"])
         amount = abs(c.value) if isinstance(c.value, int) else ""
-        return template.format(device=joiner.join(names), value=c.value, amount=amount)
+        return template.format(device=w.and_.join(names), value=c.value, amount=amount)
 
     def _name(self, device: str, lang: Lang) -> str:
         d = self.engine.registry.by_id[device]
@@ -418,8 +419,7 @@ class Dialogue:
             running = [t for t in running if t.id in named] or running
         if not running:
             return Turn(replace(u, reply=self.say("no_timers", lang)), key)
-        sep = "；" if lang == "zh" else " "
-        reply = sep.join(
+        reply = words(lang).timer_separator.join(
             self.timer_reply("timer_left", t, lang, duration=spoken_duration(t.left(wall), lang))
             for t in running[:3]
         )

@@ -15,15 +15,16 @@ import os
 import re
 import uuid
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+
+from daemon.core.data import load
 
 _LOG = logging.getLogger(__name__)
 
 Reason = Literal["too_short", "too_long", "too_many"]
 
-# Said after the name ("pasta timer", "意面计时器"); it names no particular timer.
-_SUFFIX = re.compile(r"(?:(?:^|\s)timer|计时器|定时器|倒计时)$")
 _FIELDS = {"id", "name", "seconds", "ends_at", "site", "session", "lang", "source"}
 
 
@@ -54,28 +55,33 @@ def normalise_name(name: str | None) -> str | None:
     if name is None:
         return None
     text = name.strip().lower()
-    text = _SUFFIX.sub("", text).strip()
+    text = _suffix().sub("", text).strip()
     return text or None
+
+
+@cache
+def _suffix() -> re.Pattern[str]:
+    """Said after the name ("pasta timer"), in any language; it names no particular
+    timer (`timer_words` in daemon/data/dialogue.toml)."""
+    data = load("dialogue.toml")
+    return re.compile(
+        "(?:" + "|".join([*data["en"]["timer_words"], *data["zh"]["timer_words"]]) + ")$"
+    )
 
 
 def spoken_duration(seconds: int, lang: str) -> str:
     seconds = max(0, seconds)
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
-    if lang.startswith("zh"):
-        # "1分5秒" is how it is said; "分钟" only when no seconds follow.
-        zh = [
-            f"{h}小时" if h else "",
-            f"{m}{'分' if s else '分钟'}" if m else "",
-            f"{s}秒" if s else "",
-        ]
-        return "".join(zh) or "0秒"
-    en = [
-        f"{n} {unit}{'' if n == 1 else 's'}"
-        for n, unit in ((h, "hour"), (m, "minute"), (s, "second"))
+    words = load("dialogue.toml")["zh" if lang.startswith("zh") else "en"]["duration"]
+    minute = "minute_before_seconds" if s and "minute_before_seconds" in words else "minute"
+    parts = [
+        words[unit][0 if n == 1 else 1].format(n=n)
+        for n, unit in ((h, "hour"), (m, minute), (s, "second"))
         if n
     ]
-    return " ".join(en) or "0 seconds"
+    text: str = words["separator"].join(parts)
+    return text or words["none"]
 
 
 def _timer_from(raw: Any) -> Timer:

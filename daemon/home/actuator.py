@@ -20,17 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from daemon.core.messages import Intent, Request, Value
-from daemon.core.vocabulary import ACTUATING
+from daemon.core.messages import Intent, Request
+from daemon.core.vocabulary import ACTUATING, Value
 from daemon.home.book import StateBook
 from daemon.home.payloads import Publish, Unsupported, messages_for
 from daemon.home.state import satisfies
 
 _LOG = logging.getLogger(__name__)
 
-Outcome = Literal["executed", "no_response", "failed", "sent"]
+DeviceOutcome = Literal["executed", "no_response", "failed", "sent"]
 # The worst outcome of a request's devices is the request's.
-_RANK: dict[Outcome, int] = {"sent": 0, "executed": 1, "no_response": 2, "failed": 3}
+_RANK: dict[DeviceOutcome, int] = {"sent": 0, "executed": 1, "no_response": 2, "failed": 3}
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class DeviceResult:
     device: str
     action: str
     value: Value
-    result: Outcome
+    result: DeviceOutcome
     detail: str = ""
 
 
@@ -51,7 +51,7 @@ class Result:
     request: Request | None = None
 
     @property
-    def result(self) -> Outcome:
+    def result(self) -> DeviceOutcome:
         return max((d.result for d in self.devices), key=_RANK.__getitem__, default="sent")
 
 

@@ -1,4 +1,4 @@
-"""Replies from the devices' real state: "The front door is locked.", "前门锁着呢。".
+"""Replies from the devices' real state: "The front door is locked." (in Chinese too).
 
 Applied to every decided intent before it goes out, whichever path decided it. Only
 devices whose state dialogd tracks (they have a state topic) change the reply; for the
@@ -60,8 +60,7 @@ class Answers:
             parts.append(said or self.replies.render(Decision((cmd,)), intent.lang))
         if not changed:
             return intent
-        sep = "" if intent.lang == "zh" else " "
-        return intent.model_copy(update={"reply": sep.join(parts)})
+        return intent.model_copy(update={"reply": self.replies.sentences(parts, intent.lang)})
 
     # ------------------------------------------------------------------ queries
 
@@ -81,7 +80,7 @@ class Answers:
         offline = [i for i, lk in zip(ids, looks, strict=True) if lk.online is False]
         if offline:
             out.append(t["offline"].format(device=self.replies.names(offline, lang)))
-        return ("" if lang == "zh" else " ").join(out)
+        return self.replies.sentences(out, lang)
 
     def _one(self, device: str, lk: Look, lang: str) -> str:
         t = self._t(lang)
@@ -133,10 +132,9 @@ class Answers:
             )
             key = "offline" if offline else kind
             out.append(t[key].format(device=self.replies.names(ids, intent.lang)))
-        sep = "" if intent.lang == "zh" else " "
         if len(bad) < len(result.devices):
             out.insert(0, intent.reply)
-        return sep.join(out)
+        return self.replies.sentences(out, intent.lang)
 
     def _t(self, lang: str) -> dict[str, str]:
         tables = _table()

@@ -17,7 +17,7 @@ from dataclasses import replace
 import paho.mqtt.client as mqtt
 
 from daemon.config.settings import Settings
-from daemon.core.messages import Intent, Request
+from daemon.core.messages import Intent, Outcome, Request
 from daemon.home.actuator import Actuator, Result
 from daemon.home.answers import Answers
 from daemon.home.book import StateBook
@@ -31,7 +31,7 @@ from daemon.home.discovery import (
 )
 from daemon.home.payloads import Publish
 from daemon.home.registry import Registry
-from daemon.mqtt.link import Inbound, MqttLink
+from daemon.mqtt.link import Inbound, MqttLink, reserved_prefixes
 from daemon.understanding.replies import Replies
 
 _LOG = logging.getLogger(__name__)
@@ -43,10 +43,6 @@ SETTLE_QUIET_S = 0.5
 # A new home is applied through this (the engine's prompt and the channels' registries);
 # False: it was refused, and the old home stays.
 ApplyHome = Callable[[Home, Registry], Awaitable[bool]]
-
-
-def home_registry(settings: Settings, home: Home) -> Registry:
-    return Registry.from_config(home.devices, home.areas, home.floors, settings.temperature_unit)
 
 
 class HomeLive:
@@ -72,8 +68,11 @@ class HomeLive:
         self._applying: asyncio.Task[None] | None = None
         self._generation = 0  # bumped by a config reload: an older rebuild is stale
         self._discovery_routes: list[tuple[str, Callable[[Inbound], None]]] = []
+        self._discovery_undo: list[Callable[[], None]] = []
+        self._state_undo: dict[str, Callable[[], None]] = {}
         self._first_change: float | None = None  # of the changes waiting for the debounce
         self._heard = 0.0  # loop time of the last discovery message
+        self._actuating: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ set-up
 
@@ -83,8 +82,8 @@ class HomeLive:
         self._track()
 
     def _route_discovery(self) -> None:
-        for topic, handler in self._discovery_routes:
-            self.link.unroute(topic, handler)
+        for undo in self._discovery_undo:
+            undo()
         h = self.settings.home
         routes: list[tuple[str, Callable[[Inbound], None]]] = []
         if "homeassistant" in h.discover:
@@ -95,8 +94,7 @@ class HomeLive:
                 (f"{base}/bridge/devices", self._on_z2m_devices),
                 (f"{base}/bridge/groups", self._on_z2m_groups),
             ]
-        for topic, handler in routes:
-            self.link.route(topic, handler, qos=1)
+        self._discovery_undo = [self.link.route(t, handler, qos=1) for t, handler in routes]
         self._discovery_routes = routes
         # What a source no longer read said is forgotten.
         for topic in self.catalog.topics():
@@ -124,6 +122,40 @@ class HomeLive:
             await asyncio.sleep(0.02)
         return False
 
+    async def settle_and_log(self, bound_s: float) -> None:
+        """`settle`, and the log line saying what the home is (or that discovery was
+        still changing when the bound ran out)."""
+        t0 = asyncio.get_running_loop().time()
+        complete = await self.settle(bound_s)
+        home = self.home
+        found = sum(1 for o in home.origins.values() if o != "config")
+        if complete:
+            _LOG.info(
+                "home: %d device(s), %d of them from discovery, known after %.1f s",
+                len(home.devices),
+                found,
+                asyncio.get_running_loop().time() - t0,
+            )
+        else:
+            _LOG.warning(
+                "home: discovery still changing after home.startup_wait_s = %g s; serving "
+                "with the %d device(s) known so far (%d from discovery)",
+                bound_s,
+                len(home.devices),
+                found,
+            )
+
+    def device_topics(self) -> list[str | None]:
+        """Every topic of every device dialogd knows (command, state, availability):
+        no caller may have an answer published there."""
+        out: list[str | None] = []
+        for d in self.settings.devices:
+            out += [d.command_topic, d.state_topic, d.availability_topic]
+        for e in self.home.endpoints.values():
+            out += [e.command_topic, *e.topics()]
+            out += [v for k, v in e.options.items() if k.endswith("topic") and isinstance(v, str)]
+        return out
+
     def configure(self, settings: Settings) -> None:
         """A reloaded config (SIGHUP): same discovered devices, new config devices."""
         self.settings = settings
@@ -135,13 +167,17 @@ class HomeLive:
         self.home = self.catalog.merged()
         self._track()
 
-    def registry(self) -> Registry:
-        return home_registry(self.settings, self.home)
+    def registry(self, home: Home | None = None) -> Registry:
+        """The registry of `home` (the one applied now, by default)."""
+        home = home or self.home
+        return Registry.from_config(
+            home.devices, home.areas, home.floors, self.settings.temperature_unit
+        )
 
     # --------------------------------------------------------------- discovery
 
     def _forbidden(self) -> list[str]:
-        return [f"{self.settings.mqtt.prefix}/", "$", "hermes/"]
+        return reserved_prefixes(self.settings.mqtt.prefix)
 
     def _on_ha_config(self, msg: Inbound) -> None:
         self._heard = asyncio.get_running_loop().time()
@@ -206,7 +242,7 @@ class HomeLive:
         home = self.catalog.merged()
         same = (home.devices, home.areas) == (self.home.devices, self.home.areas)
         if not same:
-            registry = home_registry(self.settings, home)
+            registry = self.registry(home)
             try:
                 ok = await self.apply(home, registry)
             except Exception:
@@ -237,9 +273,9 @@ class HomeLive:
         endpoints = {k: v for k, v in self.home.endpoints.items() if k in types}
         topics = self.book.track(endpoints, types)
         for gone in self._topics - topics:
-            self.link.unroute(gone, self._on_state)
+            self._state_undo.pop(gone)()
         for topic in topics - self._topics:
-            self.link.route(topic, self._on_state, qos=0)
+            self._state_undo[topic] = self.link.route(topic, self._on_state, qos=0)
         self._topics = topics
 
     def _on_state(self, msg: Inbound) -> None:
@@ -250,6 +286,14 @@ class HomeLive:
     def refine(self, intent: Intent) -> Intent:
         """The reply told from real state (query answers, "already on", "offline")."""
         return Answers(self.replies()).refine(intent, self.book.look)
+
+    def output(self, req: Request | None, outcome: Outcome) -> None:
+        """Output of the request path: an intent whose devices dialogd reaches switches
+        them (decided or confirmed only); the results follow on `result_outputs`."""
+        if isinstance(outcome, Intent) and self.reaches(outcome):
+            task = asyncio.get_running_loop().create_task(self.actuate(outcome, req))
+            self._actuating.add(task)
+            task.add_done_callback(self._actuating.discard)
 
     def reaches(self, intent: Intent) -> bool:
         return self.settings.home.actuate and self.actuator.reaches(intent)

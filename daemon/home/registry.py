@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from daemon.config.home import Area, Device, Floor
+from daemon.core.data import load
 from daemon.core.vocabulary import (
     CLARIFY,
     COLOR_ACTION,
@@ -136,7 +138,7 @@ class Hint:
     colors: frozenset[str] | None = None
     # The request names a device by its own name: "unknown" is not an answer then.
     named_directly: bool = False
-    # The number is where to go ("to 10%", "调到26度"), not how far to move.
+    # The number is where to go ("to 10%", "set to 26 degrees"), not how far to move.
     absolute: bool = False
 
 
@@ -263,23 +265,14 @@ class Registry:
         return None
 
 
-# Words people use around device names, for the speech recognizer's command grammar.
-SPOKEN_WORDS = (
-    "turn on", "turn off", "switch on", "switch off", "open", "close", "lock", "unlock",
-    "start", "stop", "set", "the", "to", "please", "percent", "degrees", "speed", "volume",
-    "brightness", "is", "what", "on", "off", "all", "lights", "in", "and", "up", "down",
-    "brighter", "dimmer", "warmer", "cooler", "pause", "resume", "next", "mute",
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-    "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
-    "eighty", "ninety", "hundred",
-    "打开", "关闭", "关掉", "开", "关", "锁上", "解锁", "启动", "停止", "调到", "把", "度",
-    "档", "百分之", "吗", "所有", "灯", "一", "二", "两", "三", "四", "五", "六", "七", "八",
-    "九", "十", "百",
-)  # fmt: skip
+@cache
+def spoken_words() -> tuple[str, ...]:
+    """Words people use around device names, for the speech recognizer's command grammar:
+    `spoken_words` of each language in daemon/data/lang."""
+    return tuple(w for lang in ("en", "zh") for w in load(f"lang/{lang}.toml")["spoken_words"])
 
 
 def spoken_phrases(registry: Registry) -> list[str]:
-    """Device, area and floor names plus the words around them (SPOKEN_WORDS)."""
+    """Device, area and floor names plus the words around them (spoken_words)."""
     places = [p for place in (*registry.areas, *registry.floors) for p in place.phrases]
-    return [p for d in registry.devices for p in d.phrases] + places + list(SPOKEN_WORDS)
+    return [p for d in registry.devices for p in d.phrases] + places + list(spoken_words())

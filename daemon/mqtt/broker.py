@@ -31,6 +31,8 @@ import tomllib
 from contextlib import suppress
 from pathlib import Path
 
+from daemon.config.settings import Settings
+
 _LOG = logging.getLogger(__name__)
 
 DAEMON_USER = "dialogd"
@@ -362,3 +364,23 @@ def port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.2)
         return s.connect_ex((host, port)) == 0
+
+
+async def start_broker(s: Settings) -> tuple[str, PrivateBroker | None]:
+    """The broker to use: the configured one; else a server already on the port (say
+    Debian's own mosquitto service, started when the package was installed), else a
+    private one that dialogd starts and supervises."""
+    if s.mqtt.host is not None:
+        return s.mqtt.host, None
+    host = "127.0.0.1"
+    if port_open(host, s.mqtt.port):
+        _LOG.warning(
+            "no [mqtt] host configured, but a server already listens on %s:%d; "
+            "using it as the broker instead of starting a private one",
+            host,
+            s.mqtt.port,
+        )
+        return host, None
+    broker = PrivateBroker(s.mqtt.port, state_dir=s.state_dir, prefix=s.mqtt.prefix)
+    await broker.start()
+    return host, broker

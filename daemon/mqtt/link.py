@@ -47,6 +47,13 @@ def _properties(packet_type: int) -> Properties:
     return Properties(packet_type)  # type: ignore[no-untyped-call]
 
 
+def reserved_prefixes(prefix: str) -> list[str]:
+    """Topics nobody else may make dialogd publish to: its own, the broker's `$SYS`, and
+    Hermes' (an intent there is acted on). Discovered devices may not use them, and no
+    caller's response topic may point there."""
+    return [f"{prefix}/", "$", "hermes/"]
+
+
 class Topics:
     """All topics of one site: <prefix>/<site>/<leaf>."""
 
@@ -337,20 +344,22 @@ class MqttLink:
             self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive)
         self.client.loop_start()
 
-    def route(self, topic_filter: str, handler: Callable[[Inbound], None], qos: int = 0) -> None:
+    def route(
+        self, topic_filter: str, handler: Callable[[Inbound], None], qos: int = 0
+    ) -> Callable[[], None]:
         """Another part's subscription (discovery, device state, Hermes), kept across
         reconnects; its messages go to `handler` on the event loop. Several parts may
-        route one filter (a device's state topic may be anything)."""
+        route one filter (a device's state topic may be anything). Returns its undo."""
         handlers = self._routes.setdefault(topic_filter, [])
         if handler not in handlers:
             handlers.append(handler)
-        if self._extra.get(topic_filter, -1) >= qos:
-            return
-        self._extra[topic_filter] = qos
-        if self.client.is_connected():
-            self.client.subscribe(topic_filter, qos=qos)
+        if self._extra.get(topic_filter, -1) < qos:
+            self._extra[topic_filter] = qos
+            if self.client.is_connected():
+                self.client.subscribe(topic_filter, qos=qos)
+        return lambda: self._unroute(topic_filter, handler)
 
-    def unroute(self, topic_filter: str, handler: Callable[[Inbound], None]) -> None:
+    def _unroute(self, topic_filter: str, handler: Callable[[Inbound], None]) -> None:
         """`handler` no longer wants `topic_filter`; unsubscribed when nobody does."""
         handlers = self._routes.get(topic_filter, [])
         if handler in handlers:

@@ -12,8 +12,11 @@ path calls it per request from the event loop, paho's network thread may call
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -25,6 +28,11 @@ from prometheus_client import (
     ProcessCollector,
     start_http_server,
 )
+
+from daemon.config.settings import MetricsSettings
+from daemon.core.messages import Intent, Outcome, Request
+
+_LOG = logging.getLogger(__name__)
 
 INTENT = "intent"
 ENGINES = ("rules", "model")
@@ -106,8 +114,18 @@ class Metrics:
             self._latency_child(engine)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.open_requests: Callable[[], int] = lambda: 0  # the request path's, once it runs
 
     # ------------------------------------------------------------ the request path
+
+    def outcome(self, req: Request | None, outcome: Outcome) -> None:
+        """Output: every answered request counted, and the queue depth after it."""
+        latency_s = (time.monotonic() - req.received) if req is not None else 0.0
+        if isinstance(outcome, Intent):
+            self.request(outcome.source, INTENT, outcome.engine, latency_s)
+        else:
+            self.request(outcome.source, outcome.error, None, latency_s)
+        self.queue_depth(self.open_requests())
 
     def request(self, source: str, outcome: str, engine: str | None, latency_s: float) -> None:
         """One request answered: `outcome` is "intent" or the error kind of its error reply.
@@ -141,6 +159,16 @@ class Metrics:
         self._broker.set(1 if up else 0)
 
     # -------------------------------------------------------------------- output
+
+    def serve(self, settings: MetricsSettings) -> None:
+        """The Prometheus endpoint, when enabled; a port in use is logged, not fatal."""
+        if not settings.enabled:
+            return
+        try:
+            port = self.start(settings.host, settings.port)
+            _LOG.info("metrics on http://%s:%d/metrics", settings.host, port)
+        except OSError as exc:
+            _LOG.error("metrics endpoint %s:%d: %s", settings.host, settings.port, exc)
 
     def start(self, host: str, port: int) -> int:
         """Serve /metrics (any path, in fact) on host:port from a daemon thread.

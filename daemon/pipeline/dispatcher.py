@@ -190,6 +190,18 @@ class Dispatcher:
             ack()
         return await self.enqueue(req)
 
+    async def answer(
+        self, payload: bytes, source: Source, ack: Ack | None = None, via: Via | None = None
+    ) -> None:
+        """A channel's request answered through the outputs (its own answer included)."""
+        await self.submit(payload, source, ack=ack, via=via)
+
+    async def answer_line(self, line: bytes, truncated: bool) -> bytes:
+        """A serial line in, its answer (intent or error) as one JSON line out."""
+        outcome = await self.submit(line, "serial", truncated=truncated)
+        assert outcome is not None  # only MQTT redeliveries can go without one
+        return outcome.model_dump_json().encode("utf-8")
+
     def _replay_answer(self, req: Request) -> Outcome | None:
         """A redelivery gets the answer it had, from the journal, on the outputs that
         answer a caller (not on those that act: nothing is switched twice)."""
@@ -205,6 +217,16 @@ class Dispatcher:
             except Exception:
                 _LOG.exception("an output failed on the replayed %s", outcome.id)
         return outcome
+
+    def subscribe(self, *outputs: Output) -> Callable[[], None]:
+        """Every outcome from now on goes to `outputs` too. Returns the undo."""
+        self.outputs.extend(outputs)
+
+        def undo() -> None:
+            for output in outputs:
+                self.outputs.remove(output)
+
+        return undo
 
     def swap_engine(self, engine: IntentEngine) -> None:
         """A new engine (new devices, replies) takes over; calls already running finish

@@ -39,7 +39,7 @@ from daemon.config.settings import Settings, load_settings
 from daemon.core.messages import Request
 from daemon.home.registry import Command, Decision, Registry
 from daemon.pipeline.stats import percentile
-from daemon.tools.evaluate import Item, Turn, expected_triples, load_set
+from daemon.tools.evaluate import Item, LabelledTurn, expected_triples, load_set
 from daemon.tools.homegen import synthetic_home_toml
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import detect_lang, grammar, normalize
@@ -73,7 +73,7 @@ class Row:
     def add(
         self,
         d: Decision | None,
-        turn: Turn,
+        turn: LabelledTurn,
         registry: Registry,
         ms: float,
         evaluated: int,
@@ -151,11 +151,11 @@ def _parse_json(text: str) -> Decision | None:
 
 def _plain(
     llm: llama_cpp.Llama, counter: _Counter, registry: Registry, schema: bool
-) -> Callable[[Turn], tuple[Decision | None, int, int]]:
+) -> Callable[[LabelledTurn], tuple[Decision | None, int, int]]:
     system = PLAIN_SYSTEM.format(devices=device_lines(registry))
     fmt: Any = {"type": "json_object", "schema": _schema(registry)} if schema else None
 
-    def run(turn: Turn) -> tuple[Decision | None, int, int]:
+    def run(turn: LabelledTurn) -> tuple[Decision | None, int, int]:
         area = registry.area_by_id.get(turn.area or "")
         text = turn.text + (f" (I am in the {area.name})" if area else "")
         out: Any = llm.create_chat_completion(
@@ -255,7 +255,9 @@ def _per_token_costs(engine: LlamaEngine, registry: Registry) -> dict[str, float
     }
 
 
-def _compound(engine: IntentEngine, model: LlamaEngine, turns: list[Turn]) -> dict[str, Any]:
+def _compound(
+    engine: IntentEngine, model: LlamaEngine, turns: list[LabelledTurn]
+) -> dict[str, Any]:
     """Compound requests on the model path: the request as the engine takes it, against
     each of its clauses asked as a request of its own (the bar: no more than their sum)."""
     registry = engine.registry
@@ -307,7 +309,7 @@ def _compound(engine: IntentEngine, model: LlamaEngine, turns: list[Turn]) -> di
 def _dialogue_row(settings: Settings, engine: IntentEngine, items: list[Item]) -> dict[str, Any]:
     """Conversations played through a session, as `dialogd eval` does: the set's own and
     tests/data/conversations.jsonl (a regression set written with the dialogue)."""
-    from daemon.app import build_dialogue
+    from daemon.pipeline.engines import build_dialogue
 
     more = DEFAULT_SET.parent / "conversations.jsonl"
     if more.is_file():
@@ -341,7 +343,7 @@ def _startup_probe() -> None:
     """In a fresh process: build the engine from the settings on stdin; print one JSON line."""
     logging.disable(logging.WARNING)
     settings = Settings.model_validate_json(sys.stdin.read())
-    from daemon.app import build_engine
+    from daemon.pipeline.engines import build_engine
 
     t0 = time.perf_counter()
     engine = build_engine(settings)
@@ -405,7 +407,7 @@ def _startup(settings: Settings) -> dict[str, list[dict[str, Any]]]:
 
 
 def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -> int:
-    from daemon.app import build_engine
+    from daemon.pipeline.engines import build_engine
 
     items = load_set(path or DEFAULT_SET)[:limit]
     turns = [it.turns[0] for it in items if not it.conversation]

@@ -57,7 +57,7 @@ REGISTRY_KEYS = ("temperature_unit", "floors", "areas", "devices", "area")
 
 
 @dataclass(frozen=True)
-class Turn:
+class LabelledTurn:
     text: str
     expect: Any  # as in the file: one command object or a list of them
     area: str | None = None
@@ -65,7 +65,7 @@ class Turn:
 
 @dataclass(frozen=True)
 class Item:
-    turns: tuple[Turn, ...]
+    turns: tuple[LabelledTurn, ...]
     conversation: bool = False
     tags: tuple[str, ...] = ()
 
@@ -96,7 +96,7 @@ class Played:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Scored:
     """What one line came to: its turns, in order."""
 
     item: Item
@@ -138,11 +138,12 @@ def load_set(path: Path) -> list[Item]:
 def _item(obj: dict[str, Any]) -> Item:
     if "turns" in obj:
         turns = tuple(
-            Turn(t["text"], t["expect"], t.get("area", obj.get("area"))) for t in obj["turns"]
+            LabelledTurn(t["text"], t["expect"], t.get("area", obj.get("area")))
+            for t in obj["turns"]
         )
         item = Item(turns, conversation=True, tags=_tags(obj))
     else:
-        item = Item((Turn(obj["text"], obj["expect"], obj.get("area")),), tags=_tags(obj))
+        item = Item((LabelledTurn(obj["text"], obj["expect"], obj.get("area")),), tags=_tags(obj))
     for t in item.turns:
         expected_triples(t.expect)
     return item
@@ -232,7 +233,7 @@ def actuates(played: manager.Turn) -> bool:
     return played.status in CARRIED_OUT and any(c.action in ACTUATING for c in commands)
 
 
-def _valid(engine: IntentEngine, played: manager.Turn, turn: Turn, site: str) -> bool:
+def _valid(engine: IntentEngine, played: manager.Turn, turn: LabelledTurn, site: str) -> bool:
     u = played.understood
     try:
         build_intent(
@@ -269,7 +270,7 @@ def play_set(
     site: str,
     dialogue: Dialogue | None = None,
     out: Output | None = None,
-) -> list[Outcome]:
+) -> list[Scored]:
     """Play every line, printing misses (stderr) or `--jsonl` rows (stdout) as `out` says."""
     out = out or Output()
     if dialogue is None:
@@ -277,14 +278,14 @@ def play_set(
     outcomes = []
     for i, it in enumerate(items):
         results = [_play_turn(engine, dialogue, turn, i, site, out) for turn in it.turns]
-        outcome = Outcome(it, tuple(p for p, _ in results))
+        outcome = Scored(it, tuple(p for p, _ in results))
         _print_line(outcome, [row for _, row in results], out)
         outcomes.append(outcome)
     return outcomes
 
 
 def _play_turn(
-    engine: IntentEngine, dialogue: Dialogue, turn: Turn, i: int, site: str, out: Output
+    engine: IntentEngine, dialogue: Dialogue, turn: LabelledTurn, i: int, site: str, out: Output
 ) -> tuple[Played, dict[str, Any]]:
     t0 = time.perf_counter()
     req = Request(text=turn.text, source="cli", id=f"eval-{i}", session=f"eval-{i}")
@@ -308,7 +309,7 @@ def _play_turn(
     return Played(turn.text, hit, valid, actuates(played), u.engine, ms), row
 
 
-def _print_miss(turn: Turn, row: dict[str, Any], home: str | None) -> None:
+def _print_miss(turn: LabelledTurn, row: dict[str, Any], home: str | None) -> None:
     print(
         "MISS "
         + (f"[{home}] " if home else "")
@@ -320,7 +321,7 @@ def _print_miss(turn: Turn, row: dict[str, Any], home: str | None) -> None:
     )
 
 
-def _print_line(outcome: Outcome, rows: list[dict[str, Any]], out: Output) -> None:
+def _print_line(outcome: Scored, rows: list[dict[str, Any]], out: Output) -> None:
     if not out.jsonl:
         return
     it = outcome.item
@@ -332,7 +333,7 @@ def _print_line(outcome: Outcome, rows: list[dict[str, Any]], out: Output) -> No
     print(json.dumps(line, ensure_ascii=False))
 
 
-def summarize(outcomes: Sequence[Outcome]) -> dict[str, object]:
+def summarize(outcomes: Sequence[Scored]) -> dict[str, object]:
     """The summary line: turns, valid and exact ones, latency, conversations."""
     turns = [t for o in outcomes for t in o.turns]
     times = [t.ms for t in turns]
@@ -377,7 +378,7 @@ class Report:
     tags: dict[str, Tally] = field(default_factory=dict)
     safety: dict[str, Tally] = field(default_factory=dict)
 
-    def add(self, home: str, outcomes: Iterable[Outcome]) -> None:
+    def add(self, home: str, outcomes: Iterable[Scored]) -> None:
         turns, safe = self.homes.setdefault(home, Tally()), self.safety.setdefault(home, Tally())
         for o in outcomes:
             for t in o.turns:
@@ -427,7 +428,7 @@ class Engines:
         self._llm: LlmSettings | None = None
 
     def for_home(self, settings: Settings) -> IntentEngine:
-        from daemon.app import build_engine, home_registry
+        from daemon.pipeline.engines import build_engine, home_registry
 
         if self._model is not None and settings.llm == self._llm:
             registry = home_registry(settings)
@@ -449,7 +450,7 @@ def run_eval(
 
     Every set and home is read before any model loads, so a bad one fails at once.
     """
-    from daemon.app import build_dialogue
+    from daemon.pipeline.engines import build_dialogue
 
     homes = [(s, home_settings(settings, s.home), load_set(s.path)) for s in sets]
     engines = Engines()

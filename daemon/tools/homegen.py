@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
+from functools import cache
+
+from daemon.core.data import load
 
 
 @dataclass(frozen=True)
 class _Kind:
-    """A kind of device that every area may have one of."""
+    """A kind of device that every area may have one of (daemon/data/homegen.toml)."""
 
     key: str  # id suffix
     type: str
@@ -27,52 +30,33 @@ class _Kind:
     sensitive: tuple[str, ...] = ()
 
 
-# Every FORMAT.md type appears among the first len(_KINDS) devices.
-_KINDS = (
-    _Kind("light", "light", "light", "灯", "lamp"),
-    _Kind("plug", "switch", "plug", "插座", "socket"),
-    _Kind("fan", "fan", "fan", "风扇"),
-    _Kind("blinds", "cover", "blinds", "百叶窗", "shades"),
-    _Kind("radiator", "valve", "radiator valve", "暖气阀"),
-    _Kind("door", "lock", "door lock", "门锁", sensitive=("unlock",)),
-    _Kind("climate", "climate", "thermostat", "温控器", "heating"),
-    _Kind("speaker", "media_player", "speaker", "音箱"),
-    _Kind("vacuum", "vacuum", "vacuum", "扫地机"),
-    _Kind("purifier", "appliance", "air purifier", "净化器"),
-    _Kind("scene", "scene", "evening scene", "晚间模式"),
-    _Kind("list", "list", "to-do list", "待办清单"),
-    _Kind("ceiling", "light", "ceiling light", "吊灯", actions=("turn_on", "turn_off")),
-    _Kind("strip", "light", "led strip", "灯带"),
-    _Kind("heater", "switch", "heater", "取暖器", sensitive=("turn_on",)),
-    _Kind("window", "cover", "window", "窗户", actions=("open", "close"), sensitive=("open",)),
-)
+@cache
+def _kinds() -> tuple[_Kind, ...]:
+    return tuple(
+        _Kind(
+            k["key"],
+            k["type"],
+            k["name"],
+            k["zh"],
+            k.get("alias", ""),
+            tuple(k.get("actions", ())),
+            tuple(k.get("sensitive", ())),
+        )
+        for k in load("homegen.toml")["kinds"]
+    )
 
-_FLOORS = (
-    ("basement", "basement", ["cellar", "地下室"]),
-    ("ground_floor", "ground floor", ["downstairs", "一楼"]),
-    ("first_floor", "first floor", ["upstairs", "二楼"]),
-    ("second_floor", "second floor", ["attic floor", "三楼"]),
-)
 
-# (id, name, Chinese name, floor id or None)
-_AREAS = (
-    ("living_room", "living room", "客厅", "ground_floor"),
-    ("kitchen", "kitchen", "厨房", "ground_floor"),
-    ("dining_room", "dining room", "餐厅", "ground_floor"),
-    ("hallway", "hallway", "门厅", "ground_floor"),
-    ("guest_toilet", "guest toilet", "客用洗手间", "ground_floor"),
-    ("master_bedroom", "master bedroom", "主卧", "first_floor"),
-    ("guest_bedroom", "guest bedroom", "客房", "first_floor"),
-    ("kids_room", "kids room", "儿童房", "first_floor"),
-    ("study", "study", "书房", "first_floor"),
-    ("bathroom", "bathroom", "浴室", "first_floor"),
-    ("attic", "attic", "阁楼", "second_floor"),
-    ("studio", "studio", "工作室", "second_floor"),
-    ("laundry", "laundry room", "洗衣房", "basement"),
-    ("gym", "gym", "健身房", "basement"),
-    ("garage", "garage", "车库", None),
-    ("garden", "garden", "花园", None),
-)
+@cache
+def _floors() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    return tuple((f["id"], f["name"], tuple(f["aliases"])) for f in load("homegen.toml")["floors"])
+
+
+@cache
+def _areas() -> tuple[tuple[str, str, str, str | None], ...]:
+    """(id, name, Chinese name, floor id or None)"""
+    return tuple(
+        (a["id"], a["name"], a["zh"], a.get("floor")) for a in load("homegen.toml")["areas"]
+    )
 
 
 def synthetic_home_toml(n: int = 150, seed: int = 0) -> str:
@@ -83,7 +67,7 @@ def synthetic_home_toml(n: int = 150, seed: int = 0) -> str:
     shuffles the areas and picks colour lights, fan speeds and the unit.
     """
     rng = random.Random(seed)
-    areas = list(_AREAS)
+    areas = list(_areas())
     rng.shuffle(areas)
     unit = "fahrenheit" if rng.random() < 0.2 else "celsius"
     out = [
@@ -91,7 +75,7 @@ def synthetic_home_toml(n: int = 150, seed: int = 0) -> str:
         f"(n={n}, seed={seed}); do not edit.",
         f"temperature_unit = {_s(unit)}",
     ]
-    for fid, name, aliases in _FLOORS:
+    for fid, name, aliases in _floors():
         out += ["", "[[floors]]", f"id = {_s(fid)}", f"name = {_s(name)}"]
         out.append(f"aliases = {_list(aliases)}")
     for aid, name, zh, floor in areas:
@@ -100,8 +84,8 @@ def synthetic_home_toml(n: int = 150, seed: int = 0) -> str:
         if floor:
             out.append(f"floor = {_s(floor)}")
     for i in range(n):
-        rnd, k = divmod(i, len(_KINDS))
-        kind = _KINDS[k]
+        rnd, k = divmod(i, len(_kinds()))
+        kind = _kinds()[k]
         aid, area_name, area_zh, _ = areas[(rnd + k) % len(areas)]
         copy = rnd // len(areas)
         suffix = f" {copy + 1}" if copy else ""

@@ -2,14 +2,15 @@
 
 People talk in pieces: "nope, cancel", "open the hatch... never mind", "switch the
 kitchen lights on, no wait, the dining room ones", "don't open the curtains, close
-them", "算了，关了吧". One pass over the clauses, by the grammar of the language
-(`discourse`, `cancel`, `correction` and `negation` in daemon/data/lang):
+them", "suanle, guan le ba" (never mind, turn it off then). One pass over the clauses,
+by the grammar of the language (`discourse`, `cancel`, `correction` and `negation` in
+daemon/data/lang):
 
 - clauses made only of hesitations and self-corrections ("oops", "wait no") carry no
   command;
 - a clause that calls things off cancels what came before it; whatever follows is the
-  request (it may still be a command: "算了，关了吧");
-- a correction ("no wait", "actually", "算了") drops the clauses before it, which are
+  request (it may still be a command: "suanle, guan le ba");
+- a correction ("no wait", "actually", "suanle") drops the clauses before it, which are
   kept aside: "the dining room ones" repeats their action on new devices;
 - a negated clause asks for nothing, but its devices are what "them" means next
   ("don't open the curtains, close them").
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from daemon.understanding.lang import Lang, grammar, lexicon
+from daemon.understanding.lang import Lang, grammar, lexicon, marks
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ class Clauses:
     negated: tuple[str, ...] = ()  # clauses that say not to do something
 
     def text(self, lang: Lang) -> str:
-        return ("，" if lang == "zh" else ", ").join(self.kept)
+        joiner: str = lexicon(lang)["clause_joiner"]
+        return joiner.join(self.kept)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ def _words(lang: Lang) -> _Words:
 
     def whole(key: str) -> re.Pattern[str]:
         body = "|".join(f"(?:{p})" for p in sorted(lex[key], key=len, reverse=True))
-        return re.compile(rf"(?:\b(?:{body})\b[\s,]*)+" if edge else f"(?:(?:{body})[\\s，,]*)+")
+        word = rf"\b(?:{body})\b" if edge else f"(?:{body})"
+        return re.compile(f"(?:{word}{lex['discourse_gap']})+")
 
     return _Words(whole("discourse"), whole("cancel"), whole("correction"))
 
@@ -85,9 +88,9 @@ def split(text: str, lang: Lang, bare: Callable[[str], bool] = lambda _: False) 
             # "no wait, the dining room ones": what came before is replaced.
             before.extend(kept)
             kept = []
-            clause = clause[lead.end() :].strip(" ，,")
+            clause = clause[lead.end() :].strip(" " + marks("comma"))
         elif lead is not None and lead.end() < len(low) and cancelled:
-            clause = clause[lead.end() :].strip(" ，,")
+            clause = clause[lead.end() :].strip(" " + marks("comma"))
         if len(raw) > 1 and (neg.search(low) or (negated_last and bare(clause))):
             negated.append(clause)
             negated_last = True

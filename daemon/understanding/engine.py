@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Literal, Protocol
 
 from daemon.core.vocabulary import ACTUATING, CANCEL, CHAT, CLARIFY, COLORS, QUERY, UNKNOWN
@@ -27,6 +28,7 @@ from daemon.understanding.lang import (
     color_names,
     detect_lang,
     grammar,
+    lexicon,
     normalize,
     phrase_pattern,
     suspicious,
@@ -40,11 +42,6 @@ _LOG = logging.getLogger(__name__)
 
 MAX_MODEL_COMMANDS = 4
 _NUMBER = re.compile(r"-?\d+")
-# A number said as where to go ("to 10%", "调到26度"), not by how much.
-_TARGET_VALUE = {
-    "en": re.compile(r"\b(?:to|at)\s+\d"),
-    "zh": re.compile(r"(?:到|为|成|至|在)\d"),
-}
 # Two English words in a row: the request may be English around a Chinese name or item.
 _ENGLISH_FRAME = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
 
@@ -167,7 +164,7 @@ class IntentEngine:
         """The whole path: the templates, else the model (or `unknown` without one).
 
         `focus`: the devices a conversation is about; a request that names no target
-        ("make it brighter", "把它关掉") means them, before the site's area.
+        ("make it brighter", "turn it off") means them, before the site's area.
         """
         return self.understand_fast(text, area, focus) or self.understand_model(text, area, focus)
 
@@ -183,10 +180,11 @@ class IntentEngine:
             return self._finish(Decision.one(CANCEL), text, p.lang, "rules", t0)
         decision = self.fast.decide(p.text, p.lang, area, p.focus)
         if decision is None and p.lang == "zh" and _ENGLISH_FRAME.search(text):
-            # "add 火柴 to the pantry": English grammar around a Chinese word.
+            # "add huochai to the pantry": English grammar around a Chinese word.
             decision = self.fast.decide(normalize(text, "en"), "en", area, p.focus)
         if decision is None or _unknown(decision):
-            # Misheard or mistyped names ("打开客厅的等", "the projecter").
+            # Misheard or mistyped names ("the projecter"; in Chinese "deng", wait,
+            # written for its homophone "deng", lamp).
             respelled = self.respeller.respell(p.text, p.lang)
             if respelled != p.text:
                 respelled_decision = self.fast.decide(respelled, p.lang, area, p.focus)
@@ -199,7 +197,8 @@ class IntentEngine:
             again = self.fast.repeat(p.replaced, p.text, p.lang)
             decision = None if again is None else Decision((again,))
         if decision is None and p.clauses.cancelled:
-            # After "never mind", only a clear command counts ("算了，关了吧").
+            # After "never mind", only a clear command counts ("never mind, just turn
+            # it off").
             decision = Decision.one(CANCEL)
         if decision is None:
             return None
@@ -443,7 +442,7 @@ class IntentEngine:
             if any(_says(low, p.lower(), lang) for p in fl.phrases):
                 named.update(d.id for d in reg.on_floor(fl.id))
         numbers = frozenset(abs(int(n)) for n in _NUMBER.findall(low) if len(n) <= 6)
-        absolute = bool(numbers) and bool(_TARGET_VALUE[lang].search(low))
+        absolute = bool(numbers) and bool(_target_value(lang).search(low))
         colors = frozenset(c for word, c in self._colors.items() if word in low)
         return Hint(
             devices=frozenset(named) or None,
@@ -470,6 +469,12 @@ def _says(text: str, phrase: str, lang: Lang) -> bool:
     if lang == "zh":
         return phrase in text
     return phrase_pattern(phrase).search(text) is not None
+
+
+@cache
+def _target_value(lang: Lang) -> re.Pattern[str]:
+    """A number said as where to go ("to 10%"), not by how much (daemon/data/lang)."""
+    return re.compile(lexicon(lang)["target_value"])
 
 
 def _color_words() -> dict[str, str]:

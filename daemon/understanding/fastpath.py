@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import cache
 
 from daemon.core.vocabulary import ACTUATING, CANCEL, DEVICELESS, QUERY, TYPES, UNKNOWN
 from daemon.home.registry import Command, Decision, Registry
-from daemon.understanding.lang import Lang, grammar, phrase_pattern, query_kinds
+from daemon.understanding.lang import Lang, grammar, lexicon, marks, phrase_pattern, query_kinds
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver
 from daemon.understanding.targets import PLACEHOLDER, TargetFinder
@@ -24,11 +25,11 @@ _LOG = logging.getLogger(__name__)
 
 MAX_CLAUSES = 6
 
-# A clause's leftover that is only a new value: "to 70", "70%", "到70度".
-_NEW_VALUE = {
-    "en": re.compile(r"(?:to|at|by)?\s*(\d+)\s*(?:%|percent|degrees?)?"),
-    "zh": re.compile(r"(?:调到|调成|到|设到|设成)?\s*(\d+)\s*(?:%|度)?"),
-}
+
+@cache
+def _new_value(lang: Lang) -> re.Pattern[str]:
+    """A clause's leftover that is only a new value: "to 70", "70%" (daemon/data/lang)."""
+    return re.compile(lexicon(lang)["new_value"])
 
 
 class FastPath:
@@ -88,7 +89,7 @@ class FastPath:
                 and not re.search(r"\d", clause)
                 and not self.targets.mentions(clause, lang).said
             ):
-                context += 1  # "煮饺子，定个八分钟的时": what the speaker is doing
+                context += 1  # "boiling dumplings, set eight minutes": what they are doing
                 continue
             if c is None or c.action == UNKNOWN:
                 return None
@@ -124,7 +125,7 @@ class FastPath:
 
     def _narrow_query(self, command: Command, text: str, lang: Lang) -> Command:
         """A question about a place, narrowed to the kind of device it asks about
-        ("楼上现在多少度": the thermostat upstairs, not every device there)."""
+        ("how warm is it upstairs": the thermostat upstairs, not every device there)."""
         if command.action != QUERY or len(command.devices) < 2:
             return command
         kinds = self.targets.mentions(text, lang).kinds or frozenset()
@@ -135,24 +136,25 @@ class FastPath:
         return Command(QUERY, narrowed) if narrowed else command
 
     def _on_focus(self, text: str, lang: Lang, focus: frozenset[str]) -> Command | None:
-        """A clause with no target of its own, about the devices talked about: "关了吧",
-        "stop", "调到26度" after a device was named. The placeholder stands where the
-        object would."""
+        """A clause with no target of its own, about the devices talked about: "stop",
+        "turn it off", "set to 26" after a device was named. The placeholder stands where
+        the object would (`focus_frames` in daemon/data/lang)."""
         if not focus or self.targets.mentions(text, lang).said:
             return None
         if (
             not grammar(lang)
             .fillers.sub("", grammar(lang).skip.sub("", text.lower()))
-            .strip(" ,.!?，。！？")
+            .strip(" " + marks("comma", "stop", "exclamation", "question"))
         ):
             return None  # "hey", "please": no command at all
-        canon = f"{PLACEHOLDER}{text}" if lang == "zh" else f"{text} {PLACEHOLDER}"
         devices = [self.registry.by_id[d] for d in sorted(focus) if d in self.registry.by_id]
         domains = frozenset(domain_of(d.type) for d in devices)
-        m = self.matcher.match(canon, lang, None, placeholder=(PLACEHOLDER, domains))
-        if m is None and lang == "zh":
-            canon = f"把{PLACEHOLDER}{text}"
+        m: Match | None = None
+        for frame in lexicon(lang)["focus_frames"]:
+            canon = frame.format(placeholder=PLACEHOLDER, text=text)
             m = self.matcher.match(canon, lang, None, placeholder=(PLACEHOLDER, domains))
+            if m is not None:
+                break
         if m is None or self._placeholder(m) is None:
             return None
         command = self.resolver.resolve_on(m, devices, False, True).command
@@ -213,7 +215,7 @@ class FastPath:
         return None if slot is None or slot.value != PLACEHOLDER_ID else PLACEHOLDER
 
     def bare_target(self, clause: str, lang: Lang) -> bool:
-        """The clause only names targets ("and the fan", "还有卧室的")."""
+        """The clause only names targets ("and the fan", "and the bedroom's")."""
         m = self.targets.mentions(clause, lang)
         if not m.said:
             return False
@@ -229,7 +231,8 @@ class FastPath:
             return None
         if last.action == "add_item" and not self.targets.mentions(clause, lang).said:
             # "and salsa": another item for the same list.
-            item = grammar(lang).fillers.sub(" ", clause.lower()).strip(" ，,。.!！?？")
+            item = grammar(lang).fillers.sub(" ", clause.lower())
+            item = item.strip(" " + marks("comma", "stop", "exclamation", "question"))
             return Command(last.action, last.devices, " ".join(item.split())) if item else None
         rest = clause.lower()
         found: list[tuple[str, str]] = []
@@ -253,7 +256,7 @@ class FastPath:
                 if here and dev.type in kinds:
                     ids.append(dev.id)
         ids = list(dict.fromkeys(ids))
-        value = _NEW_VALUE[lang].fullmatch(leftover.strip())
+        value = _new_value(lang).fullmatch(leftover.strip())
         if value is not None and isinstance(last.value, int):
             # "... and the downstairs one to 70": the same action, a new value.
             number = int(value.group(1))
@@ -261,7 +264,8 @@ class FastPath:
             ids = [i for i in ids if self.registry.by_id[i].accepts(last.action)]
             return Command(last.action, tuple(ids), number) if ids else Command(UNKNOWN)
         if re.sub(r"[\W_]+", "", leftover):
-            # "主卧的也关了": the clause's own verb, on the same kind of device there.
+            # "the master bedroom's off too": the clause's own verb, on the same kind of
+            # device there.
             return self._own_verb(clause, lang, ids)
         ids = [i for i in ids if self.registry.by_id[i].accepts(last.action)]
         if not ids:

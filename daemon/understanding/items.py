@@ -1,8 +1,9 @@
 """List items as people say them: several in one breath, with their quantities.
 
-"add oat milk and bananas" is two items; "购物清单加几瓶酱油" adds "酱油": the measure
-word is how much, not what (FORMAT.md: the item as said, without articles). The words
-are data (`item_separators`, `item_quantity` in daemon/data/lang).
+"add oat milk and bananas" is two items; "gouwu qingdan jia ji ping jiangyou" (add a few
+bottles of soy sauce to the shopping list) adds "jiangyou": the measure word is how
+much, not what (FORMAT.md: the item as said, without articles). The words are data
+(`item_separators`, `item_quantity` in daemon/data/lang).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from functools import cache
 
 from daemon.home.registry import Command
-from daemon.understanding.lang import Lang, lexicon
+from daemon.understanding.lang import Lang, lexicon, marks
 
 
 @cache
@@ -29,7 +30,7 @@ def items(value: str, lang: Lang) -> list[str]:
     seps, lead = _patterns(lang)
     out = []
     for part in seps.split(value):
-        item = lead.sub("", part.strip()).strip(" 。.!！")
+        item = lead.sub("", part.strip()).strip(" " + marks("stop", "exclamation"))
         if item and item not in out:
             out.append(item)
     return out or [value]

@@ -6,12 +6,11 @@ The word lists live in those files, one per language; this module only compiles 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
+from daemon.core.data import load
 from daemon.understanding.numbers import en_words_to_digits, zh_numbers_to_digits
 
 Lang = Literal["en", "zh"]
@@ -50,11 +49,8 @@ def alternation(patterns: list[str], words: bool) -> re.Pattern[str]:
     return re.compile(rf"\b(?:{body})\b" if words else body)
 
 
-@cache
 def _raw(lang: Lang) -> dict[str, Any]:
-    return tomllib.loads(
-        resources.files("daemon").joinpath("data", "lang", f"{lang}.toml").read_text("utf-8")
-    )
+    return load(f"lang/{lang}.toml")
 
 
 def query_kinds(text: str, lang: Lang) -> frozenset[str]:
@@ -73,6 +69,14 @@ def lexicon(lang: Lang) -> dict[str, Any]:
     """One language's raw word data (daemon/data/lang/<lang>.toml), for the modules that
     compile their own patterns from it."""
     return _raw(lang)
+
+
+@cache
+def marks(*kinds: str) -> str:
+    """The punctuation marks of `kinds` ("comma", "stop", "exclamation", "question",
+    "semicolon", "colon", "enumeration") in every language: text in one language often
+    carries another's marks."""
+    return "".join(_raw(lang)["punctuation"][k] for lang in ("en", "zh") for k in kinds)
 
 
 @cache
@@ -112,12 +116,13 @@ def normalize(text: str, lang: Lang) -> str:
     """The request as the matchers see it: numbers as digits, spacing tidied.
 
     Chinese keeps English words apart but loses spaces next to Chinese characters
-    ("kitchen light 开一下"); both languages get spelt-out numbers as digits, which
-    is what speech recognisers produce ("twenty two", "二十五").
+    ("kitchen light kai yixia"); both languages get spelt-out numbers as digits, which
+    is what speech recognisers produce ("twenty two", "ershiwu").
     """
     t = " ".join(text.replace("’", "'").split())
     if lang == "zh":
-        # Spoken amounts first, while their numerals are still words ("一个半小时").
+        # Spoken amounts first, while their numerals are still words ("yi ge ban
+        # xiaoshi", an hour and a half).
         t = _ZH_SPACE.sub("", t)
         for pattern, replacement in _rewrites(lang):
             t = pattern.sub(replacement, t)

@@ -43,6 +43,7 @@ import numpy.typing as npt
 
 from daemon.core.vocabulary import CANCEL, CHAT, COLORS, QUERY, UNKNOWN, Value, value_kind
 from daemon.home.registry import Command, Decision, Hint, Registry
+from daemon.understanding.lang import marks
 from daemon.understanding.prompt import ChatML, build_prefix
 
 _LOG = logging.getLogger(__name__)
@@ -784,13 +785,14 @@ class LlamaEngine:
         """
         out: list[int] = []
         started = False  # a leading space is not the start of the sentence
+        ends = marks("stop", "exclamation", "question")
         for _ in range(self.max_reply_tokens):
             tok, piece = self._pick_in_language(self._logits(), lang, first=not started)
             if tok == self._im_end or tok in self._newline or self.llm.token_eos() == tok:
                 break
             out.append(tok)
             started = started or bool(piece.strip())
-            if len(out) >= 2 and any(c in piece for c in ".!?。！？"):
+            if len(out) >= 2 and any(c in piece for c in ends):
                 break  # one sentence is the reply: no need to evaluate its last token
             self.llm.eval([tok])
         text = self.llm.detokenize(out).decode("utf-8", errors="ignore").strip()

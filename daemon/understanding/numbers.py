@@ -1,12 +1,17 @@
 """Numbers spoken or typed as words, English and Chinese, turned into digits.
 
-ASR output spells numbers out ("twenty two", "二十五"); the rest of the pipeline only
-has to look for digits.
+ASR output spells numbers out ("twenty two", "ershiwu"); the rest of the pipeline only
+has to look for digits. The Chinese numerals are data (`numerals` in
+daemon/data/lang/zh.toml).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cache
+
+from daemon.core.data import load
 
 _EN_UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -76,26 +81,48 @@ def en_words_to_digits(words: list[str]) -> list[str]:
     return out
 
 
-_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
-_ZH_RUN = re.compile(r"[零〇一二两三四五六七八九十百]+")
+@dataclass(frozen=True)
+class _Numerals:
+    digits: dict[str, int]
+    ten: str
+    hundred: str
+    run: re.Pattern[str]  # a run of numerals
+    percent: re.Pattern[str]  # "per cent" before a number, in numerals or digits
+    before: str  # a lone numeral after one of these is a number
+    units: str  # and before one of these
+
+
+@cache
+def _zh() -> _Numerals:
+    raw = load("lang/zh.toml")["numerals"]
+    numeral = "[" + re.escape("".join(raw["digits"]) + raw["ten"] + raw["hundred"]) + "]"
+    return _Numerals(
+        digits=dict(raw["digits"]),
+        ten=raw["ten"],
+        hundred=raw["hundred"],
+        run=re.compile(numeral + "+"),
+        percent=re.compile(re.escape(raw["percent"]) + rf"({numeral}+|\d+)"),
+        before=raw["before"],
+        units=raw["units"],
+    )
 
 
 def zh_to_int(s: str) -> int | None:
-    """Chinese numeral (up to 999) to int: "二十五" -> 25, "十" -> 10, "一百" -> 100."""
+    """Chinese numeral (up to 999) to int: ershiwu -> 25, shi -> 10, yibai -> 100."""
     if not s or len(s) > 12:
         return None  # not a number anybody says
-    if all(c in _ZH_DIGITS for c in s):
-        # Digit-by-digit reading, as in "二五" for 25.
-        return int("".join(str(_ZH_DIGITS[c]) for c in s))
+    zh = _zh()
+    if all(c in zh.digits for c in s):
+        # Digit-by-digit reading, as in "er wu" for 25.
+        return int("".join(str(zh.digits[c]) for c in s))
     total, digit = 0, 0
     for c in s:
-        if c in _ZH_DIGITS:
-            digit = _ZH_DIGITS[c]
-        elif c == "十":
+        if c in zh.digits:
+            digit = zh.digits[c]
+        elif c == zh.ten:
             total += (digit or 1) * 10
             digit = 0
-        elif c == "百":
+        elif c == zh.hundred:
             total += (digit or 1) * 100
             digit = 0
         else:
@@ -103,25 +130,23 @@ def zh_to_int(s: str) -> int | None:
     return total + digit
 
 
-# A lone 一/两 is more often "a bit" (一点, 一下) than a number; convert it only where a
-# number is expected: after 到/为/成/之 or before a unit.
-_ZH_BEFORE = "到为成至之设"
-_ZH_UNITS = "度档级%分格小秒"
-
-
 def zh_numbers_to_digits(text: str) -> str:
+    zh = _zh()
+
     def repl(m: re.Match[str]) -> str:
         run = m.group(0)
         before = text[m.start() - 1] if m.start() else ""
         after = text[m.end()] if m.end() < len(text) else ""
-        multi = len(run) > 1 or run == "十"  # a lone 百 is a word: 百叶窗
-        if not (multi or (before and before in _ZH_BEFORE) or (after and after in _ZH_UNITS)):
+        # A lone "hundred" is a word (bai in baiyechuang, blinds); a lone "one" or "two"
+        # more often "a bit" than a number, unless a number is expected there.
+        multi = len(run) > 1 or run == zh.ten
+        if not (multi or (before and before in zh.before) or (after and after in zh.units)):
             return run
         value = zh_to_int(run)
         return run if value is None else str(value)
 
-    text = re.sub(r"百分之([零〇一二两三四五六七八九十百]+|\d+)", lambda m: _pct(m.group(1)), text)
-    return _ZH_RUN.sub(repl, text)
+    text = zh.percent.sub(lambda m: _pct(m.group(1)), text)
+    return zh.run.sub(repl, text)
 
 
 def _pct(num: str) -> str:

@@ -17,19 +17,21 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from functools import cache
 
 from daemon.core.vocabulary import ACTUATING, CHAT, QUERY, UNKNOWN, number_rule
 from daemon.home.registry import Command, Decision, RangeProblem, Registry
-from daemon.understanding.lang import Lang, grammar, suspicious
+from daemon.understanding.lang import Lang, grammar, lexicon, suspicious
 
 _LOG = logging.getLogger(__name__)
 
-# The words without which the model may not choose a sensitive action: the action's
-# own verb in each language (an unlock needs "unlock", never just "open").
-_SENSITIVE_VERBS = {
-    "unlock": re.compile(r"unlock|解锁|开锁|打开门锁|打开锁"),
-    "open": re.compile(r"\bopen|raise|lift|打开|开|升起"),
-}
+
+@cache
+def _sensitive_verbs() -> dict[str, re.Pattern[str]]:
+    """The words without which the model may not choose a sensitive action: the action's
+    own verb in any language (`sensitive_verbs` in daemon/data/lang)."""
+    en, zh = lexicon("en")["sensitive_verbs"], lexicon("zh")["sensitive_verbs"]
+    return {a: re.compile("|".join([*en.get(a, ()), *zh.get(a, ())])) for a in {*en, *zh}}
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class Mood:
 
 def mood(text: str, lang: Lang) -> Mood:
     """The request's mood by the grammar of its language, and of English too: mixed
-    requests ("don't turn on the 厨房灯") are common, and a negation in either counts."""
+    requests ("don't turn on the chufang deng") are common, and a negation in either
+    counts."""
     low = text.lower().strip()
     grammars = [grammar(lang)] + ([grammar("en")] if lang != "en" else [])
     polite = any(g.polite.search(low) for g in grammars)
@@ -127,7 +130,7 @@ class Policy:
         out = []
         for c in d.commands:
             if self.registry.is_sensitive(c):
-                verb = _SENSITIVE_VERBS.get(c.action)
+                verb = _sensitive_verbs().get(c.action)
                 if wary or (verb is not None and not verb.search(low)):
                     _LOG.warning("model chose %s for %r without saying so; refusing", c, text)
                     c = Command(UNKNOWN)

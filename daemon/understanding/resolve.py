@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from daemon.core.vocabulary import (
     CANCEL,
@@ -25,6 +26,7 @@ from daemon.core.vocabulary import (
     Value,
 )
 from daemon.home.registry import Command, DeviceInfo, Registry
+from daemon.understanding.lang import lexicon
 from daemon.understanding.templates import NO_AREA, Match, domain_of
 
 # Home Assistant's on/off intents mean a different dialogd action per kind of device.
@@ -107,7 +109,7 @@ class Resolver:
         everything: bool = False,
         focus: frozenset[str] = frozenset(),
     ) -> Resolved:
-        """`everything`: the clause said "all" (or 所有...) of a kind of device. `focus`:
+        """`everything`: the clause said "all" (or suoyou...) of a kind of device. `focus`:
         the devices a conversation is about ("make it brighter"), used before the site's
         area when the clause names no target."""
         generic = self._generic_action(m)
@@ -279,7 +281,7 @@ class Resolver:
                 pct = _number(m, "percentage")
                 if pct is None:
                     return None
-                percent = re.search(r"\d\s*(%|percent|pct)|百分", m.text.lower())
+                percent = _percentage().search(m.text.lower())
                 if percent is None:
                     return round(pct)  # "fan speed to 3": a level (7 is out of range)
                 return max(1, math.ceil(pct * speeds / 100))
@@ -293,6 +295,12 @@ class Resolver:
             return None
         n = round(number)
         return sign * abs(n) if rule.default_step is not None else n
+
+
+@cache
+def _percentage() -> re.Pattern[str]:
+    """A percentage said as one, in any language (`percentage` in daemon/data/lang)."""
+    return re.compile("|".join([*lexicon("en")["percentage"], *lexicon("zh")["percentage"]]))
 
 
 def _value_of(m: Match, key: str) -> object:

@@ -1,9 +1,10 @@
 """The home's own words, misheard or mistyped, spelt right again.
 
-Speech recognisers write homophones ("打开客厅的等" for 灯, "收银机" for 收音机) and
-people mistype ("the island pennants", "the projecter", "the shoping list"). A request
-that nothing understood as it was said is tried once more with the words that sound
-like, or are spelt nearly like, a device, area, floor or kind of device put back:
+Speech recognisers write homophones ("deng", wait, for "deng", lamp; "shouyinji", cash
+register, for "shouyinji", radio) and people mistype ("the island pennants", "the
+projecter", "the shoping list"). A request that nothing understood as it was said is
+tried once more with the words that sound like, or are spelt nearly like, a device,
+area, floor or kind of device put back:
 
 - Chinese: the same syllables without tones (pypinyin), character for character;
 - English: a word, two or three words, or two words run together, within a small edit

@@ -2,13 +2,14 @@
 
 Home Assistant's templates know targets only in the orders someone wrote down ("turn
 off the lights upstairs"). People stack them freely: "every lamp off on the ground
-floor", "楼下所有的灯都给我打开", "这屋的东西全关了". This module finds the pieces
+floor", "louxia suoyou de deng dou gei wo dakai" (all the lights downstairs on), "zhe
+wu de dongxi quan guan le" (everything in this room off). This module finds the pieces
 wherever they stand and resolves them by FORMAT.md's rules, in one place for every
 path:
 
 - a device's own name wins;
-- otherwise a kind of device ("lights", "灯", or the head noun that several device
-  names share: "chandelier", "空调") in a place (an area, a floor, "here", the whole
+- otherwise a kind of device ("lights", "deng", or the head noun that several device
+  names share: "chandelier", "kongtiao") in a place (an area, a floor, "here", the whole
   home) means every device of that kind there; a place alone means everything there;
 - a kind with no place means the speaker's area when it has one, else every one
   (several in different places: the caller asks back, unless "all" was said).
@@ -38,16 +39,16 @@ class Mentions:
     areas: tuple[str, ...] = ()
     floors: tuple[str, ...] = ()
     kinds: frozenset[str] | None = None  # devices of the kinds said; None: no kind said
-    anything: bool = False  # "everything", "东西": any kind
-    here: bool = False  # "in here", "这屋"
-    everywhere: bool = False  # "everywhere", "全屋", "the whole house"
-    every: bool = False  # a quantifier: "all", "every", "所有", "全", "都"
-    back: bool = False  # points back at the devices talked about: "it", "them", "它"
+    anything: bool = False  # "everything", "dongxi": any kind
+    here: bool = False  # "in here", "zhe wu"
+    everywhere: bool = False  # "everywhere", "quan wu", "the whole house"
+    every: bool = False  # a quantifier: "all", "every", "suoyou", "quan", "dou"
+    back: bool = False  # points back at the devices talked about: "it", "them", "ta"
     # A kind of device in a kind of room the home does not have ("the bathroom light"
     # in a home with no bathroom): nothing here fits.
     elsewhere: bool = False
-    # Areas named by a kind of room that several of their names contain ("卧室": 主卧室
-    # and 小卧室): the place is not settled between them.
+    # Areas named by a kind of room that several of their names contain ("woshi":
+    # zhu woshi and xiao woshi): the place is not settled between them.
     vague_areas: tuple[str, ...] = ()
     spans: tuple[tuple[int, int], ...] = ()  # where the target words stand
 
@@ -95,7 +96,8 @@ class TargetFinder:
     def _kind_table(registry: Registry) -> list[tuple[str, frozenset[str]]]:
         """Kind words to the devices they cover, longest first: the language's words for
         each device type (daemon/data/lang), and the head nouns that device names share
-        ("dining chandelier", "foyer chandelier": "chandelier"; "客厅空调": "空调")."""
+        ("dining chandelier", "foyer chandelier": "chandelier"; "keting kongtiao":
+        "kongtiao")."""
         table: dict[str, set[str]] = {}
         for lang in ("en", "zh"):
             words = lexicon(lang)["kinds"]
@@ -112,9 +114,10 @@ class TargetFinder:
                         p for p in dev.phrases if p.endswith(head) and len(p) >= 3
                     )
         for head, ids in heads.items():
-            # A Chinese suffix is a kind only when several names share it ("客厅空调",
-            # "主卧空调"), and it is as long as they share, up to three characters
-            # ("前院洒水器", "后院洒水器": 洒水器, which "热水器" is not).
+            # A Chinese suffix is a kind only when several names share it ("keting
+            # kongtiao", "zhuwo kongtiao"), and it is as long as they share, up to three
+            # characters ("qianyuan sashuiqi", "houyuan sashuiqi": sashuiqi, the
+            # sprinkler, which reshuiqi, the water heater, is not).
             if head.isascii():
                 table.setdefault(head, set()).update(ids)
             elif len(ids) > 1:
@@ -125,7 +128,7 @@ class TargetFinder:
 
     def _areas_containing(self, word: str) -> list[str]:
         """Areas with a name that contains a kind of room ("bedroom": "master bedroom";
-        in Chinese its first character will do: 卧室 is 主卧 and 次卧)."""
+        in Chinese its first character will do: woshi is zhuwo and ciwo)."""
         key = word[0] if not word.isascii() and len(word) > 1 else word
         return sorted({ident for phrase, ident in self._areas if key in phrase and word != phrase})
 
@@ -296,7 +299,7 @@ def _heads(phrases: tuple[str, ...]) -> set[str]:
         elif (
             len(low) >= 3
             and all("\u3400" <= c <= "\u9fff" for c in low[-2:])
-            and low[-2] not in "的之"  # "莉莉的灯": the head is 灯, a kind word already
+            and low[-2] not in _possessive()
         ):
             out.add(low[-2:])
     return out
@@ -325,8 +328,17 @@ def _pattern(phrase: str) -> re.Pattern[str]:
 
 @cache
 def _zh_name(phrase: str) -> re.Pattern[str]:
-    """A Chinese name, also with a 的 inside it: 前院的洒水器 is 前院洒水器."""
-    return re.compile("的?".join(re.escape(c) for c in phrase))
+    """A Chinese name, also with a possessive particle inside it (`inside_name` in
+    daemon/data/lang/zh.toml: "qianyuan de sashuiqi" is "qianyuan sashuiqi")."""
+    gap: str = lexicon("zh")["inside_name"]
+    return re.compile(gap.join(re.escape(c) for c in phrase))
+
+
+@cache
+def _possessive() -> frozenset[str]:
+    """Particles that make the last two characters of a Chinese name no head noun ("lili
+    de deng", Lili's lamp: the head is "deng", a kind word already)."""
+    return frozenset(lexicon("zh")["possessive"])
 
 
 def _free(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:

@@ -22,7 +22,7 @@ from hassil.intents import TextSlotValue
 from home_assistant_intents import get_intents
 
 from daemon.home.registry import Registry
-from daemon.understanding.lang import Lang, grammar
+from daemon.understanding.lang import Lang, grammar, lexicon
 
 _LOG = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ PLACEHOLDER_ID = "__target__"
 
 def _motion_verbs(data: dict[str, Any], lang: Lang) -> dict[str, re.Pattern[str]]:
     """The words of Home Assistant's `open` and `close` expansion rules, English only:
-    in Chinese 打开/关 are also the words for on and off."""
+    in Chinese dakai/guan are also the words for on and off."""
     if lang != "en":
         return {}
     rules = data.get("expansion_rules", {})
@@ -127,7 +127,7 @@ class TemplateMatcher:
         self._slot_lists = self._lists(registry)
         # The first match compiles hassil's internal caches: pay for it at start-up.
         for lang in HASS_LANG:
-            self.match("turn on the light" if lang == "en" else "开灯", lang, None)
+            self.match(lexicon(lang)["warmup"], lang, None)
         self.load_ms = (time.perf_counter() - t0) * 1000
         _LOG.info("sentence templates loaded in %.0f ms", self.load_ms)
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from daemon.home.endpoint import Endpoint
 
-Value = int | str | None
 # Temperatures may carry a fraction once a relative change is applied (21.5 + 1).
 Number = int | float
 # A command's value as the integrations take it.

@@ -1,0 +1,60 @@
+"""dialogd's own state on the broker: `<prefix>/<site>/status/detail`, retained, every
+30 s and at shutdown (`starting`, `online`, `stopping`, `offline`, with the queue, the
+figures and the last reload error)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+from daemon import __version__
+from daemon.config.settings import Settings
+from daemon.mqtt.link import MqttLink, Topics
+from daemon.outputs.metrics import Metrics
+from daemon.pipeline.dispatcher import Dispatcher
+
+STATUS_EVERY_S = 30.0
+
+
+class Status:
+    def __init__(
+        self,
+        link: MqttLink,
+        topics: Callable[[], Topics],
+        settings: Callable[[], Settings],
+        dispatcher: Dispatcher,
+        metrics: Metrics,
+    ) -> None:
+        self.link = link
+        self.topics = topics
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+        self.serving = False  # the home is known and requests are decided
+        self.reload_error: str | None = None  # shown until a reload works
+
+    def payload(self, state: str | None = None) -> bytes:
+        d = self.dispatcher
+        if state is None:
+            state = "stopping" if not d.accepting else "online" if self.serving else "starting"
+        llm = self.settings().llm
+        body = {
+            "state": state,
+            "queue": d.depth,
+            "reload_error": self.reload_error,
+            "metrics": self.metrics.snapshot(),
+            "version": __version__,
+            "site": self.settings().site_id,
+            "model": llm.model_path.name if llm.enabled and llm.model_path else None,
+            **d.stats.snapshot(),
+        }
+        return json.dumps(body).encode()
+
+    def publish(self, state: str | None = None) -> None:
+        self.link.publish(self.topics().state, self.payload(state), retain=True, qos=1)
+
+    async def run(self) -> None:
+        while True:
+            self.publish()
+            await asyncio.sleep(STATUS_EVERY_S)
