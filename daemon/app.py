@@ -21,17 +21,19 @@ from daemon import __version__
 from daemon.channels.mqtt_text import MqttInbox
 from daemon.channels.serial import SerialChannel
 from daemon.channels.speech.setup import Speech, start_speech
-from daemon.config.settings import ConfigError, Settings, load_settings
+from daemon.channels.wyoming import WyomingServer
+from daemon.config.settings import ConfigError, Settings
+from daemon.core.vocabulary import Source
 from daemon.home.actuator import Result
 from daemon.home.catalog import Home
+from daemon.home.hass.source import read_token
 from daemon.home.live import HomeLive
 from daemon.home.registry import Registry
 from daemon.mqtt.broker import start_broker
 from daemon.mqtt.link import MqttLink, Topics
 from daemon.ops import reload as reloading
-from daemon.ops.checks import model_problems
-from daemon.ops.notify import Notifier, watchdog_task
-from daemon.ops.signing import load_or_create_key
+from daemon.ops.notify import Notifier, healthy, watchdog_task
+from daemon.ops.signing import key_for
 from daemon.outputs.bus import HassPresence, HermesBridge
 from daemon.outputs.metrics import Metrics
 from daemon.outputs.mqtt import MqttOutputs, result_json
@@ -72,7 +74,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
-        sign_key = self._sign_key()
+        sign_key = key_for(s.request, s.state_dir)
         self.metrics.serve(s.metrics)
         self.notifier.status("loading the model")
         engine = await self.model_worker.run(build_engine, s)
@@ -119,7 +121,14 @@ class Daemon:
             d.subscribe(hermes.output)
         link.start()
         tasks = [_task(inbox.run(), "mqtt-inbox"), _task(self.status.run(), "status")]
-        tasks.append(_task(watchdog_task(self.notifier, lambda: self._healthy(tasks)), "watchdog"))
+        tasks.append(
+            _task(
+                watchdog_task(
+                    self.notifier, lambda: healthy(tasks, lambda: d.stuck(STUCK_AFTER_S))
+                ),
+                "watchdog",
+            )
+        )
         for req in journal.pending():  # accepted before a restart and never answered
             self._spawn(d.enqueue(req))
         if self.broker is not None:
@@ -128,12 +137,18 @@ class Daemon:
             tasks.append(_task(tts.run(), "tts"))
         if s.asr.enabled:
             tasks.extend(await self._start_speech(engine.registry, inbox, speaker))
+        if s.homeassistant.url:  # HA's own entities, over its websocket API
+            source = home.use_hass(s.homeassistant.url, self._hass_token())
+            tasks.append(_task(source.run(), "homeassistant"))
         if s.serial.enabled:
             tasks.append(_task(self._serial(home).run(), "serial"))
         await self._wait_for_home(host)
         tasks.extend(await run_stages(d))  # requests taken so far waited; now they are decided
+        if s.wyoming.enabled:  # Home Assistant's voice pipeline (channels/wyoming.py)
+            tasks.append(_task(WyomingServer(s, d, tts).run(), "wyoming"))
         self.status.serving = True
         link.serve()
+        self.status.publish()
         self.notifier.ready(f"serving on {self.topics.text}")
         ready_s = time.monotonic() - self.started
         _LOG.info("dialogd %s ready in %.1f s (site %s)", __version__, ready_s, s.site_id)
@@ -159,15 +174,6 @@ class Daemon:
         self.swap.close()
         self.metrics.stop()
         _LOG.info("dialogd stopped")
-
-    def _sign_key(self) -> bytes | None:
-        r = self.settings.request
-        if not r.sign:
-            return None
-        try:
-            return load_or_create_key(r.sign_key_file or self.settings.state_dir / "intent.key")
-        except (OSError, ValueError) as exc:
-            raise ConfigError([f"config: request.sign_key_file: {exc}"]) from None
 
     async def _wait_for_home(self, host: str) -> None:
         """Start with the home complete: the discovery configs the broker kept are applied
@@ -204,11 +210,17 @@ class Daemon:
         home.result_outputs.append(result)
         return serial
 
+    def _hass_token(self) -> str:
+        try:
+            return read_token(self.settings.homeassistant.token_file)
+        except ValueError as exc:
+            raise ConfigError([f"config: {exc}"]) from None
+
     def _answer_mqtt(self, payload: bytes, ack: Ack, via: Via) -> None:
         self._spawn(self.dispatcher.answer(payload, "mqtt", ack, via))
 
-    async def _answer_hermes(self, payload: bytes, source: str) -> None:
-        await self.dispatcher.answer(payload, "mqtt")
+    async def _answer_hermes(self, payload: bytes, source: Source) -> None:
+        await self.dispatcher.answer(payload, source)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -218,18 +230,6 @@ class Daemon:
     def _request_stop(self, sig: signal.Signals) -> None:
         _LOG.info("%s received: finishing requests in flight, then stopping", sig.name)
         self.stop_event.set()
-
-    def _healthy(self, tasks: list[asyncio.Task[None]]) -> bool:
-        """The watchdog pings only while every long-lived task runs and no engine call
-        is stuck (the pings come from the event loop, so a blocked loop stops them too)."""
-        dead = [t.get_name() for t in tasks if t.done() and t.get_name() != "watchdog"]
-        if dead:
-            _LOG.error("long-lived task(s) ended: %s", ", ".join(dead))
-            return False
-        stuck = self.dispatcher.stuck(STUCK_AFTER_S)
-        if stuck:
-            _LOG.error("engine stuck: %s", stuck)
-        return not stuck
 
     async def _publish_partial(self, text: str) -> None:
         self.link.publish(self.topics.asr_partial, text.encode("utf-8"), qos=0)
@@ -246,45 +246,12 @@ class Daemon:
             return False
         if self.speech is not None:
             self.speech.set_phrases(registry)  # the recognizers' grammar follows the home
+        self.status.publish()
         return True
 
     async def reload(self) -> None:
         """SIGHUP: re-read the config; apply devices, replies and topics, keep the models."""
-        self.notifier.reloading("reloading the config")
-        old = self.settings
-        try:
-            new = load_settings(self.config_path)
-            if problems := model_problems(new):
-                raise ConfigError(problems)
-            self.home.configure(new)  # the config's devices with those the broker told of
-            registry = self.home.registry()
-            try:
-                await self.swap(registry, dict(new.replies))
-            except Exception as exc:  # the engine is unchanged: all or nothing
-                self.home.configure(old)
-                raise ConfigError([str(exc)]) from None
-        except ConfigError as exc:
-            for line in exc.problems:
-                _LOG.error("reload refused: %s", line)
-            self.status.reload_error = "; ".join(exc.problems)
-            self.notifier.ready("reload refused; serving with the old config")
-            return
-        self.status.reload_error = None
-        if self.speech is not None:
-            self.speech.set_phrases(registry)
-        self.dispatcher.area = new.area
-        if (new.site_id, new.mqtt.prefix) != (old.site_id, old.mqtt.prefix):
-            if self.broker is not None and new.mqtt.prefix != old.mqtt.prefix:
-                await self.broker.set_prefix(new.mqtt.prefix)  # its ACL names the prefix
-            self.topics = Topics(new.mqtt.prefix, new.site_id)
-            self.dispatcher.site = new.site_id
-            await self.link.retopic(self.topics)
-            if self.hass is not None:
-                self.hass.renamed(new.site_id, new.mqtt.prefix)
-            _LOG.info("topics are now %s/%s/...", new.mqtt.prefix, new.site_id)
-        self.settings = reloading.applied(old, new)
-        _LOG.info("%s", reloading.summary(old, new, self.settings))
-        self.notifier.ready(f"reloaded: {len(new.devices)} devices; serving on {self.topics.text}")
+        await reloading.reload(self)
 
 
 def _task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:

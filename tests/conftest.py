@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,6 +147,22 @@ class Listener:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+    def detail(self, pred: Callable[[dict], bool], timeout: float = 30.0) -> dict:  # type: ignore[type-arg]
+        """The first status/detail (retained, republished when the home or the config
+        changes) that satisfies `pred`: an event to wait on, not a log line."""
+
+        def match(p: bytes) -> bool:
+            try:
+                return bool(pred(json.loads(p)))
+            except (ValueError, TypeError, KeyError):
+                return False
+
+        return json.loads(self.wait_for("dialogd/test/status/detail", timeout, match))  # type: ignore[no-any-return]
+
+    def online(self, timeout: float = 90.0) -> None:
+        """dialogd says `online`: it knows the home and decides requests."""
+        self.wait_for("dialogd/test/status", timeout, lambda p: p == b"online")
 
 
 def private_broker_login(state_dir: Path, user: str = "local") -> tuple[str, str]:

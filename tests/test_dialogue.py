@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daemon.config.settings import DialogueSettings, load_settings
-from daemon.core.messages import Intent, Request, Source
-from daemon.core.vocabulary import ACTUATING
+from daemon.core.messages import Intent, Request
+from daemon.core.vocabulary import ACTUATING, Source
 from daemon.dialogue.manager import Dialogue, Turn
 from daemon.dialogue.timers import TimerBook
 from daemon.pipeline.engines import build_engine, home_registry

@@ -4,6 +4,7 @@ property that arbitrary input never raises nor yields an invalid device."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -24,188 +25,14 @@ from daemon.home.discovery import (
 
 # ------------------------------------------------------------------ zigbee2mqtt shapes
 
-STATE = {
-    "type": "binary",
-    "name": "state",
-    "property": "state",
-    "value_on": "ON",
-    "value_off": "OFF",
-    "value_toggle": "TOGGLE",
-    "access": 7,
-}
-LINKQUALITY = {
-    "type": "numeric",
-    "name": "linkquality",
-    "property": "linkquality",
-    "unit": "lqi",
-    "value_min": 0,
-    "value_max": 255,
-    "access": 1,
-}
-
-# Philips Hue white and color ambiance E27 (9290012573A): exposes light with state,
-# brightness, color_temp, color_xy and color_hs (zigbee2mqtt.io guide/usage/exposes).
-HUE_BULB = {
-    "ieee_address": "0x0017880104e45517",
-    "type": "Router",
-    "network_address": 57440,
-    "supported": True,
-    "disabled": False,
-    "friendly_name": "living room/Living Room Lamp",
-    "description": "Living room",
-    "endpoints": {"11": {"bindings": [], "configured_reportings": [], "clusters": {}}},
-    "definition": {
-        "model": "9290012573A",
-        "vendor": "Philips",
-        "description": "Hue white and color ambiance E26/E27/E14",
-        "options": [],
-        "exposes": [
-            {
-                "type": "light",
-                "features": [
-                    STATE,
-                    {
-                        "type": "numeric",
-                        "name": "brightness",
-                        "property": "brightness",
-                        "value_min": 0,
-                        "value_max": 254,
-                        "access": 7,
-                    },
-                    {
-                        "type": "numeric",
-                        "name": "color_temp",
-                        "property": "color_temp",
-                        "unit": "mired",
-                        "value_min": 150,
-                        "value_max": 500,
-                        "access": 7,
-                    },
-                    {
-                        "type": "composite",
-                        "name": "color_xy",
-                        "property": "color",
-                        "features": [
-                            {"type": "numeric", "name": "x", "property": "x", "access": 7},
-                            {"type": "numeric", "name": "y", "property": "y", "access": 7},
-                        ],
-                    },
-                    {
-                        "type": "composite",
-                        "name": "color_hs",
-                        "property": "color",
-                        "features": [
-                            {"type": "numeric", "name": "hue", "property": "hue", "access": 7},
-                            {
-                                "type": "numeric",
-                                "name": "saturation",
-                                "property": "saturation",
-                                "access": 7,
-                            },
-                        ],
-                    },
-                ],
-            },
-            {
-                "type": "enum",
-                "name": "effect",
-                "property": "effect",
-                "values": ["blink", "breathe", "okay"],
-                "access": 2,
-            },
-            LINKQUALITY,
-        ],
-    },
-    "power_source": "Mains (single phase)",
-    "model_id": "LCT015",
-    "interviewing": False,
-    "interview_completed": True,
-}
-
-# IKEA TRADFRI control outlet (E1603/E1702/E1708): exposes switch (state).
-IKEA_PLUG = {
-    "ieee_address": "0x000d6ffffea2c3e4",
-    "type": "Router",
-    "network_address": 29159,
-    "supported": True,
-    "disabled": False,
-    "friendly_name": "Kettle Plug",
-    "endpoints": {"1": {"bindings": [], "configured_reportings": [], "clusters": {}}},
-    "definition": {
-        "model": "E1603/E1702/E1708",
-        "vendor": "IKEA",
-        "description": "TRADFRI control outlet",
-        "options": [],
-        "exposes": [{"type": "switch", "features": [STATE]}, LINKQUALITY],
-    },
-    "power_source": "Mains (single phase)",
-    "interview_completed": True,
-}
-
-
-def gang(ep: str) -> dict[str, Any]:
-    return {
-        "type": "switch",
-        "endpoint": ep,
-        "features": [{**STATE, "property": f"state_{ep}", "endpoint": ep}],
-    }
-
-
-# A two-gang wall switch (TuYa TS0012-style): one switch expose per endpoint.
-TWO_GANG = {
-    "ieee_address": "0xa4c138d2b1e8f001",
-    "type": "Router",
-    "supported": True,
-    "friendly_name": "Hall Switch",
-    "definition": {
-        "model": "TS0012",
-        "vendor": "TuYa",
-        "description": "Wall switch",
-        "options": [],
-        "exposes": [gang("left"), gang("right"), LINKQUALITY],
-    },
-}
-
-# The documented example's coordinator, unsupported device and a sensor.
-COORDINATOR = {
-    "ieee_address": "0x00124b00120144ae",
-    "type": "Coordinator",
-    "network_address": 0,
-    "supported": False,
-    "disabled": False,
-    "friendly_name": "Coordinator",
-    "definition": None,
-}
-UNSUPPORTED = {
-    "ieee_address": "0x00169a00022256da",
-    "type": "Router",
-    "supported": False,
-    "disabled": False,
-    "friendly_name": "my_sensor",
-    "definition": None,
-}
-SENSOR = {
-    "ieee_address": "0x00158d0001a2b3c4",
-    "type": "EndDevice",
-    "supported": True,
-    "friendly_name": "bathroom climate",
-    "definition": {
-        "model": "WSDCGQ01LM",
-        "vendor": "Xiaomi",
-        "description": "MiJia temperature & humidity sensor",
-        "options": [],
-        "exposes": [
-            {
-                "type": "numeric",
-                "name": "temperature",
-                "property": "temperature",
-                "unit": "°C",
-                "access": 1,
-            },
-            LINKQUALITY,
-        ],
-    },
-}
+# The documented shapes (zigbee2mqtt.io "MQTT topics and messages", guide/usage/exposes):
+# a Philips Hue white and colour bulb, an IKEA plug, a two-gang TuYa wall switch (one
+# switch expose per endpoint), the documented coordinator, an unsupported device and a
+# Xiaomi sensor; in tests/data/discovery/zigbee2mqtt_devices.json.
+_Z2M = json.loads((Path(__file__).parent / "data/discovery/zigbee2mqtt_devices.json").read_text())
+STATE, LINKQUALITY = _Z2M["state"], _Z2M["linkquality"]
+HUE_BULB, IKEA_PLUG, TWO_GANG = _Z2M["hue_bulb"], _Z2M["ikea_plug"], _Z2M["two_gang"]
+COORDINATOR, UNSUPPORTED, SENSOR = _Z2M["coordinator"], _Z2M["unsupported"], _Z2M["sensor"]
 
 
 def z2m(*entries: Any, **kw: Any) -> Parsed:

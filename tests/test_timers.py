@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.dialogue.timers import Timer, TimerBook, TimerError, spoken_duration
+from daemon.core.durations import spoken_duration
+from daemon.dialogue.timers import Timer, TimerBook, TimerError
 
 NOW = 1_700_000_000.0
 

@@ -1,4 +1,4 @@
-"""Settings of the channels and the speaker: [serial], [asr], [tts].
+"""Settings of the channels and the speaker: [serial], [asr], [tts], [wyoming].
 
 Here, not beside the code that uses them, so that the config package stays a leaf: it
 imports no runtime code, and the runtime imports it.
@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from daemon.config.base import Section
+from daemon.core.vocabulary import Source
 
 LineEnding = Literal["lf", "crlf", "cr"]
 
@@ -114,7 +115,7 @@ class TtsSettings(Section):
             "voice name or language code. Unknown ones fall back to the default voice."
         ),
     )
-    speak_sources: list[Literal["mqtt", "serial", "voice", "cli"]] = Field(
+    speak_sources: list[Source] = Field(
         ["voice"],
         description=(
             "Requests from these channels get their reply spoken. Hubs sending text over "
@@ -134,3 +135,30 @@ class TtsSettings(Section):
         if any(not name.strip() for name in v.values()):
             raise ValueError("voice names must not be empty")
         return {norm_lang(lang): name.strip() for lang, name in v.items()}
+
+
+class WyomingSettings(Section):
+    enabled: bool = Field(
+        False,
+        description=(
+            "Serve the Wyoming protocol, so that Home Assistant's voice pipeline can use "
+            "dialogd for speech to text, text to speech and conversation."
+        ),
+    )
+    host: str = Field(
+        "0.0.0.0",
+        min_length=1,
+        description=(
+            "Address the Wyoming server listens on; 0.0.0.0 for every interface (Home "
+            "Assistant usually runs on another machine), 127.0.0.1 for this one only."
+        ),
+    )
+    port: int = Field(
+        10700,
+        ge=1,
+        le=65535,
+        description=(
+            "TCP port of the Wyoming server. wyoming-satellite listens on 10700 too: pick "
+            "another port when one runs on the same machine."
+        ),
+    )

@@ -20,7 +20,7 @@ from pydantic_settings import (
 )
 
 from daemon.config.base import Section
-from daemon.config.channels import AsrSettings, SerialSettings, TtsSettings
+from daemon.config.channels import AsrSettings, SerialSettings, TtsSettings, WyomingSettings
 from daemon.config.home import Area, Device, Floor, registry_problems
 from daemon.core.vocabulary import ALL_ACTIONS, LANGS
 
@@ -265,7 +265,7 @@ ConfirmMode = Literal["yes", "pin", "none"]
 
 
 def _confirm_defaults() -> dict[str, ConfirmMode]:
-    return dict.fromkeys(("voice", "serial", "mqtt", "cli"), "yes")
+    return dict.fromkeys(("voice", "serial", "mqtt", "cli", "wyoming"), "yes")
 
 
 class DialogueSettings(Section):
@@ -285,8 +285,8 @@ class DialogueSettings(Section):
     confirm: dict[str, ConfirmMode] = Field(
         default_factory=_confirm_defaults,
         description=(
-            "Per source (voice, serial, mqtt, cli): what a sensitive action needs: `yes`, "
-            "a spoken `pin`, or `none` (a trusted source). A source left out needs a yes."
+            "Per source (voice, serial, mqtt, cli, wyoming): what a sensitive action needs: "
+            "`yes`, a spoken `pin`, or `none` (a trusted source). A source left out needs a yes."
         ),
     )
     pin: str | None = Field(
@@ -371,6 +371,28 @@ class HassSettings(Section):
     discovery_prefix: str = Field(
         "homeassistant", min_length=1, description="Home Assistant's MQTT discovery prefix."
     )
+    url: str | None = Field(
+        None,
+        description=(
+            "Home Assistant's address (http://homeassistant.local:8123): its entities "
+            "exposed to Assist become dialogd's devices, read and switched over its "
+            "websocket API. Unset: only MQTT devices and the config's."
+        ),
+    )
+    token_file: Path | None = Field(
+        None,
+        description=(
+            "A file holding a long-lived access token (HA: your profile > Security). Read "
+            "at start; never logged."
+        ),
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("must start with http://, https://, ws:// or wss://")
+        return v
 
 
 class HermesSettings(Section):
@@ -415,6 +437,7 @@ class Settings(BaseSettings):
     home: HomeSettings = Field(default_factory=HomeSettings)
     hermes: HermesSettings = Field(default_factory=HermesSettings)
     homeassistant: HassSettings = Field(default_factory=HassSettings)
+    wyoming: WyomingSettings = Field(default_factory=WyomingSettings)
     replies: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Reply templates per language and action; override the built-in ones.",
@@ -537,8 +560,16 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
     request = s.request.model_copy(update={"sign_key_file": rel(s.request.sign_key_file)})
     mqtt = s.mqtt.resolve_paths(base)
     asr = s.asr.model_copy(update={"model_path": rel(s.asr.model_path), "file": rel(s.asr.file)})
+    hass = s.homeassistant.model_copy(update={"token_file": rel(s.homeassistant.token_file)})
     return s.model_copy(
-        update={"llm": llm, "mqtt": mqtt, "asr": asr, "request": request, "state_dir": state}
+        update={
+            "llm": llm,
+            "mqtt": mqtt,
+            "asr": asr,
+            "request": request,
+            "state_dir": state,
+            "homeassistant": hass,
+        }
     )
 
 

@@ -15,9 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.core.vocabulary import Value
-
-Source = Literal["mqtt", "serial", "voice", "cli"]
+from daemon.core.vocabulary import Lang, Source, Value
 
 
 def new_id() -> str:
@@ -124,7 +122,7 @@ class Intent(BaseModel):
     commands: list[CommandOut] = Field(description="Every command of the request, in order.")
     steps: list[Step] = Field(description="The commands flattened: one action on one device each.")
     reply: str = Field(description="A short answer to speak, in the user's language.")
-    lang: Literal["en", "zh"] = Field(description="Language of the request and the reply.")
+    lang: Lang = Field(description="Language of the request and the reply.")
     latency_ms: int = Field(ge=0, description="From arrival to decision, milliseconds.")
     engine: Literal["rules", "model"] = Field(
         description="Which part decided: the sentence templates (rules) or the language model."

@@ -52,6 +52,10 @@ ALL_ACTIONS = frozenset(ACTUATING | set(NON_COMMANDS))
 LANGS = {"en", "zh"}
 
 Value = int | str | None
+# The languages dialogd understands and answers in.
+Lang = Literal["en", "zh"]
+# The channels a request can come from.
+Source = Literal["mqtt", "serial", "voice", "cli", "wyoming"]
 
 
 @dataclass(frozen=True)

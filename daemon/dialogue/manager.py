@@ -24,6 +24,7 @@ from typing import Literal
 
 from daemon.config.settings import DialogueSettings
 from daemon.core.data import load
+from daemon.core.durations import spoken_duration
 from daemon.core.messages import IntentStatus as Status
 from daemon.core.messages import Request
 from daemon.core.vocabulary import (
@@ -34,13 +35,13 @@ from daemon.core.vocabulary import (
     QUERY,
     START_TIMER,
     TIMER_STATUS,
+    Lang,
 )
 from daemon.dialogue.sessions import Pending, Session, Sessions
-from daemon.dialogue.timers import Timer, TimerBook, TimerError, spoken_duration
+from daemon.dialogue.timers import Timer, TimerBook, TimerError
 from daemon.home.registry import Command, Decision
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import (
-    Lang,
     alternation,
     detect_lang,
     grammar,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from daemon.core.messages import Source
+from daemon.core.vocabulary import Source
 from daemon.home.registry import Command, Decision
 
 

@@ -69,21 +69,6 @@ def _suffix() -> re.Pattern[str]:
     )
 
 
-def spoken_duration(seconds: int, lang: str) -> str:
-    seconds = max(0, seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    words = load("dialogue.toml")["zh" if lang.startswith("zh") else "en"]["duration"]
-    minute = "minute_before_seconds" if s and "minute_before_seconds" in words else "minute"
-    parts = [
-        words[unit][0 if n == 1 else 1].format(n=n)
-        for n, unit in ((h, "hour"), (m, minute), (s, "second"))
-        if n
-    ]
-    text: str = words["separator"].join(parts)
-    return text or words["none"]
-
-
 def _timer_from(raw: Any) -> Timer:
     """A Timer from its JSON object; ValueError if anything in it is not what we wrote."""
     if not isinstance(raw, dict) or set(raw) != _FIELDS:

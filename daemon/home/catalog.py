@@ -97,6 +97,8 @@ class Catalog:
         self.areas = tuple(areas)
         self.floors = tuple(floors)
         self._by_topic: dict[str, tuple[Discovered, ...]] = {}
+        # Areas and floors a source knows (Home Assistant's registries), by source.
+        self._places: dict[str, tuple[tuple[Area, ...], tuple[Floor, ...]]] = {}
         self.groups: dict[str, tuple[str, ...]] = dict(zigbee2mqtt_groups or {})
         self._warned: set[str] = set()
 
@@ -125,6 +127,15 @@ class Catalog:
             self._by_topic.pop(topic, None)
         return True
 
+    def put_places(self, source: str, areas: Sequence[Area], floors: Sequence[Floor]) -> bool:
+        """The areas and floors `source` knows now; True when that changed. The config's
+        win: a place with the id or name of one of its own is not added again."""
+        new = (tuple(areas), tuple(floors))
+        if self._places.get(source) == new:
+            return False
+        self._places[source] = new
+        return True
+
     def topics(self) -> list[str]:
         return list(self._by_topic)
 
@@ -135,7 +146,7 @@ class Catalog:
     def merged(self) -> Home:
         config_ids = {d.id for d in self.config_devices}
         by_id = {d.id: d for d in self.config_devices}
-        areas = list(self.areas)
+        areas, floors = self._merged_places()
         endpoints: dict[str, Endpoint] = {}
         origins: dict[str, str] = {}
         for d in self.config_devices:
@@ -207,7 +218,23 @@ class Catalog:
                 origins[dev.id] = found.origin
                 kept += 1
         devices = self._valid(devices, areas, config_ids, origins, endpoints)
-        return Home(tuple(devices), tuple(areas), self.floors, endpoints, origins)
+        return Home(tuple(devices), tuple(areas), tuple(floors), endpoints, origins)
+
+    def _merged_places(self) -> tuple[list[Area], list[Floor]]:
+        areas, floors = list(self.areas), list(self.floors)
+        for source_areas, source_floors in self._places.values():
+            known = {f.id for f in floors} | {_norm(f.name) for f in floors}
+            floors += [f for f in source_floors if not {f.id, _norm(f.name)} & known]
+            floor_ids = {f.id for f in floors}
+            known = {a.id for a in areas} | {_norm(a.name) for a in areas}
+            areas += [
+                a
+                if a.floor is None or a.floor in floor_ids
+                else a.model_copy(update={"floor": None})
+                for a in source_areas
+                if not {a.id, _norm(a.name)} & known
+            ]
+        return areas, floors
 
     def _free(self, found: Discovered, claimed: dict[str, str]) -> bool:
         for topic in _command_topics(found.endpoint):

@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Integration = Literal["zigbee2mqtt", "tasmota", "esphome", "homeassistant", "custom"]
-Origin = Literal["config", "zigbee2mqtt", "homeassistant"]
+# "hass": an entity of Home Assistant itself, over its websocket API (protocols/hass.py).
+Integration = Literal["zigbee2mqtt", "tasmota", "esphome", "homeassistant", "custom", "hass"]
+Origin = Literal["config", "zigbee2mqtt", "homeassistant", "hass"]
 
 
 class Endpoint(BaseModel):

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import paho.mqtt.client as mqtt
 
+from daemon.config.home import Area, Floor
 from daemon.config.settings import Settings
 from daemon.core.messages import Intent, Outcome, Request
 from daemon.home.actuator import Actuator, Result
@@ -23,13 +24,16 @@ from daemon.home.answers import Answers
 from daemon.home.book import StateBook
 from daemon.home.catalog import Catalog, Home
 from daemon.home.discovery import (
+    Discovered,
     Parsed,
     ha_config_topics,
     parse_ha_config,
     parse_zigbee2mqtt_devices,
     parse_zigbee2mqtt_groups,
 )
+from daemon.home.hass.source import HassSource
 from daemon.home.payloads import Publish
+from daemon.home.protocols.hass import CALL_TOPIC
 from daemon.home.registry import Registry
 from daemon.mqtt.link import Inbound, MqttLink, reserved_prefixes
 from daemon.understanding.replies import Replies
@@ -73,6 +77,8 @@ class HomeLive:
         self._first_change: float | None = None  # of the changes waiting for the debounce
         self._heard = 0.0  # loop time of the last discovery message
         self._actuating: set[asyncio.Task[None]] = set()
+        self.hass: HassSource | None = None
+        self._hass_pending = False  # at start: Home Assistant's home not read yet
 
     # ------------------------------------------------------------------ set-up
 
@@ -96,8 +102,11 @@ class HomeLive:
             ]
         self._discovery_undo = [self.link.route(t, handler, qos=1) for t, handler in routes]
         self._discovery_routes = routes
-        # What a source no longer read said is forgotten.
+        # What a source no longer read said is forgotten (Home Assistant's websocket
+        # source is not a topic subscription).
         for topic in self.catalog.topics():
+            if topic.startswith("$hass/"):
+                continue
             if not any(mqtt.topic_matches_sub(f, topic) for f, _ in routes):
                 self.catalog.put(topic, ())
 
@@ -106,7 +115,7 @@ class HomeLive:
         right after subscribing, so the home is complete once discovery has been quiet
         for a moment and its rebuild is done. At most `bound_s`; False if it was not.
         The debounce is skipped here: nothing is being decided yet."""
-        if not self._discovery_routes:
+        if not self._discovery_routes and self.hass is None:
             return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + bound_s
@@ -114,7 +123,7 @@ class HomeLive:
         quiet = min(SETTLE_QUIET_S, self.settings.home.debounce_s or SETTLE_QUIET_S)
         while loop.time() < deadline:
             applying = self._applying is not None and not self._applying.done()
-            if loop.time() - self._heard >= quiet and not applying:
+            if loop.time() - self._heard >= quiet and not applying and not self._hass_pending:
                 if self._pending is None:
                     return True
                 self._pending.cancel()
@@ -273,10 +282,15 @@ class HomeLive:
         endpoints = {k: v for k, v in self.home.endpoints.items() if k in types}
         topics = self.book.track(endpoints, types)
         for gone in self._topics - topics:
-            self._state_undo.pop(gone)()
+            undo = self._state_undo.pop(gone, None)
+            if undo is not None:
+                undo()
         for topic in topics - self._topics:
-            self._state_undo[topic] = self.link.route(topic, self._on_state, qos=0)
+            if not topic.startswith("$hass/"):  # fed by the websocket, not the broker
+                self._state_undo[topic] = self.link.route(topic, self._on_state, qos=0)
         self._topics = topics
+        if self.hass is not None:
+            self.hass.replay_states()
 
     def _on_state(self, msg: Inbound) -> None:
         self.book.feed(msg.topic, msg.payload)
@@ -320,4 +334,27 @@ class HomeLive:
                 _LOG.exception("a result output failed on %s", intent.id)
 
     def _send(self, m: Publish) -> bool:
+        if m.topic == CALL_TOPIC:
+            return self.hass is not None and self.hass.call(m.payload)
         return self.link.send_now(m.topic, m.payload)
+
+    # ---------------------------------------------------------- Home Assistant
+
+    def use_hass(self, url: str, token: str) -> HassSource:
+        """Home Assistant's exposed entities join the home (its websocket source); the
+        caller runs the returned source as a long-lived task."""
+        self.hass = HassSource(url, token, self._found_hass, self._hass_state)
+        self._hass_pending = True
+        return self.hass
+
+    def _found_hass(
+        self, source: str, found: list[Discovered], areas: list[Area], floors: list[Floor]
+    ) -> None:
+        self._heard = asyncio.get_running_loop().time()
+        self._hass_pending = False
+        changed = self.catalog.put_places(source, areas, floors)
+        if self.catalog.put(source, found) or changed:
+            self._schedule()
+
+    def _hass_state(self, topic: str, payload: bytes) -> None:
+        self.book.feed(topic, payload)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.core.vocabulary import CELSIUS, FAHRENHEIT, TYPES, Value, number_rule
 from daemon.home.endpoint import Endpoint
-from daemon.home.protocols import custom, esphome, homeassistant, tasmota, zigbee2mqtt
+from daemon.home.protocols import custom, esphome, hass, homeassistant, tasmota, zigbee2mqtt
 from daemon.home.protocols.base import (
     COLOR_RGB,
     Arg,
@@ -38,6 +38,7 @@ SENDERS: dict[str, Sender] = {
     "esphome": esphome.messages,
     "homeassistant": homeassistant.messages,
     "custom": custom.messages,
+    "hass": hass.messages,
 }
 # Relative action -> the absolute one it becomes.
 RELATIVE = {

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 from daemon.core.vocabulary import Value
 from daemon.home.endpoint import Endpoint
-from daemon.home.protocols import custom, esphome, homeassistant_state, tasmota, zigbee2mqtt
+from daemon.home.protocols import (
+    custom,
+    esphome,
+    hass,
+    homeassistant_state,
+    tasmota,
+    zigbee2mqtt,
+)
 from daemon.home.protocols.base import (
     MAX_PAYLOAD,
     DeviceState,
@@ -41,6 +48,7 @@ PARSERS: dict[str, Parser] = {
     "esphome": esphome.parse,
     "homeassistant": homeassistant_state.parse,
     "custom": custom.parse,
+    "hass": hass.parse,
 }
 TOPICS: dict[str, Callable[[Endpoint], list[str]]] = {
     "zigbee2mqtt": zigbee2mqtt.topics,
@@ -48,6 +56,7 @@ TOPICS: dict[str, Callable[[Endpoint], list[str]]] = {
     "esphome": esphome.topics,
     "homeassistant": homeassistant_state.topics,
     "custom": custom.topics,
+    "hass": hass.topics,
 }
 AVAILABILITY: dict[str, Callable[[Endpoint], list[str]]] = {
     "zigbee2mqtt": zigbee2mqtt.availability_topics,
@@ -55,6 +64,7 @@ AVAILABILITY: dict[str, Callable[[Endpoint], list[str]]] = {
     "esphome": esphome.availability_topics,
     "homeassistant": homeassistant_state.availability_topics,
     "custom": custom.availability_topics,
+    "hass": hass.availability_topics,
 }
 # Readings this close to the commanded value count as it: devices round percentages
 # through their own scales (0-254, 0-255) and setpoints to their step.
@@ -82,6 +92,9 @@ def parse_state(
 def parse_availability(endpoint: Endpoint, topic: str, payload: bytes) -> bool | None:
     """True online, False offline; None when it is no availability message of this
     endpoint (or says neither)."""
+    if endpoint.integration == "hass":
+        # Home Assistant's state says "unavailable" itself; any other state is a state.
+        return False if hass.available(payload) is False else None
     if topic not in AVAILABILITY[endpoint.integration](endpoint):
         return None
     said = _availability_word(endpoint, payload)

@@ -26,7 +26,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Final
 
-__all__ = ["Notifier", "watchdog_task"]
+__all__ = ["Notifier", "healthy", "watchdog_task"]
 
 log = logging.getLogger(__name__)
 
@@ -201,3 +201,16 @@ async def watchdog_task(
             log.error("health check failed; withholding watchdog pings (systemd will restart)")
             withheld = True
         await asyncio.sleep(interval)
+
+
+def healthy(tasks: list[asyncio.Task[None]], stuck: Callable[[], str | None]) -> bool:
+    """The watchdog pings only while every long-lived task runs and no engine call is
+    stuck (the pings come from the event loop, so a blocked loop stops them too)."""
+    dead = [t.get_name() for t in tasks if t.done() and t.get_name() != "watchdog"]
+    if dead:
+        log.error("long-lived task(s) ended: %s", ", ".join(dead))
+        return False
+    problem = stuck()
+    if problem:
+        log.error("engine stuck: %s", problem)
+    return not problem

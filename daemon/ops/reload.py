@@ -7,11 +7,35 @@ their running values until a restart, and the log names them.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from pathlib import Path
+from typing import Any, Protocol
 
-from daemon.config.settings import Settings
+from daemon.channels.speech.setup import Speech
+from daemon.config.settings import ConfigError, Settings, load_settings
+from daemon.home.live import HomeLive
+from daemon.mqtt.broker import PrivateBroker
+from daemon.mqtt.link import MqttLink, Topics
+from daemon.ops.checks import model_problems
+from daemon.ops.notify import Notifier
+from daemon.outputs.bus import HassPresence
+from daemon.outputs.status import Status
+from daemon.pipeline.dispatcher import Dispatcher
+from daemon.pipeline.engines import EngineSwap
 
-RESTART_SECTIONS = ("mqtt", "llm", "serial", "asr", "tts", "request", "homeassistant", "hermes")
+_LOG = logging.getLogger(__name__)
+
+RESTART_SECTIONS = (
+    "mqtt",
+    "llm",
+    "serial",
+    "asr",
+    "tts",
+    "request",
+    "homeassistant",
+    "hermes",
+    "wyoming",
+)
 
 
 def applied(old: Settings, new: Settings) -> Settings:
@@ -41,3 +65,63 @@ def summary(old: Settings, new: Settings, running: Settings) -> str:
         sorted(old_ids - new_ids) or "none",
         f"; changes to [{'], ['.join(pending)}] need a restart" if pending else "",
     )
+
+
+class Running(Protocol):
+    """What a reload changes in the running daemon."""
+
+    settings: Settings
+    topics: Topics
+    config_path: Path | None
+    notifier: Notifier
+    dispatcher: Dispatcher
+    home: HomeLive
+    status: Status
+    link: MqttLink
+    broker: PrivateBroker | None
+    hass: HassPresence | None
+    speech: Speech | None
+    swap: EngineSwap
+
+
+async def reload(d: Running) -> None:
+    """Re-read the config file and apply it, all or nothing: a config, registry or model
+    check that fails leaves the old one serving (`reload_error` in status/detail)."""
+    d.notifier.reloading("reloading the config")
+    old = d.settings
+    try:
+        new = load_settings(d.config_path)
+        if problems := model_problems(new):
+            raise ConfigError(problems)
+        d.home.configure(new)  # the config's devices with those the broker told of
+        registry = d.home.registry()
+        try:
+            await d.swap(registry, dict(new.replies))
+        except Exception as exc:  # the engine is unchanged: all or nothing
+            d.home.configure(old)
+            raise ConfigError([str(exc)]) from None
+    except ConfigError as exc:
+        for line in exc.problems:
+            _LOG.error("reload refused: %s", line)
+        d.status.reload_error = "; ".join(exc.problems)
+        d.status.publish()
+        d.notifier.ready("reload refused; serving with the old config")
+        return
+    d.status.reload_error = None
+    d.status.reloads += 1
+    if d.speech is not None:
+        d.speech.set_phrases(registry)
+    d.dispatcher.area = new.area
+    if (new.site_id, new.mqtt.prefix) != (old.site_id, old.mqtt.prefix):
+        if d.broker is not None and new.mqtt.prefix != old.mqtt.prefix:
+            await d.broker.set_prefix(new.mqtt.prefix)  # its ACL names the prefix
+        d.topics = Topics(new.mqtt.prefix, new.site_id)
+        d.dispatcher.site = new.site_id
+        await d.link.retopic(d.topics)
+        if d.hass is not None:
+            d.hass.renamed(new.site_id, new.mqtt.prefix)
+        _LOG.info("topics are now %s/%s/...", new.mqtt.prefix, new.site_id)
+    d.settings = applied(old, new)
+    _LOG.info("%s", summary(old, new, d.settings))
+    d.status.publish()
+    d.notifier.ready(f"reloaded: {len(new.devices)} devices; serving on {d.topics.text}")

@@ -24,6 +24,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from daemon.config.settings import ConfigError, RequestSettings
+
 _LOG = logging.getLogger(__name__)
 
 KEY_BYTES = 32
@@ -122,3 +124,14 @@ def _create(path: Path) -> bytes:
         with contextlib.suppress(OSError):
             tmp.unlink()
     return key
+
+
+def key_for(settings: RequestSettings, state_dir: Path) -> bytes | None:
+    """The key intents are signed with, when `[request] sign` is on (created on first
+    use); a key file that cannot be read or written is a config error."""
+    if not settings.sign:
+        return None
+    try:
+        return load_or_create_key(settings.sign_key_file or state_dir / "intent.key")
+    except (OSError, ValueError) as exc:
+        raise ConfigError([f"config: request.sign_key_file: {exc}"]) from None

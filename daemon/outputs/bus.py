@@ -16,6 +16,7 @@ from typing import Any
 from daemon import __version__
 from daemon.channels import hermes
 from daemon.core.messages import Intent, Outcome, Request
+from daemon.core.vocabulary import Source
 from daemon.mqtt.link import Inbound, MqttLink
 from daemon.outputs.hass import removal, self_discovery
 
@@ -52,7 +53,8 @@ class HassPresence:
             self.publish()
 
 
-Submit = Callable[[bytes, str], Coroutine[Any, Any, None]]
+# A request on its way in, with its channel: Hermes queries arrive over MQTT.
+Submit = Callable[[bytes, Source], Coroutine[Any, Any, None]]
 Speak = Callable[[str, str | None], Awaitable[None]]
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
@@ -99,7 +101,7 @@ class HermesBridge:
             self._sites[q.id] = q.site
             while len(self._sites) > self.MAX_PENDING:
                 self._sites.popitem(last=False)
-        self.spawn(self.submit(json.dumps(body, ensure_ascii=False).encode(), "hermes"))
+        self.spawn(self.submit(json.dumps(body, ensure_ascii=False).encode(), "mqtt"))
 
     def _on_say(self, msg: Inbound) -> None:
         say = hermes.parse_tts_say(msg.payload)

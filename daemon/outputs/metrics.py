@@ -16,6 +16,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 from wsgiref.simple_server import WSGIServer
@@ -115,6 +116,10 @@ class Metrics:
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.open_requests: Callable[[], int] = lambda: 0  # the request path's, once it runs
+        self._started = time.monotonic()
+        self._decided = self._refused = 0
+        self._by_engine: dict[str, int] = {}
+        self._latencies: deque[float] = deque(maxlen=500)
 
     # ------------------------------------------------------------ the request path
 
@@ -123,9 +128,27 @@ class Metrics:
         latency_s = (time.monotonic() - req.received) if req is not None else 0.0
         if isinstance(outcome, Intent):
             self.request(outcome.source, INTENT, outcome.engine, latency_s)
+            if req is not None:  # a decision, not a refusal made for a silent "yes?"
+                self._decided += 1
+                self._by_engine[outcome.engine] = self._by_engine.get(outcome.engine, 0) + 1
+                self._latencies.append(outcome.latency_ms)
         else:
             self.request(outcome.source, outcome.error, None, latency_s)
+            self._refused += 1
         self.queue_depth(self.open_requests())
+
+    def status_figures(self) -> dict[str, object]:
+        """The short figures at the top of status/detail: uptime, decided and refused
+        requests, by engine, and the decision latency of the last 500 (exact, not from
+        the histogram buckets)."""
+        lat = list(self._latencies)
+        return {
+            "uptime_s": round(time.monotonic() - self._started),
+            "requests": self._decided,
+            "errors": self._refused,
+            "by_engine": dict(self._by_engine),
+            "latency_ms": {"p50": round(percentile(lat, 50)), "p95": round(percentile(lat, 95))},
+        }
 
     def request(self, source: str, outcome: str, engine: str | None, latency_s: float) -> None:
         """One request answered: `outcome` is "intent" or the error kind of its error reply.
@@ -283,3 +306,12 @@ def _quantile(q: float, buckets: list[tuple[float, float]], count: float) -> flo
             return prev_bound + (bound - prev_bound) * frac
         prev_bound, prev_count = bound, cum
     return prev_bound
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile of `values` (nearest rank); 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]

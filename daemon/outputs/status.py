@@ -1,5 +1,6 @@
 """dialogd's own state on the broker: `<prefix>/<site>/status/detail`, retained, every
-30 s and at shutdown (`starting`, `online`, `stopping`, `offline`, with the queue, the
+30 s, at shutdown, and at once when the home or the config changes (`starting`,
+`online`, `stopping`, `offline`, with the queue, the device count, the reloads, the
 figures and the last reload error)."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Status:
         self.metrics = metrics
         self.serving = False  # the home is known and requests are decided
         self.reload_error: str | None = None  # shown until a reload works
+        self.reloads = 0  # config reloads applied
 
     def payload(self, state: str | None = None) -> bytes:
         d = self.dispatcher
@@ -42,12 +44,14 @@ class Status:
         body = {
             "state": state,
             "queue": d.depth,
+            "devices": len(d.engine.registry.devices),
+            "reloads": self.reloads,
             "reload_error": self.reload_error,
             "metrics": self.metrics.snapshot(),
             "version": __version__,
             "site": self.settings().site_id,
             "model": llm.model_path.name if llm.enabled and llm.model_path else None,
-            **d.stats.snapshot(),
+            **self.metrics.status_figures(),
         }
         return json.dumps(body).encode()
 

@@ -32,15 +32,14 @@ from daemon.core.messages import (
     Outcome,
     Request,
     RequestError,
-    Source,
     new_id,
     parse_request,
 )
+from daemon.core.vocabulary import Source
 from daemon.dialogue.manager import Dialogue, TimerEvent, Turn
 from daemon.pipeline.admission import FairQueue
 from daemon.pipeline.intents import build_intent
 from daemon.pipeline.journal import Journal
-from daemon.pipeline.stats import Stats
 from daemon.pipeline.workers import ThreadWorker
 from daemon.understanding.engine import IntentEngine, Understood
 
@@ -96,7 +95,6 @@ class Dispatcher:
         # told from real device state).
         self.refiners: list[Callable[[Intent], Intent]] = []
         self.timer_outputs: list[TimerOutput] = []
-        self.stats = Stats()
         self.accepting = True
         self.rules_worker = ThreadWorker("rules")
         # The model's worker is the thread that loaded it: llama.cpp stays on one thread.
@@ -237,10 +235,24 @@ class Dispatcher:
 
     def default_session(self, source: Source, site: str = "") -> str:
         """A site's microphone, its MQTT audio and its MQTT text share one conversation;
-        a serial port has its own. `site`: another site's request (pooled)."""
-        if source in ("serial", "cli"):
+        a serial port has its own, and so has Home Assistant's pipeline over Wyoming (its
+        microphones are elsewhere). `site`: another site's request (pooled)."""
+        if source in ("serial", "cli", "wyoming"):
             return f"{source}:{self.site}"
         return site or self.site
+
+    async def recognize(self, text: str, area: str | None = None, session: str = "") -> Understood:
+        """What `text` means, decided as a request's would be (templates, then the model,
+        each on its stage's thread) but for no output: nothing is published, switched,
+        counted or remembered in a conversation. For callers that act on the meaning
+        themselves (Wyoming's `intent` program). Raises what the engine raises."""
+        engine = self.engine  # one engine for both steps, even if a swap comes between
+        where = area if area is not None else self.area
+        focus = self.dialogue.focus(session) if self.dialogue is not None else frozenset()
+        u = await self.rules_worker.run(engine.understand_fast, text, where, focus)
+        if u is None:
+            u = await self.model_worker.run(engine.understand_model, text, where, focus)
+        return u
 
     async def enqueue(self, req: Request) -> Outcome:
         """A request taken on (also those replayed from the journal after a restart)."""
@@ -349,7 +361,6 @@ class Dispatcher:
                 intent = refine(intent)
             except Exception:  # the templates' reply still goes out
                 _LOG.exception("request %s: refining the reply failed", req.id)
-        self.stats.record(latency, u.engine)
         _LOG.info(
             "%s %s %r -> %s (%s, %.0f ms)",
             req.source,
@@ -430,7 +441,6 @@ class Dispatcher:
             # Only a broker redelivers: only its requests keep their answer.
             self.journal.done(req.ref, outcome.model_dump_json() if req.source == "mqtt" else None)
         if isinstance(outcome, ErrorReply):
-            self.stats.record_error()
             _LOG.warning(
                 "%s request %s refused: %s (%s)",
                 outcome.source,

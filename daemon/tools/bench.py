@@ -38,7 +38,7 @@ import numpy as np
 from daemon.config.settings import Settings, load_settings
 from daemon.core.messages import Request
 from daemon.home.registry import Command, Decision, Registry
-from daemon.pipeline.stats import percentile
+from daemon.outputs.metrics import percentile
 from daemon.tools.evaluate import Item, LabelledTurn, expected_triples, load_set
 from daemon.tools.homegen import synthetic_home_toml
 from daemon.understanding.engine import IntentEngine, Understood

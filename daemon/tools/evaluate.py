@@ -43,8 +43,8 @@ from daemon.dialogue import manager
 from daemon.dialogue.manager import Dialogue
 from daemon.dialogue.timers import TimerBook
 from daemon.home.registry import Command, Decision
+from daemon.outputs.metrics import percentile
 from daemon.pipeline.intents import build_intent
-from daemon.pipeline.stats import percentile
 from daemon.understanding.engine import IntentEngine, Model
 
 # A turn is Chinese when it has a CJK ideograph (mixed lines count as Chinese).

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from daemon.understanding.lang import Lang, grammar, lexicon, marks
+from daemon.core.vocabulary import Lang
+from daemon.understanding.lang import grammar, lexicon, marks
 
 
 @dataclass(frozen=True)

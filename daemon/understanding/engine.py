@@ -17,14 +17,13 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal, Protocol
 
-from daemon.core.vocabulary import ACTUATING, CANCEL, CHAT, CLARIFY, COLORS, QUERY, UNKNOWN
+from daemon.core.vocabulary import ACTUATING, CANCEL, CHAT, CLARIFY, COLORS, QUERY, UNKNOWN, Lang
 from daemon.home.registry import Command, Decision, Hint, Registry
 from daemon.understanding.clauses import Clauses
 from daemon.understanding.clauses import split as split_clauses
 from daemon.understanding.fastpath import FastPath
 from daemon.understanding.items import expand as expand_items
 from daemon.understanding.lang import (
-    Lang,
     color_names,
     detect_lang,
     grammar,

@@ -13,9 +13,9 @@ import logging
 import re
 from functools import cache
 
-from daemon.core.vocabulary import ACTUATING, CANCEL, DEVICELESS, QUERY, TYPES, UNKNOWN
+from daemon.core.vocabulary import ACTUATING, CANCEL, DEVICELESS, QUERY, TYPES, UNKNOWN, Lang
 from daemon.home.registry import Command, Decision, Registry
-from daemon.understanding.lang import Lang, grammar, lexicon, marks, phrase_pattern, query_kinds
+from daemon.understanding.lang import grammar, lexicon, marks, phrase_pattern, query_kinds
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver
 from daemon.understanding.targets import PLACEHOLDER, TargetFinder

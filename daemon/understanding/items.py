@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from daemon.core.vocabulary import Lang
 from daemon.home.registry import Command
-from daemon.understanding.lang import Lang, lexicon, marks
+from daemon.understanding.lang import lexicon, marks
 
 
 @cache

@@ -8,12 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from daemon.core.data import load
+from daemon.core.vocabulary import Lang
 from daemon.understanding.numbers import en_words_to_digits, zh_numbers_to_digits
-
-Lang = Literal["en", "zh"]
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _ZH_SPACE = re.compile(r"(?<=[\u3400-\u9fff])\s+|\s+(?=[\u3400-\u9fff])")

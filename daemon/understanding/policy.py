@@ -19,9 +19,9 @@ import re
 from dataclasses import dataclass, replace
 from functools import cache
 
-from daemon.core.vocabulary import ACTUATING, CHAT, QUERY, UNKNOWN, number_rule
+from daemon.core.vocabulary import ACTUATING, CHAT, QUERY, UNKNOWN, Lang, number_rule
 from daemon.home.registry import Command, Decision, RangeProblem, Registry
-from daemon.understanding.lang import Lang, grammar, lexicon, suspicious
+from daemon.understanding.lang import grammar, lexicon, suspicious
 
 _LOG = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from daemon.core.data import load
+from daemon.core.durations import spoken_duration
 from daemon.core.vocabulary import CHAT, CLARIFY
 from daemon.home.registry import Command, Decision, RangeProblem, Registry
 
@@ -29,7 +29,6 @@ class _Language:
     list_separator: str
     units: dict[str, str]
     colors: dict[str, str]
-    duration: dict[str, Any]
     small_talk: tuple[tuple[re.Pattern[str], str], ...]
 
 
@@ -42,7 +41,6 @@ def _languages() -> dict[str, _Language]:
             list_separator=raw["list_separator"],
             units=dict(raw["units"]),
             colors=dict(raw["colors"]),
-            duration=dict(raw["duration"]),
             small_talk=tuple((re.compile(t["pattern"]), t["reply"]) for t in raw["small_talk"]),
         )
         for lang, raw in load("replies.toml").items()
@@ -93,7 +91,7 @@ class Replies:
         if c.action == "set_color" and isinstance(v, str):
             return _language(lang).colors.get(v, v)
         if c.action == "start_timer" and isinstance(v, int):
-            return _duration(v, lang)
+            return spoken_duration(v, lang)
         return v
 
     def _out_of_range(self, p: RangeProblem, lang: str) -> str:
@@ -123,18 +121,6 @@ class Replies:
 
     def _table(self, lang: str) -> dict[str, str]:
         return self.tables.get(lang, self.tables["en"])
-
-
-def _duration(seconds: int, lang: str) -> str:
-    m, s = divmod(seconds, 60)
-    h, m = divmod(m, 60)
-    words = _language(lang).duration
-    parts = [
-        words[unit][0 if n == 1 else 1].format(n=n)
-        for n, unit in ((h, "hour"), (m, "minute"), (s, "second"))
-        if n
-    ]
-    return str(words["separator"]).join(parts)
 
 
 def _is_cjk(s: str) -> bool:

@@ -22,8 +22,9 @@ from functools import lru_cache
 from pypinyin import lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
+from daemon.core.vocabulary import Lang
 from daemon.home.registry import Registry
-from daemon.understanding.lang import Lang, lexicon
+from daemon.understanding.lang import lexicon
 
 # How alike a heard word must be to a name (normalised Levenshtein similarity).
 MIN_SIMILARITY = 0.75

@@ -24,8 +24,9 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from daemon.core.vocabulary import Lang
 from daemon.home.registry import DeviceInfo, Registry
-from daemon.understanding.lang import Lang, lexicon, phrase_pattern
+from daemon.understanding.lang import lexicon, phrase_pattern
 
 # The name that stands for the whole target in a canonical clause: a word no one says.
 PLACEHOLDER = "zzthing"

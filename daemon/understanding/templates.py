@@ -21,8 +21,9 @@ from hassil.filter import filter_intents
 from hassil.intents import TextSlotValue
 from home_assistant_intents import get_intents
 
+from daemon.core.vocabulary import Lang
 from daemon.home.registry import Registry
-from daemon.understanding.lang import Lang, grammar, lexicon
+from daemon.understanding.lang import grammar, lexicon
 
 _LOG = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ class Discovered:
     key: str
     device: Device
     endpoint: Endpoint
-    origin: Literal["zigbee2mqtt", "homeassistant"]
+    origin: Literal["zigbee2mqtt", "homeassistant", "hass"]
     area_hints: tuple[str, ...] = ()
     suggested: bool = False
 

@@ -96,6 +96,9 @@ class _Request:
     lang: str | None
     hold_for_playback: bool
     future: concurrent.futures.Future[bytes | None]
+    # False for audio that plays elsewhere (a Wyoming client's speaker): the local
+    # microphone need not be muted while it is rendered.
+    mute: bool = True
 
 
 class TtsWorker:
@@ -186,22 +189,30 @@ class TtsWorker:
                 return
             await self._on_audio(wav)
 
-    async def render(self, text: str, lang: str | None = None) -> bytes:
-        """Render to WAV bytes, in turn with everything else queued. Raises TtsError."""
+    async def render(self, text: str, lang: str | None = None, *, mute: bool = True) -> bytes:
+        """Render to WAV bytes, in turn with everything else queued. Raises TtsError.
+        `mute`: keep the microphone muted while rendering (False for audio that another
+        machine plays)."""
         if not self.settings.enabled:
             raise TtsError("tts is disabled")
-        wav = await self._submit("render", text, lang, hold=False)
+        wav = await self._submit("render", text, lang, hold=False, mute=mute)
         if wav is None:
             raise TtsError("render produced no audio")
         return wav
 
     async def _submit(
-        self, kind: Literal["say", "render"], text: str, lang: str | None, *, hold: bool
+        self,
+        kind: Literal["say", "render"],
+        text: str,
+        lang: str | None,
+        *,
+        hold: bool,
+        mute: bool = True,
     ) -> bytes | None:
         if not self.running or self._queue is None:
             raise TtsError("tts worker is not running")
         fut: concurrent.futures.Future[bytes | None] = concurrent.futures.Future()
-        self._queue.put(_Request(kind, text, lang, hold, fut))
+        self._queue.put(_Request(kind, text, lang, hold, fut, mute))
         # A cancelled awaiter cancels the request too, unless it has already started.
         return await asyncio.wrap_future(fut)
 
@@ -233,6 +244,8 @@ class TtsWorker:
                 speaker.close()
 
     def _serve(self, speaker: Speaker, req: _Request) -> bytes | None:
+        if req.kind == "render" and not req.mute:
+            return speaker.render_wav(req.text, req.lang)
         hold = 0.0
         self.gate.begin()
         try:

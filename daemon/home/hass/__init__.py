@@ -1,0 +1,1 @@
+"""Home Assistant's own home, read and switched over its websocket API."""
