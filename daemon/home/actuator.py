@@ -116,7 +116,8 @@ class Actuator:
         before = self._reports.get(device, 0)
         for m in messages:
             if not self.send(m):
-                return DeviceResult(device, action, value, "failed", "the broker is unreachable")
+                away = "Home Assistant" if ep.integration == "hass" else "the broker"
+                return DeviceResult(device, action, value, "failed", f"{away} is unreachable")
         if not self.book.tracked(device):
             return DeviceResult(device, action, value, "sent")
         if await self._until(

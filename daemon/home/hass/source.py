@@ -154,3 +154,10 @@ class HassSource:
             await self.client.command(body)
         except (HassError, OSError, TimeoutError) as exc:
             _LOG.error("Home Assistant refused %s: %s", what, exc)
+            return
+        # The service has run: the entity's state now is its answer. Heard again, it
+        # confirms a command that changed nothing ("turn on" a light that is on), for
+        # which Home Assistant sends no state_changed.
+        eid = str((body.get("target") or {}).get("entity_id", ""))
+        if eid in self._states:
+            self.state(STATE_PREFIX + eid, self._states[eid])
