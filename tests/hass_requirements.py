@@ -8,7 +8,23 @@ from pathlib import Path
 
 import homeassistant  # type: ignore[import-not-found]
 
-LOADED = ["frontend", "onboarding", "api", "config", "auth", "websocket_api", "conversation", "assist_pipeline", "stt", "tts", "demo", "wyoming", "mqtt", "http", "homeassistant"]
+LOADED = [
+    "frontend",
+    "onboarding",
+    "api",
+    "config",
+    "auth",
+    "websocket_api",
+    "conversation",
+    "assist_pipeline",
+    "stt",
+    "tts",
+    "demo",
+    "wyoming",
+    "mqtt",
+    "http",
+    "homeassistant",
+]
 
 
 def requirements(names: list[str]) -> list[str]:
