@@ -227,7 +227,12 @@ class HassCore:
     def wait_state(self, entity_id: str, state: str, timeout: float = 20) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            now = self.state(entity_id)
+            try:
+                now = self.state(entity_id)
+            except urllib.error.HTTPError as exc:  # 404: the entity is not there yet
+                if exc.code != 404 or time.monotonic() > deadline:
+                    raise
+                now = {}
             if now.get("state") == state:
                 return now
             if time.monotonic() > deadline:

@@ -91,7 +91,7 @@ def test_an_mqtt_request_switches_a_demo_light_and_questions_read_its_state(
         assert d.stop() == 0
 
 
-def test_an_alias_given_in_home_assistant_is_understood_without_a_restart(
+def test_an_alias_a_new_name_or_a_newly_exposed_entity_is_understood_without_a_restart(
     hass: HassCore, broker: Broker, tmp_path: Path
 ) -> None:
     bus = Listener(broker.port)
@@ -110,6 +110,35 @@ def test_an_alias_given_in_home_assistant_is_understood_without_a_restart(
         intent = _until(bus, "turn on the cooking lamp", "kitchen_lights")
         assert (intent["action"], intent["device"]) == ("turn_on", "kitchen_lights")
         hass.wait_state("light.kitchen_lights", "on")
+        # Renamed in HA: the new name is understood.
+        hass.ws(
+            None,
+            {
+                "type": "config/entity_registry/update",
+                "entity_id": "light.entrance_color_white_lights",
+                "name": "Porch Lantern",
+            },
+        )
+        intent = _until(bus, "turn off the porch lantern", "entrance_color_white_lights")
+        assert intent["action"] == "turn_off", intent
+        # Hidden from Assist in HA, the entity is no device; exposed again, it is.
+        for expose, wanted in ((False, "unknown"), (True, "turn_on")):
+            hass.ws(
+                None,
+                {
+                    "type": "homeassistant/expose_entity",
+                    "assistants": ["conversation"],
+                    "entity_ids": ["switch.ac"],
+                    "should_expose": expose,
+                },
+            )
+            deadline = time.monotonic() + 60
+            while True:
+                intent = _answer(bus, "turn on the ac", f"x{expose}-{time.monotonic_ns()}")
+                if intent["action"] == wanted or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert intent["action"] == wanted, intent
     finally:
         bus.close()
         assert d.stop() == 0
@@ -285,3 +314,40 @@ def test_home_assistant_carries_out_the_intent_dialogd_hands_over(
     finally:
         bus.close()
         assert d.stop() == 0
+
+
+def test_home_assistants_mqtt_integration_sees_dialogd_errors_results_and_offline(
+    hass: HassCore, broker: Broker, tmp_path: Path
+) -> None:
+    """HA's MQTT integration, added through its config-flow API, reads dialogd's own
+    discovery: the last error and last result sensors fill in, the status sensor reads
+    `offline` (not `unavailable`) once dialogd stops, and the timer triggers exist."""
+    flow = hass.rest("/api/config/config_entries/flow", {"handler": "mqtt"})
+    done = hass.rest(
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        {"broker": "127.0.0.1", "port": broker.port},
+    )
+    assert done["type"] == "create_entry", done
+    entry = str(done["result"]["entry_id"])
+    cfg = _config(tmp_path, broker.port, hass.url, hass.token)
+    bus = Listener(broker.port)
+    d = DaemonProcess(cfg, env=RULES_ONLY)
+    try:
+        bus.online(120)
+        hass.wait_state("sensor.dialogd_test_status", "online", 60)
+        bus.publish("dialogd/test/text", json.dumps({"text": "", "id": "e1"}))
+        hass.wait_state("sensor.dialogd_test_last_error", "empty", 30)
+        _answer(bus, "turn on the bed light", "r1")
+        bus.wait_json("dialogd/test/result", 30, id="r1")
+        last = hass.state("sensor.dialogd_test_last_result")
+        assert last["state"] in ("executed", "sent") and last["attributes"]["id"] == "r1", last
+        device = hass.ws(None, {"type": "config/device_registry/list"})
+        ours = next(x["id"] for x in device if x.get("name") == "dialogd test")
+        triggers = hass.ws(None, {"type": "device_automation/trigger/list", "device_id": ours})
+        timer = sorted(t["subtype"] for t in triggers if t.get("type") == "timer")
+        assert timer == ["cancelled", "finished", "started"], triggers
+    finally:
+        bus.close()
+        assert d.stop() == 0
+    hass.wait_state("sensor.dialogd_test_status", "offline", 30)
+    hass.remove_entry(entry)
