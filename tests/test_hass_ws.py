@@ -86,6 +86,13 @@ def test_an_mqtt_request_switches_a_demo_light_and_questions_read_its_state(
         assert reply.startswith(f"The Bed Light is {want}"), reply  # from HA's state
         # dialogd's own device is not HA's business, and still works.
         assert _answer(bus, "turn on the garden fountain", "h3")["device"] == "fountain"
+        # A service HA refuses (this demo fan has presets, no percentage) fails at once,
+        # with HA's reason, instead of waiting for a state that never comes.
+        intent = _answer(bus, "set the preset only limited fan to speed 2", "h4")
+        assert (intent["action"], intent["device"]) == ("set_speed", "preset_only_limited_fan")
+        refused = bus.wait_json("dialogd/test/result", 30, id="h4")
+        assert refused["result"] == "failed", refused
+        assert "Home Assistant refused" in refused["devices"][0]["detail"], refused
     finally:
         bus.close()
         assert d.stop() == 0

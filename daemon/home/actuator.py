@@ -66,8 +66,15 @@ class Actuator:
         # Reports per device, and an event set (and replaced) at each report: a waiter
         # counts only reports of its own device that came after its command.
         self._reports: dict[str, int] = {}
+        self._refused: dict[str, str] = {}  # device -> why its last command was refused
         self._changed = asyncio.Event()
         book.listeners.append(self._on_change)
+
+    def refused(self, device: str, reason: str) -> None:
+        """The device's owner (Home Assistant) refused the command just sent: its waiter
+        ends now, `failed` with the reason, instead of waiting for a state."""
+        self._refused[device] = reason
+        self._on_change(device)
 
     def _on_change(self, device: str) -> None:
         self._reports[device] = self._reports.get(device, 0) + 1
@@ -114,6 +121,7 @@ class Actuator:
         except Unsupported as exc:
             return DeviceResult(device, action, value, "failed", str(exc))
         before = self._reports.get(device, 0)
+        self._refused.pop(device, None)
         for m in messages:
             if not self.send(m):
                 away = "Home Assistant" if ep.integration == "hass" else "the broker"
@@ -122,10 +130,15 @@ class Actuator:
             return DeviceResult(device, action, value, "sent")
         if await self._until(
             lambda: (
-                self._reports.get(device, 0) > before
-                and self._done(device, action, value, dev_type)
+                device in self._refused
+                or (
+                    self._reports.get(device, 0) > before
+                    and self._done(device, action, value, dev_type)
+                )
             )
         ):
+            if device in self._refused:
+                return DeviceResult(device, action, value, "failed", self._refused.pop(device))
             return DeviceResult(device, action, value, "executed")
         if self.book.online(device) is False:
             return DeviceResult(device, action, value, "failed", "the device went offline")

@@ -343,7 +343,7 @@ class HomeLive:
     def use_hass(self, url: str, token: str) -> HassSource:
         """Home Assistant's exposed entities join the home (its websocket source); the
         caller runs the returned source as a long-lived task."""
-        self.hass = HassSource(url, token, self._found_hass, self._hass_state)
+        self.hass = HassSource(url, token, self._found_hass, self._hass_state, self._hass_refused)
         self._hass_pending = True
         return self.hass
 
@@ -358,3 +358,8 @@ class HomeLive:
 
     def _hass_state(self, topic: str, payload: bytes) -> None:
         self.book.feed(topic, payload)
+
+    def _hass_refused(self, entity_id: str, reason: str) -> None:
+        for device, ep in self.home.endpoints.items():
+            if ep.integration == "hass" and ep.options.get("entity_id") == entity_id:
+                self.actuator.refused(device, reason)

@@ -58,9 +58,11 @@ class HassSource:
         token: str,
         found: Callable[[str, list[Discovered], list[Area], list[Floor]], None],
         state: Callable[[str, bytes], None],
+        refused: Callable[[str, str], None] = lambda entity_id, reason: None,
     ) -> None:
         self.found = found  # the catalog learns HA's home (source, devices, areas, floors)
         self.state = state  # the state book hears an entity's state (topic, payload)
+        self.refused = refused  # a command HA refused (entity id, its reason)
         self.client = HassClient(url, token, self._on_connect, self._on_event)
         self._states: dict[str, bytes] = {}
         self._reread: asyncio.TimerHandle | None = None
@@ -154,6 +156,8 @@ class HassSource:
             await self.client.command(body)
         except (HassError, OSError, TimeoutError) as exc:
             _LOG.error("Home Assistant refused %s: %s", what, exc)
+            eid = str((body.get("target") or {}).get("entity_id", ""))
+            self.refused(eid, f"Home Assistant refused it: {exc}")
             return
         # The service has run: the entity's state now is its answer. Heard again, it
         # confirms a command that changed nothing ("turn on" a light that is on), for
