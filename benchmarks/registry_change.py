@@ -29,7 +29,7 @@ from daemon.config.home import Device  # noqa: E402
 from daemon.config.settings import Settings, load_settings  # noqa: E402
 from daemon.home.registry import Registry  # noqa: E402
 from daemon.pipeline.engines import build_engine, home_registry  # noqa: E402
-from daemon.understanding.llm import LlamaEngine  # noqa: E402
+from daemon.understanding.llm import LlamaEngine, _common_prefix  # noqa: E402
 from daemon.understanding.prompt import (  # noqa: E402
     DEVICES,
     SYSTEM,
@@ -61,15 +61,6 @@ def changes(s: Settings) -> dict[str, Settings]:
     }
 
 
-def common(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "tests/data/home.toml")
@@ -95,7 +86,7 @@ def main() -> int:
         new_engine.warm()
         new_ms = (time.perf_counter() - t0) * 1000
         print(
-            f"{name:<9} {len(old_new):>7} {len(old_new) - common(old_base, old_new):>7} "
+            f"{name:<9} {len(old_new):>7} {len(old_new) - _common_prefix(old_base, old_new):>7} "
             f"{model.reevaluated:>7} {new_ms:>8.0f} {build_ms:>9.0f}"
         )
     print(f"prefix: {prefix} tokens ({len(old_base)} in the old layout)")

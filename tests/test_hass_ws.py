@@ -5,6 +5,7 @@ without a restart; a wrong token and HA going away and coming back."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -51,6 +52,19 @@ def _config(tmp_path: Path, port: int, url: str, token: str) -> Path:
     return cfg
 
 
+@contextlib.contextmanager
+def _running(broker: Broker, cfg: Path) -> Iterator[tuple[Listener, DaemonProcess]]:
+    """`dialogd run` with `cfg` (templates only), once it says `online`; stopped after."""
+    bus = Listener(broker.port)
+    d = DaemonProcess(cfg, env=RULES_ONLY)
+    try:
+        bus.online(120)
+        yield bus, d
+    finally:
+        bus.close()
+        assert d.stop() == 0
+
+
 def _answer(bus: Listener, text: str, rid: str, timeout: float = 30) -> dict[str, Any]:
     bus.publish("dialogd/test/text", json.dumps({"text": text, "id": rid}))
     return bus.wait_json("dialogd/test/intent", timeout, id=rid)
@@ -71,10 +85,7 @@ def _until(bus: Listener, text: str, device: str, timeout: float = 60) -> dict[s
 def test_an_mqtt_request_switches_a_demo_light_and_questions_read_its_state(
     hass: HassCore, broker: Broker, tmp_path: Path
 ) -> None:
-    bus = Listener(broker.port)
-    d = DaemonProcess(_config(tmp_path, broker.port, hass.url, hass.token), env=RULES_ONLY)
-    try:
-        bus.online(120)
+    with _running(broker, _config(tmp_path, broker.port, hass.url, hass.token)) as (bus, _d):
         before = hass.state("light.bed_light")["state"]
         want, action = ("off", "turn_off") if before == "on" else ("on", "turn_on")
         intent = _answer(bus, f"{action.replace('_', ' ')} the bed light", "h1")
@@ -93,18 +104,12 @@ def test_an_mqtt_request_switches_a_demo_light_and_questions_read_its_state(
         refused = bus.wait_json("dialogd/test/result", 30, id="h4")
         assert refused["result"] == "failed", refused
         assert "Home Assistant refused" in refused["devices"][0]["detail"], refused
-    finally:
-        bus.close()
-        assert d.stop() == 0
 
 
 def test_an_alias_a_new_name_or_a_newly_exposed_entity_is_understood_without_a_restart(
     hass: HassCore, broker: Broker, tmp_path: Path
 ) -> None:
-    bus = Listener(broker.port)
-    d = DaemonProcess(_config(tmp_path, broker.port, hass.url, hass.token), env=RULES_ONLY)
-    try:
-        bus.online(120)
+    with _running(broker, _config(tmp_path, broker.port, hass.url, hass.token)) as (bus, _d):
         assert _answer(bus, "turn on the cooking lamp", "a0")["action"] == "unknown"
         hass.ws(
             None,
@@ -146,51 +151,40 @@ def test_an_alias_a_new_name_or_a_newly_exposed_entity_is_understood_without_a_r
                     break
                 time.sleep(0.5)
             assert intent["action"] == wanted, intent
-    finally:
-        bus.close()
-        assert d.stop() == 0
 
 
 def test_a_wrong_token_is_one_clear_error_and_the_rest_keeps_working(
     hass: HassCore, broker: Broker, tmp_path: Path
 ) -> None:
-    bus = Listener(broker.port)
-    d = DaemonProcess(_config(tmp_path, broker.port, hass.url, "not-a-token"), env=RULES_ONLY)
-    try:
-        bus.online(120)  # after home.startup_wait_s at most: HA is not waited for forever
+    # Online after home.startup_wait_s at most: HA is not waited for forever.
+    cfg = _config(tmp_path, broker.port, hass.url, "not-a-token")
+    with _running(broker, cfg) as (bus, d):
         assert _answer(bus, "turn on the garden fountain", "w1")["device"] == "fountain"
         assert d.output().count("refused the access token") == 1
         assert "not-a-token" not in d.output()
-    finally:
-        bus.close()
-        assert d.stop() == 0
 
 
 def test_home_assistant_going_away_and_coming_back(
     hass: HassCore, broker: Broker, tmp_path: Path
 ) -> None:
-    bus = Listener(broker.port)
-    d = DaemonProcess(_config(tmp_path, broker.port, hass.url, hass.token), env=RULES_ONLY)
     try:
-        bus.online(120)
-        hass.stop()
-        intent = _answer(bus, "turn on the ceiling lights", "g1")
-        assert intent["device"] == "ceiling_lights"
-        assert bus.wait_json("dialogd/test/result", 30, id="g1")["result"] == "failed"
-        hass.start()
-        deadline = time.monotonic() + 120
-        n = 0
-        while True:  # dialogd connects again on its own (backoff up to 60 s)
-            n += 1
-            _answer(bus, "turn on the ceiling lights", f"g2-{n}")
-            result = bus.wait_json("dialogd/test/result", 30, id=f"g2-{n}")
-            if result["result"] == "executed" or time.monotonic() > deadline:
-                break
-            time.sleep(2)
-        assert result["result"] == "executed", result
+        with _running(broker, _config(tmp_path, broker.port, hass.url, hass.token)) as (bus, _d):
+            hass.stop()
+            intent = _answer(bus, "turn on the ceiling lights", "g1")
+            assert intent["device"] == "ceiling_lights"
+            assert bus.wait_json("dialogd/test/result", 30, id="g1")["result"] == "failed"
+            hass.start()
+            deadline = time.monotonic() + 120
+            n = 0
+            while True:  # dialogd connects again on its own (backoff up to 60 s)
+                n += 1
+                _answer(bus, "turn on the ceiling lights", f"g2-{n}")
+                result = bus.wait_json("dialogd/test/result", 30, id=f"g2-{n}")
+                if result["result"] == "executed" or time.monotonic() > deadline:
+                    break
+                time.sleep(2)
+            assert result["result"] == "executed", result
     finally:
-        bus.close()
-        assert d.stop() == 0
         if hass.proc is None:
             hass.start()
 
@@ -205,10 +199,7 @@ def test_home_assistant_adds_dialogd_as_a_wyoming_conversation_agent(
     cfg.write_text(
         cfg.read_text() + f'[wyoming]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n'
     )
-    bus = Listener(broker.port)
-    d = DaemonProcess(cfg, env=RULES_ONLY)
-    try:
-        bus.online(120)
+    with _running(broker, cfg) as (bus, _d):
         entry = hass.add_wyoming(port)  # HA's own config flow
         agent = hass.entities_of(entry, "conversation")[0]
         before = hass.state("light.office_rgbw_lights")["state"]
@@ -223,9 +214,6 @@ def test_home_assistant_adds_dialogd_as_a_wyoming_conversation_agent(
         intent = bus.wait_json("dialogd/test/intent", 30, source="wyoming")
         assert intent["device"] == "office_rgbw_lights", intent
         hass.remove_entry(entry)
-    finally:
-        bus.close()
-        assert d.stop() == 0
 
 
 def test_speech_through_home_assistants_stt_and_tts_entities(
@@ -253,10 +241,7 @@ def test_speech_through_home_assistants_stt_and_tts_entities(
         + 'extra_words = ["꺼", "켜줘"]\n[tts]\noutput = "off"\n'
         + f'[wyoming]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n'
     )
-    bus = Listener(broker.port)
-    d = DaemonProcess(cfg, env=RULES_ONLY)
-    try:
-        bus.online(120)
+    with _running(broker, cfg) as (_bus, _d):
         entry = hass.add_wyoming(port)
         stt = hass.entities_of(entry, "stt")[0]
         tts = hass.entities_of(entry, "tts")[0]
@@ -284,9 +269,6 @@ def test_speech_through_home_assistants_stt_and_tts_entities(
         with wave.open(io.BytesIO(audio), "rb") as w:
             assert w.getnframes() / w.getframerate() > 0.3
         hass.remove_entry(entry)
-    finally:
-        bus.close()
-        assert d.stop() == 0
 
 
 def test_home_assistant_carries_out_the_intent_dialogd_hands_over(
@@ -302,10 +284,7 @@ def test_home_assistant_carries_out_the_intent_dialogd_hands_over(
         + cfg.read_text()
         + f'[wyoming]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\nhand_over = true\n'
     )
-    bus = Listener(broker.port)
-    d = DaemonProcess(cfg, env=RULES_ONLY)
-    try:
-        bus.online(120)
+    with _running(broker, cfg) as (_bus, _d):
         entry = hass.add_wyoming(port)
         entity = "light.living_room_rgbww_lights"
         before = hass.state(entity)["state"]
@@ -318,9 +297,6 @@ def test_home_assistant_carries_out_the_intent_dialogd_hands_over(
         assert answer["response"]["response_type"] == "action_done", answer
         hass.wait_state(entity, want)
         hass.remove_entry(entry)
-    finally:
-        bus.close()
-        assert d.stop() == 0
 
 
 def test_home_assistants_mqtt_integration_sees_dialogd_errors_results_and_offline(
@@ -337,10 +313,7 @@ def test_home_assistants_mqtt_integration_sees_dialogd_errors_results_and_offlin
     assert done["type"] == "create_entry", done
     entry = str(done["result"]["entry_id"])
     cfg = _config(tmp_path, broker.port, hass.url, hass.token)
-    bus = Listener(broker.port)
-    d = DaemonProcess(cfg, env=RULES_ONLY)
-    try:
-        bus.online(120)
+    with _running(broker, cfg) as (bus, _d):
         hass.wait_state("sensor.dialogd_test_status", "online", 60)
         bus.publish("dialogd/test/text", json.dumps({"text": "", "id": "e1"}))
         hass.wait_state("sensor.dialogd_test_last_error", "empty", 30)
@@ -353,8 +326,5 @@ def test_home_assistants_mqtt_integration_sees_dialogd_errors_results_and_offlin
         triggers = hass.ws(None, {"type": "device_automation/trigger/list", "device_id": ours})
         timer = sorted(t["subtype"] for t in triggers if t.get("type") == "timer")
         assert timer == ["cancelled", "finished", "started"], triggers
-    finally:
-        bus.close()
-        assert d.stop() == 0
     hass.wait_state("sensor.dialogd_test_status", "offline", 30)
     hass.remove_entry(entry)

