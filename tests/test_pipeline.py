@@ -387,3 +387,29 @@ def test_every_error_carries_an_id_the_callers_or_a_new_one(tmp_path: Path, payl
         body = json.loads(payload)
         mine = asyncio.run(go(json.dumps({**body, "id": "mine"}).encode()))
         assert isinstance(mine, ErrorReply) and mine.id == "mine", mine
+
+
+def test_a_decision_is_published_with_the_registry_that_made_it(tmp_path: Path) -> None:
+    """A new engine swapped in while a request is being decided (the tv gone from the
+    home) does not turn the old engine's decision into a model_failure."""
+
+    async def go() -> Outcome | None:
+        engine = SlowEngine()
+        d, _ = _dispatcher(engine, tmp_path)
+        tasks = await run_stages(d)
+        pending = asyncio.create_task(d.submit(b'{"text": "turn on the tv", "id": "t"}', "mqtt"))
+        await asyncio.sleep(0.1)  # the templates are deciding, held at the gate
+        settings = load_settings(DATA / "home.toml")
+        without_tv = settings.model_copy(
+            update={"devices": [x for x in settings.devices if x.id != "tv"]}
+        )
+        d.swap_engine(IntentEngine(home_registry(without_tv)))
+        engine.gate.set()
+        out = await pending
+        for t in tasks:
+            t.cancel()
+        d.close()
+        return out
+
+    out = asyncio.run(go())
+    assert isinstance(out, Intent) and (out.action, out.device) == ("turn_on", "tv"), out

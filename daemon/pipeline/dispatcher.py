@@ -37,6 +37,7 @@ from daemon.core.messages import (
 )
 from daemon.core.vocabulary import Source
 from daemon.dialogue.manager import Dialogue, TimerEvent, Turn
+from daemon.home.registry import Registry
 from daemon.pipeline.admission import FairQueue
 from daemon.pipeline.intents import build_intent
 from daemon.pipeline.journal import Journal
@@ -275,9 +276,12 @@ class Dispatcher:
                 self._concluded(req, turn)
                 continue
             self._busy_since["rules"] = time.monotonic()
+            # The engine that decides is the one whose registry publishes the decision,
+            # even if a new one is swapped in meanwhile (a device may be gone from it).
+            engine = self.engine
             try:
                 u = await self.rules_worker.run(
-                    self.engine.understand_fast, req.text, self._area_of(req), self._focus(req)
+                    engine.understand_fast, req.text, self._area_of(req), self._focus(req)
                 )
             except Exception:
                 _LOG.exception("templates failed on request %s; trying the model", req.id)
@@ -287,7 +291,7 @@ class Dispatcher:
             if u is None:
                 self._model.put(req.source, req)
             else:
-                self._decided(req, u)
+                self._decided(req, u, engine.registry)
 
     async def model_task(self) -> None:
         while True:
@@ -295,9 +299,10 @@ class Dispatcher:
             if req.ref not in self._open or self._expired(req):
                 continue
             self._busy_since["model"] = time.monotonic()
+            engine = self.engine
             try:
                 u = await self.model_worker.run(
-                    self.engine.understand_model, req.text, self._area_of(req), self._focus(req)
+                    engine.understand_model, req.text, self._area_of(req), self._focus(req)
                 )
             except Exception as exc:
                 _LOG.exception("model failed on request %s", req.id)
@@ -305,7 +310,7 @@ class Dispatcher:
                 continue
             finally:
                 self._busy_since.pop("model", None)
-            self._decided(req, u)
+            self._decided(req, u, engine.registry)
 
     def _expired(self, req: Request) -> bool:
         age = time.time() - req.wall if req.wall else time.monotonic() - req.received
@@ -333,25 +338,28 @@ class Dispatcher:
     def _focus(self, req: Request) -> frozenset[str]:
         return self.dialogue.focus(req.session) if self.dialogue is not None else frozenset()
 
-    def _decided(self, req: Request, u: Understood) -> None:
+    def _decided(self, req: Request, u: Understood, registry: Registry) -> None:
         if self.dialogue is None:
-            self._concluded(req, Turn(u, req.session))
+            self._concluded(req, Turn(u, req.session), registry)
             return
         try:
             turn = self.dialogue.after(req, u)
         except Exception:  # the conversation is lost, not the answer
             _LOG.exception("request %s: the dialogue failed on it", req.id)
             turn = Turn(u, req.session)
-        self._concluded(req, turn)
+        self._concluded(req, turn, registry)
 
-    def _concluded(self, req: Request, turn: Turn) -> None:
+    def _concluded(self, req: Request, turn: Turn, registry: Registry | None = None) -> None:
+        """`registry`: the deciding engine's (the current one's for dialogue shortcuts)."""
         u = turn.understood
         latency = (time.monotonic() - req.received) * 1000
         area = self._area_of(req)
         for event in turn.timer_events:
             self._timer_event(event)
         try:
-            intent = build_intent(req, turn, self.site, latency, self.engine.registry, area)
+            intent = build_intent(
+                req, turn, self.site, latency, registry or self.engine.registry, area
+            )
         except Exception as exc:  # an answer must still go out, and the stage live on
             _LOG.exception("request %s: the decision cannot be published", req.id)
             self._finish(req, _error(req, "model_failure", f"{type(exc).__name__}: {exc}"))
