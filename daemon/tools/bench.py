@@ -423,6 +423,19 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
     )
     print(f"start-up (model load + cached prompt + templates) {time.monotonic() - t0:.2f} s")
     registry = engine.registry
+    # The plain rows put the whole device list in their prompt, which a big home's
+    # context (sized for dialogd's own prompt) may not hold: give them the room a plain
+    # llama.cpp user would.
+    plain_need = len(model._tok(PLAIN_SYSTEM.format(devices=device_lines(registry)))) + 256
+    if plain_need > model.llm.n_ctx():
+        print(f"the plain rows' prompt needs n_ctx {plain_need}: loading the model with it")
+        model.close()
+        settings = settings.model_copy(
+            update={"llm": settings.llm.model_copy(update={"n_ctx": plain_need})}
+        )
+        engine = build_engine(settings)
+        model = engine.model
+        assert isinstance(model, LlamaEngine)
     counter = _Counter(model.llm)
     rows: list[Row] = []
     plain_json = _plain(model.llm, counter, registry, schema=False)

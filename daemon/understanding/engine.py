@@ -238,8 +238,9 @@ class IntentEngine:
         t0 = time.perf_counter()
         p = self._prepare(text, area, focus)
         lang, norm, focus = p.lang, p.text, p.focus
-        if self._asks_nothing(text, lang):
-            return self._finish(Decision.one(CHAT), text, lang, "rules", t0)
+        if self._asks_nothing(text, lang) or self.policy.refuses_any(norm, lang):
+            # The policy would make chat of whatever the model chose: no need to ask it.
+            return self._finish(Decision.one(CHAT), text, lang, "rules", t0, decided_text=norm)
         norm = self.respeller.respell(norm, lang)
         if self.model is None:
             # Without a model, "not sure" has to be an honest "unknown".

@@ -105,6 +105,14 @@ class Policy:
         return self._valid(self._ranges(d))
 
     @staticmethod
+    def refuses_any(decided: str, lang: Lang) -> bool:
+        """Whether apply() turns any command the model could choose for these (decided)
+        clauses into chat: a negation that is not a question ("don't open the garage
+        door yet"). The model path asks the model nothing then."""
+        m = mood(decided, lang)
+        return m.negated and not m.question
+
+    @staticmethod
     def _grounded(d: Decision, text: str, grounded: frozenset[str]) -> Decision:
         """A request for a device the home lacks is unknown, never a similar device; a
         question about nothing the request names is not about the home (chat)."""
