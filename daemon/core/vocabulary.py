@@ -47,6 +47,17 @@ NON_COMMANDS = (QUERY, CLARIFY, *DEVICELESS)
 # Actions that change something in the home: what the safety policy guards.
 ACTUATING = frozenset(a for actions in TYPES.values() for a in actions)
 
+# Actions that undo each other, both ways.
+_UNDOES = {
+    "turn_on": "turn_off",
+    "open": "close",
+    "lock": "unlock",
+    "mute": "unmute",
+    "pause": "resume",
+    "start": "stop",
+}
+OPPOSITE = {**_UNDOES, **{b: a for a, b in _UNDOES.items()}}
+
 ALL_ACTIONS = frozenset(ACTUATING | set(NON_COMMANDS))
 
 LANGS = {"en", "zh"}

@@ -36,6 +36,7 @@ from daemon.understanding.policy import Policy, mood
 from daemon.understanding.replies import Replies
 from daemon.understanding.sounds import Respeller
 from daemon.understanding.targets import Mentions, Target
+from daemon.understanding.verbs import actions_said
 
 _LOG = logging.getLogger(__name__)
 
@@ -450,6 +451,7 @@ class IntentEngine:
             colors=colors or None,
             named_directly=directly,
             absolute=absolute,
+            actions=actions_said(text),
         )
 
 

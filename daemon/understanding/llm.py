@@ -41,7 +41,16 @@ import llama_cpp
 import numpy as np
 import numpy.typing as npt
 
-from daemon.core.vocabulary import CANCEL, CHAT, COLORS, QUERY, UNKNOWN, Value, value_kind
+from daemon.core.vocabulary import (
+    CANCEL,
+    CHAT,
+    COLORS,
+    OPPOSITE,
+    QUERY,
+    UNKNOWN,
+    Value,
+    value_kind,
+)
 from daemon.home.registry import Command, Decision, Hint, Registry
 from daemon.understanding.lang import marks
 from daemon.understanding.prompt import ChatML, build_prefix
@@ -477,7 +486,7 @@ class LlamaEngine:
         answer: committing token by token favours short, frequent first tokens ("mute"
         over "un"+"mute", "10" over "-"+"10"). "chat:" is always a candidate: a request
         that asks for nothing should be able to win over every command."""
-        heads = self._heads(hint)
+        heads = _said(self._heads(hint), hint)
         if not any(h.free for h in heads):
             heads.append(self._chat_head)
         lines = self._lines(heads, hint, expand=True)
@@ -840,6 +849,21 @@ class LlamaEngine:
 
     def close(self) -> None:
         self.llm.close()
+
+
+def _said(heads: list[_Node], hint: Hint | None) -> list[_Node]:
+    """Without the heads whose opposite action the request's verbs ask for and whose own
+    they do not (Home Assistant's verbs, verbs.py): "unmute the tv" is never scored as
+    "mute tv", nor "shut the blinds" as "open". Verbs narrow nothing else: the nouns
+    around them are too often taken for one action's words."""
+    if hint is None or not hint.actions:
+        return heads
+    said = hint.actions
+    return [
+        h
+        for h in heads
+        if (action := h.line.partition(" ")[0]) in said or OPPOSITE.get(action) not in said
+    ]
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

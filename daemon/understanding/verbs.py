@@ -1,0 +1,66 @@
+"""Which actions a request's verbs ask for, by Home Assistant's own templates.
+
+The verbs come from `daemon/data/verbs.toml`, which `python -m daemon.tools.verbs`
+generates from the `home-assistant-intents` package. Only specific verbs count: a phrase
+the templates use for SPREAD actions or more ("set", "调", "make") narrows nothing.
+The model path uses this to leave out candidate commands whose action the request's verbs
+rule out ("unmute the tv" is never scored as "mute tv").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from daemon.core.data import load
+
+SPREAD = 3
+
+
+@cache
+def _index() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], frozenset[str]]:
+    """Specific phrases -> their actions, for spaced and unspaced languages, and every
+    action that has verbs at all."""
+    data = load("verbs.toml")
+    spaced: dict[str, set[str]] = {}
+    unspaced: dict[str, set[str]] = {}
+    covered: set[str] = set()
+    for lang, actions in data.items():
+        table = unspaced if lang == "zh" else spaced
+        for action, phrases in actions.items():
+            covered.add(action)
+            for phrase in phrases:
+                table.setdefault(phrase, set()).add(action)
+
+    def specific(table: dict[str, set[str]]) -> dict[str, frozenset[str]]:
+        return {p: frozenset(a) for p, a in table.items() if len(a) < SPREAD}
+
+    return specific(spaced), specific(unspaced), frozenset(covered)
+
+
+def covered(action: str) -> bool:
+    """Whether Home Assistant's templates give verbs for `action` (dialogd's own
+    actions, such as change_brightness, have none and are never ruled out)."""
+    return action in _index()[2]
+
+
+def actions_said(text: str) -> frozenset[str] | None:
+    """The actions the specific verbs in `text` ask for; None when it says none. Longest
+    phrases first, and a phrase inside a longer one found does not count: "取消静音"
+    (unmute) is not also "静音" (mute)."""
+    spaced, unspaced, _ = _index()
+    low = text.lower()
+    words = re.findall(r"[a-z0-9']+", low)
+    grams = {" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+    rest = f" {' '.join(words)} "
+    found: set[str] = set()
+    for phrase in sorted(grams & spaced.keys(), key=len, reverse=True):
+        if f" {phrase} " in rest:
+            found |= spaced[phrase]
+            rest = rest.replace(f" {phrase} ", " | ")
+    if re.search(r"[\u4e00-\u9fff]", low):
+        for phrase in sorted((p for p in unspaced if p in low), key=len, reverse=True):
+            if phrase in low:
+                found |= unspaced[phrase]
+                low = low.replace(phrase, "|")
+    return frozenset(found) or None
