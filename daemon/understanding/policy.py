@@ -15,23 +15,14 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
-from functools import cache
 
 from daemon.core.vocabulary import ACTUATING, CHAT, QUERY, UNKNOWN, Lang, number_rule
 from daemon.home.registry import Command, Decision, RangeProblem, Registry
-from daemon.understanding.lang import grammar, lexicon, suspicious
+from daemon.understanding import verbs
+from daemon.understanding.lang import grammar, suspicious
 
 _LOG = logging.getLogger(__name__)
-
-
-@cache
-def _sensitive_verbs() -> dict[str, re.Pattern[str]]:
-    """The words without which the model may not choose a sensitive action: the action's
-    own verb in any language (`sensitive_verbs` in daemon/data/lang)."""
-    en, zh = lexicon("en")["sensitive_verbs"], lexicon("zh")["sensitive_verbs"]
-    return {a: re.compile("|".join([*en.get(a, ()), *zh.get(a, ())])) for a in {*en, *zh}}
 
 
 @dataclass(frozen=True)
@@ -137,11 +128,9 @@ class Policy:
         low = text.lower()
         out = []
         for c in d.commands:
-            if self.registry.is_sensitive(c):
-                verb = _sensitive_verbs().get(c.action)
-                if wary or (verb is not None and not verb.search(low)):
-                    _LOG.warning("model chose %s for %r without saying so; refusing", c, text)
-                    c = Command(UNKNOWN)
+            if self.registry.is_sensitive(c) and (wary or not verbs.says(low, c.action)):
+                _LOG.warning("model chose %s for %r without saying so; refusing", c, text)
+                c = Command(UNKNOWN)
             out.append(c)
         return Decision(tuple(out))
 

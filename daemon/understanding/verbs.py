@@ -64,3 +64,22 @@ def actions_said(text: str) -> frozenset[str] | None:
                 found |= unspaced[phrase]
                 low = low.replace(phrase, "|")
     return frozenset(found) or None
+
+
+@cache
+def _all_phrases(action: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    data = load("verbs.toml")
+    spaced = sorted({p for lang, t in data.items() if lang != "zh" for p in t.get(action, ())})
+    unspaced = tuple(p for lang, t in data.items() if lang == "zh" for p in t.get(action, ()))
+    words = "|".join(re.escape(p) for p in sorted(spaced, key=len, reverse=True)) or "(?!)"
+    return re.compile(rf"(?<![\w'])(?:{words})(?![\w'])"), unspaced
+
+
+def says(text: str, action: str) -> bool:
+    """Whether `text` says one of Home Assistant's verbs for `action`, however many
+    actions share it: the safety policy lets the model choose a sensitive action only
+    then ("unlock", "open", "解锁", and "打开" for a lock, as Home Assistant's Chinese
+    templates have it)."""
+    spaced, unspaced = _all_phrases(action)
+    low = text.lower()
+    return bool(spaced.search(low)) or any(p in low for p in unspaced)
