@@ -186,7 +186,7 @@ class _Glue:
 
 
 def _longest_first(words: set[str]) -> list[str]:
-    return sorted(words, key=len, reverse=True)
+    return sorted(words, key=lambda w: (-len(w), w))
 
 
 def verbs_for(lang: str) -> dict[str, list[str]]:
@@ -226,6 +226,7 @@ def _tidy(found: dict[str, set[str]], spaced: bool) -> dict[str, list[str]]:
         actions_of = Counter(v for verbs in found.values() for v in verbs)
         glue = {v for v, n in actions_of.items() if n >= SPREAD and len(v) == 1}
         found = {a: {v[1:] if v[:1] in glue else v for v in vs} - glue for a, vs in found.items()}
+    found = {a: {v for v in vs if v} for a, vs in found.items()}
     return {action: sorted(verbs) for action, verbs in sorted(found.items()) if verbs}
 
 
