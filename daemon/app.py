@@ -22,11 +22,10 @@ from daemon.channels.mqtt_text import MqttInbox
 from daemon.channels.serial import SerialChannel
 from daemon.channels.speech.setup import Speech, start_speech
 from daemon.channels.wyoming import WyomingServer
-from daemon.config.settings import ConfigError, Settings
+from daemon.config.settings import Settings
 from daemon.core.vocabulary import Source
-from daemon.home.actuator import Result
 from daemon.home.catalog import Home
-from daemon.home.hass.source import read_token
+from daemon.home.hass.source import token_or_config_error
 from daemon.home.live import HomeLive
 from daemon.home.registry import Registry
 from daemon.mqtt.broker import start_broker
@@ -36,7 +35,7 @@ from daemon.ops.notify import Notifier, healthy, watchdog_task
 from daemon.ops.signing import key_for
 from daemon.outputs.bus import HassPresence, HermesBridge
 from daemon.outputs.metrics import Metrics
-from daemon.outputs.mqtt import MqttOutputs, result_json
+from daemon.outputs.mqtt import MqttOutputs
 from daemon.outputs.speech.speaking import SpeechOutputs
 from daemon.outputs.speech.tts import MuteGate, TtsWorker
 from daemon.outputs.status import Status
@@ -138,10 +137,13 @@ class Daemon:
         if s.asr.enabled:
             tasks.extend(await self._start_speech(engine.registry, inbox, speaker))
         if s.homeassistant.url:  # HA's own entities, over its websocket API
-            source = home.use_hass(s.homeassistant.url, self._hass_token())
+            token = token_or_config_error(s.homeassistant.token_file)
+            source = home.use_hass(s.homeassistant.url, token)
             tasks.append(_task(source.run(), "homeassistant"))
         if s.serial.enabled:
-            tasks.append(_task(self._serial(home).run(), "serial"))
+            serial = SerialChannel(s.serial, d.answer_line)
+            home.result_outputs.append(serial.result_output)
+            tasks.append(_task(serial.run(), "serial"))
         await self._wait_for_home(host)
         tasks.extend(await run_stages(d))  # requests taken so far waited; now they are decided
         if s.wyoming.enabled:  # Home Assistant's voice pipeline (channels/wyoming.py)
@@ -199,22 +201,6 @@ class Daemon:
         speaker.mic = speech.mic
         self.speech = speech
         return speech.tasks
-
-    def _serial(self, home: HomeLive) -> SerialChannel:
-        serial = SerialChannel(self.settings.serial, self.dispatcher.answer_line)
-
-        def result(r: Result, reply: str) -> None:
-            if r.request is not None and r.request.source == "serial":
-                serial.result(r.intent.id, result_json(r, reply))
-
-        home.result_outputs.append(result)
-        return serial
-
-    def _hass_token(self) -> str:
-        try:
-            return read_token(self.settings.homeassistant.token_file)
-        except ValueError as exc:
-            raise ConfigError([f"config: {exc}"]) from None
 
     def _answer_mqtt(self, payload: bytes, ack: Ack, via: Via) -> None:
         self._spawn(self.dispatcher.answer(payload, "mqtt", ack, via))

@@ -52,3 +52,9 @@ def test_words_that_say_no_verb_narrow_nothing() -> None:
     heads = [_Node(end=True, line="mute tv"), _Node(end=True, line="unmute tv")]
     for text in ("get the robot hoovering", "the tv please"):
         assert _said(heads, Hint(actions=actions_said(text))) == heads
+
+
+def test_no_phrase_is_empty() -> None:
+    # An empty phrase would be "said" by every request.
+    for lang in ("en", "zh"):
+        assert all(v for verbs in generator.verbs_for(lang).values() for v in verbs)

@@ -23,6 +23,8 @@ from typing import Any
 import serial
 
 from daemon.config.channels import LineEnding, SerialSettings
+from daemon.home.actuator import Result
+from daemon.outputs.mqtt import result_json
 
 _LOG = logging.getLogger(__name__)
 
@@ -329,6 +331,12 @@ class SerialChannel:
             with contextlib.suppress(UnicodeDecodeError):
                 line = line.decode(enc).encode("utf-8")
         return await self.submit(line, truncated)
+
+    def result_output(self, result: Result, reply: str) -> None:
+        """An output of device results (HomeLive.result_outputs): those of requests that
+        came in on this port go back out on it."""
+        if result.request is not None and result.request.source == "serial":
+            self.result(result.intent.id, result_json(result, reply))
 
     def result(self, request_id: str, line: bytes) -> None:
         """A request's result: written after its answer, between replies."""

@@ -3,7 +3,7 @@
 `python -m daemon.tools.verbs` writes `daemon/data/verbs.toml`: for each language and
 dialogd action, the words Home Assistant's templates (the `home-assistant-intents`
 package) put around a target to ask for that action ("turn on", "switch off", "open",
-"unlock", "打开", "解锁"). Nobody types these lists: rerun the script when the package is
+"unlock", and their Chinese). Nobody types these lists: rerun the script when the package is
 upgraded, and a test checks that the file is what the installed package gives.
 
 How a template becomes verbs: every list reference (a device, an area, a number) is a
@@ -221,7 +221,7 @@ def verbs_for(lang: str) -> dict[str, list[str]]:
 
 def _tidy(found: dict[str, set[str]], spaced: bool) -> dict[str, list[str]]:
     """In an unspaced language, a one-character word that Home Assistant's templates put
-    before the verbs of SPREAD actions or more ("将", "给") is glue: "将打开" is "打开"."""
+    before the verbs of SPREAD actions or more (jiang, gei) is glue: jiang-dakai is dakai."""
     if not spaced:
         actions_of = Counter(v for verbs in found.values() for v in verbs)
         glue = {v for v, n in actions_of.items() if n >= SPREAD and len(v) == 1}

@@ -2,7 +2,7 @@
 
 The verbs come from `daemon/data/verbs.toml`, which `python -m daemon.tools.verbs`
 generates from the `home-assistant-intents` package. Only specific verbs count: a phrase
-the templates use for SPREAD actions or more ("set", "调", "make") narrows nothing.
+the templates use for SPREAD actions or more ("set", "make", Chinese tiao) narrows nothing.
 The model path uses this to leave out candidate commands whose action the request's verbs
 rule out ("unmute the tv" is never scored as "mute tv").
 """
@@ -46,8 +46,8 @@ def covered(action: str) -> bool:
 
 def actions_said(text: str) -> frozenset[str] | None:
     """The actions the specific verbs in `text` ask for; None when it says none. Longest
-    phrases first, and a phrase inside a longer one found does not count: "取消静音"
-    (unmute) is not also "静音" (mute)."""
+    phrases first, and a phrase inside a longer one found does not count: Chinese
+    "cancel mute" (unmute) is not also "mute"."""
     spaced, unspaced, _ = _index()
     low = text.lower()
     words = re.findall(r"[a-z0-9']+", low)
@@ -78,7 +78,7 @@ def _all_phrases(action: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
 def says(text: str, action: str) -> bool:
     """Whether `text` says one of Home Assistant's verbs for `action`, however many
     actions share it: the safety policy lets the model choose a sensitive action only
-    then ("unlock", "open", "解锁", and "打开" for a lock, as Home Assistant's Chinese
+    then ("unlock", "open", and Chinese "open" for a lock, as Home Assistant's Chinese
     templates have it)."""
     spaced, unspaced = _all_phrases(action)
     low = text.lower()

@@ -38,6 +38,16 @@ REGISTRY_EVENTS = (
 REREAD_AFTER_S = 1.0  # a rename fires several events: one read for them all
 
 
+def token_or_config_error(path: Path | None) -> str:
+    """read_token() for start-up: a problem is a ConfigError, reported like any other."""
+    from daemon.config.settings import ConfigError
+
+    try:
+        return read_token(path)
+    except ValueError as exc:
+        raise ConfigError([f"config: {exc}"]) from None
+
+
 def read_token(path: Path | None) -> str:
     """The long-lived token, from its file; ValueError with a clear reason."""
     if path is None:
