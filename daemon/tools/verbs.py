@@ -49,6 +49,7 @@ GLUE_KEYS = (
     "everywhere",
     "anything",
     "possessive",
+    "place_nouns",
 )
 PARTICLES = {"on", "off", "up", "down"}
 SPREAD = 5
@@ -162,7 +163,7 @@ class _Glue:
         if any(SLOT in s for s in said):
             return True
         bare = sum(1 for s in said if not self._drop(s.lower(), self.targets).strip())
-        return bare * 2 >= len(said)
+        return bare * 2 > len(said)
 
     def verb(self, sample: str) -> str | None:
         """The verb phrase of one sampled template: the words before its first slot and
@@ -176,7 +177,9 @@ class _Glue:
         for part in (head, tail):
             if self.spaced:
                 part = re.sub(r"[^\w'\s]", " ", part)
-            kept.extend(self._drop(part, self.function).split())
+            # Whole words can go with the kinds too ("switch", "fans"); in an unspaced
+            # language a kind inside a verb would break it (the lock in "unlock").
+            kept.extend(self._drop(part, self.targets if self.spaced else self.function).split())
         if not kept or any(w.isdigit() for w in kept):
             return None
         phrase = (" " if self.spaced else "").join(kept)
@@ -201,11 +204,19 @@ def verbs_for(lang: str) -> dict[str, list[str]]:
     }
     glue = _Glue(lang)
     mapping = actions_by_intent()
+    per_intent: dict[str, set[str]] = {}
+    for (name, _domain), act in mapping.items():
+        per_intent.setdefault(name, set()).add(act)
+    only = {name: next(iter(acts)) for name, acts in per_intent.items() if len(acts) == 1}
     counts: dict[str, Counter[str]] = {}
     for intent, body in data["intents"].items():
         for block in body.get("data", []):
             for domain in _domains(block):
-                action = mapping.get((intent, domain)) or mapping.get((intent, None))
+                action = (
+                    mapping.get((intent, domain))
+                    or mapping.get((intent, None))
+                    or only.get(intent)  # a block that names no domain: HassVacuumStart
+                )
                 if action is None:
                     continue
                 local = rules | {

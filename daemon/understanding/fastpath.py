@@ -13,13 +13,24 @@ import logging
 import re
 from functools import cache
 
-from daemon.core.vocabulary import ACTUATING, CANCEL, DEVICELESS, QUERY, TYPES, UNKNOWN, Lang
+from daemon.core.vocabulary import (
+    ACTUATING,
+    CANCEL,
+    DEVICELESS,
+    OPPOSITE,
+    QUERY,
+    TYPES,
+    UNKNOWN,
+    Lang,
+    value_kind,
+)
 from daemon.home.registry import Command, Decision, Registry
 from daemon.understanding.lang import grammar, lexicon, marks, phrase_pattern, query_kinds
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver
 from daemon.understanding.targets import PLACEHOLDER, TargetFinder
 from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatcher, domain_of
+from daemon.understanding.verbs import actions_said
 
 _LOG = logging.getLogger(__name__)
 
@@ -112,7 +123,11 @@ class FastPath:
                 return about
         m = self.matcher.match(text, lang, area)
         if m is None:
-            return self._canonical(text, lang, area, focus) or self._lacking(text, lang, area)
+            return (
+                self._canonical(text, lang, area, focus)
+                or self._by_verb(text, lang)
+                or self._lacking(text, lang, area)
+            )
         everything = bool(grammar(lang).everything.search(text.lower()))
         command = self.resolver.resolve(m, area, everything, focus).command
         if command.action == QUERY and not mood(text, lang).question:
@@ -178,6 +193,27 @@ class FastPath:
         devices = [self.registry.by_id[d] for d in mentions.devices]
         command = self.resolver.resolve_on(m, devices, True, True).command
         return Command(UNKNOWN) if command.action == UNKNOWN else None
+
+    def _by_verb(self, text: str, lang: Lang) -> Command | None:
+        """One device named by its own name, and a verb Home Assistant's templates use
+        for one action that device has, in whatever order and whatever words around
+        them ("rosie, start cleaning"): that action (verbs.py). Only actions that take
+        no value: a number's meaning needs a template."""
+        mentions = self.targets.mentions(text, lang)
+        if len(mentions.devices) != 1 or mentions.areas or mentions.floors or mentions.every:
+            return None
+        low = text.lower()
+        for start, end in sorted(mentions.spans, reverse=True):
+            low = f"{low[:start]} | {low[end:]}"  # the name's own words are no verb
+        device = self.registry.by_id[mentions.devices[0]]
+        said = actions_said(low) or frozenset()
+        if any(OPPOSITE.get(a) in said for a in said):
+            return None  # "switch on ... floor": the verbs disagree
+        fits = [a for a in said if a in ACTUATING and device.accepts(a) and value_kind(a) == "none"]
+        if len(fits) != 1:
+            return None
+        _LOG.debug("%r: %s by its verb", text, fits[0])
+        return Command(fits[0], (device.id,))
 
     def _canonical(
         self, text: str, lang: Lang, area: str | None, focus: frozenset[str]

@@ -79,6 +79,11 @@ class Policy:
             return self._valid(self._ranges(d))  # a timer's length has a range too
         m = mood(text, lang)
         if decided is not None and decided != text:
+            if m.negated and all(c.action == UNKNOWN for c in d.commands):
+                # "don't start Dusty, the dog is asleep": the negation was understood,
+                # and what is left of the request asks for nothing dialogd knows.
+                _LOG.info("%r: a negation, and nothing else understood: chat", text)
+                return Decision.one(CHAT)
             m = replace(m, negated=mood(decided, lang).negated)
         if m.hypothetical or m.reported:
             # Hearsay, quotes and "what if": nothing to do, even as a question.
