@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from daemon.config.settings import load_settings
-from daemon.core.vocabulary import ACTUATING, CHAT
+from daemon.core.vocabulary import ACTUATING, CHAT, Lang
 from daemon.home.registry import Hint
 from daemon.pipeline.engines import home_registry
 from daemon.tools import verbs as generator
 from daemon.understanding.engine import IntentEngine, Understood
+from daemon.understanding.lang import direction
 from daemon.understanding.llm import _Node, _said
 from daemon.understanding.verbs import actions_said
 
@@ -125,3 +126,47 @@ def test_a_negation_with_nothing_else_understood_is_chat(engine: IntentEngine) -
     # The rest of the request is a reason, not a command: no "I don't know that device".
     u = engine.understand("don't start the roomba, the dog is asleep")
     assert _triples(u) == [(CHAT, ())]
+
+
+# ---------------------------------------------------------------- constructions
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "action", "devices", "value"),
+    [
+        # A possessive on "this room" is the speaker's room, not a room the home lacks.
+        ("this room's lights off", "bedroom", "turn_off", ("bedroom_light",), None),
+        # No verb: a cover's number is its position ("halfway" reads as "to 50%").
+        ("curtains halfway", None, "set_position", ("curtains",), 50),
+        # A clause that names nothing after a negated one is about the negated one's
+        # device: stop washing, stopped.
+        ("洗衣机别洗了，停了吧", None, "stop", ("washing_machine",), None),
+    ],
+)
+def test_constructions_not_sentences(
+    engine: IntentEngine,
+    text: str,
+    area: str | None,
+    action: str,
+    devices: tuple[str, ...],
+    value: int | None,
+) -> None:
+    u = engine.understand(text, area)
+    assert [(c.action, c.devices, c.value) for c in u.decision.commands] == [
+        (action, devices, value)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "sign"),
+    [
+        ("a touch quieter on the speaker", "en", -1),
+        ("make the hallway brighter", "en", 1),
+        ("turn the volume up, no, down", "en", None),  # both: the words do not settle it
+        ("把空调整凉快点", "zh", -1),
+        ("楼下暖和一点", "zh", 1),
+        ("打开大门", "zh", None),
+    ],
+)
+def test_comparatives_give_the_way_a_change_goes(text: str, lang: Lang, sign: int | None) -> None:
+    assert direction(text, lang) == sign

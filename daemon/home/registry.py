@@ -142,6 +142,9 @@ class Hint:
     absolute: bool = False
     # The actions the request's verbs ask for (understanding/verbs.py); None: any.
     actions: frozenset[str] | None = None
+    # Which way a relative change goes by the request's words (+1 "louder", -1
+    # "quieter"); None: not said, or both.
+    sign: int | None = None
 
 
 @dataclass

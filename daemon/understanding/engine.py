@@ -26,6 +26,7 @@ from daemon.understanding.items import expand as expand_items
 from daemon.understanding.lang import (
     color_names,
     detect_lang,
+    direction,
     grammar,
     lexicon,
     normalize,
@@ -86,6 +87,11 @@ class _Prepared:
     text: str  # the clauses to decide, normalised
     focus: frozenset[str]
     replaced: Command | None  # the command a correction replaced
+    # The focus for the templates: also the devices of clauses set aside when a kept
+    # clause names no target. Only a template match may take them up: the model would
+    # put them on any clause whose object the home lacks ("don't turn on the ac, opening
+    # the window will do").
+    fast_focus: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -178,16 +184,16 @@ class IntentEngine:
             return self._finish(Decision.one(CHAT), text, p.lang, "rules", t0)
         if not p.clauses.kept:
             return self._finish(Decision.one(CANCEL), text, p.lang, "rules", t0)
-        decision = self.fast.decide(p.text, p.lang, area, p.focus)
+        decision = self.fast.decide(p.text, p.lang, area, p.fast_focus)
         if decision is None and p.lang == "zh" and _ENGLISH_FRAME.search(text):
             # "add huochai to the pantry": English grammar around a Chinese word.
-            decision = self.fast.decide(normalize(text, "en"), "en", area, p.focus)
+            decision = self.fast.decide(normalize(text, "en"), "en", area, p.fast_focus)
         if decision is None or _unknown(decision):
             # Misheard or mistyped names ("the projecter"; in Chinese "deng", wait,
             # written for its homophone "deng", lamp).
             respelled = self.respeller.respell(p.text, p.lang)
             if respelled != p.text:
-                respelled_decision = self.fast.decide(respelled, p.lang, area, p.focus)
+                respelled_decision = self.fast.decide(respelled, p.lang, area, p.fast_focus)
                 if respelled_decision is not None and (
                     decision is None or not _unknown(respelled_decision)
                 ):
@@ -220,17 +226,30 @@ class IntentEngine:
         # curtains, close them"); a clause that does not point back does not get them.
         extra: set[str] = set()
         aside = [*parts.negated, *parts.before]
-        if aside and any(self.fast.targets.mentions(c, lang).back for c in parts.kept):
+        # For the templates, so is a clause that names no target at all ("xiyiji bie xi le,
+        # ting le ba": the washing machine, stopped).
+        kept = [self.fast.targets.mentions(c, lang) for c in parts.kept]
+        aside_devices: set[str] = set()
+        if aside and any(m.back or not m.said for m in kept):
             for clause in aside:
                 m = self.fast.targets.mentions(clause, lang)
                 if m.said:
-                    extra.update(d.id for d in self.fast.targets.resolve(m, area).devices)
+                    aside_devices.update(d.id for d in self.fast.targets.resolve(m, area).devices)
+        if any(m.back for m in kept):
+            extra = aside_devices
         replaced = None
         if parts.before and parts.kept:
             decided = self.fast.decide(parts.before[-1], lang, area, focus)
             if decided is not None and decided.commands[-1].devices:
                 replaced = decided.commands[-1]
-        return _Prepared(lang, parts, parts.text(lang), focus | frozenset(extra), replaced)
+        return _Prepared(
+            lang,
+            parts,
+            parts.text(lang),
+            focus | frozenset(extra),
+            replaced,
+            fast_focus=focus | frozenset(aside_devices),
+        )
 
     def understand_model(
         self, text: str, area: str | None = None, focus: frozenset[str] = frozenset()
@@ -452,6 +471,7 @@ class IntentEngine:
             named_directly=directly,
             absolute=absolute,
             actions=actions_said(text),
+            sign=direction(low, lang),
         )
 
 

@@ -151,3 +151,20 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
     if not phrase.isascii():
         return re.compile(re.escape(phrase))
     return re.compile(rf"\b{re.escape(phrase)}(?:s|es)?\b")
+
+
+@cache
+def _directions(lang: Lang) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    raw = _raw(lang)
+    spaced = lang != "zh"
+    return alternation(raw["increase"], spaced), alternation(raw["decrease"], spaced)
+
+
+def direction(text: str, lang: Lang) -> int | None:
+    """+1 or -1 when the request's comparatives say one way only ("a touch quieter",
+    "warmer"; `increase` and `decrease` in daemon/data/lang), else None."""
+    up, down = _directions(lang)
+    said_up, said_down = bool(up.search(text)), bool(down.search(text))
+    if said_up == said_down:
+        return None
+    return 1 if said_up else -1

@@ -648,13 +648,17 @@ class LlamaEngine:
         assert rule is not None
         allowed = [v for v in range(rule.lo, rule.hi + 1) if rule.accepts(v)]
         said = set(hint.values) if hint and hint.values else set()
+        sign = hint.sign if hint is not None and rule.lo < 0 else None
         if said and rule.lo < 0:
             said |= {-v for v in said}
+        if not said and hint is not None and rule.default_step:
+            # No amount said: the action's default step, up or down (FORMAT.md).
+            said = {rule.default_step, -rule.default_step}
+        if said and sign is not None:
+            # "a touch quieter": the words say which way, whatever the model prefers.
+            said = {v for v in said if v * sign > 0} or said
         if said:
             return tuple(str(v) for v in sorted(said))
-        if hint is not None and rule.default_step:
-            # No amount said: the action's default step, up or down (FORMAT.md).
-            return (str(rule.default_step), str(-rule.default_step))
         return tuple(str(v) for v in allowed)
 
     def _walk(self, root: _Node, run: _Run, hint: Hint | None = None, first: bool = True) -> _Node:

@@ -168,7 +168,7 @@ class TargetFinder:
             else:
                 rooms.append(r)
         named_else = lang == "en" and any(
-            _modified(low, a, lex["kind_lead"]) for a, _ in kind_spans
+            _modified(low, a, lex["kind_lead"], taken) for a, _ in kind_spans
         )
         placed = devices or areas or floors or vague
         elsewhere = (bool(rooms) or named_else) and kinds is not None and not placed
@@ -276,10 +276,13 @@ class TargetFinder:
         return " ".join("".join(out).split()) if lang == "en" else "".join(out).strip()
 
 
-def _modified(low: str, start: int, lead: re.Pattern[str]) -> bool:
-    """The word right before a kind word names something ("greenhouse lamp")."""
+def _modified(low: str, start: int, lead: re.Pattern[str], taken: list[tuple[int, int]]) -> bool:
+    """The word right before a kind word names something ("greenhouse lamp"), and not
+    something already read ("this room's lights": the speaker's room)."""
     before = re.search(r"([\w']+)\s*$", low[:start])
-    return before is not None and not lead.fullmatch(before.group(1))
+    if before is None or lead.fullmatch(before.group(1)):
+        return False
+    return not any(a <= before.start(1) < b for a, b in taken)
 
 
 def _spread(reg: Registry, devices: list[DeviceInfo]) -> bool:
