@@ -405,3 +405,29 @@ def test_an_unsure_model_asks_back_and_a_yes_does_it(broker: Broker, tmp_path: P
     finally:
         bus.close()
         d.stop()
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "action"),
+    [
+        ("set a timer for 10 minutes", "how long is left", "timer_status"),
+        ("set a timer for 10 minutes", "cancel it", "cancel_timer"),
+        ("set a timer for 10 minutes", "never mind, cancel it", "cancel_timer"),
+        ("设一个五分钟的计时器", "取消它", "cancel_timer"),
+        ("设一个五分钟的计时器", "算了，取消吧", "cancel_timer"),
+    ],
+)
+def test_after_talk_of_a_timer_what_names_nothing_is_about_the_timer(
+    first: str, then: str, action: str
+) -> None:
+    d = dialogue()
+    assert triples(say(d, first)) == {("start_timer", None, 600 if "10" in first else 300)}
+    assert {a for a, _, _ in triples(say(d, then))} == {action}
+
+
+def test_what_names_a_device_after_a_timer_is_about_the_device() -> None:
+    d = dialogue()
+    say(d, "set a timer for 10 minutes")
+    assert triples(say(d, "turn it off, the desk lamp")) == {("turn_off", "desk_lamp", None)}
+    # In another conversation "cancel it" is no timer's.
+    assert triples(say(d, "cancel it", session="other")) == {("cancel", None, None)}

@@ -35,6 +35,7 @@ from daemon.core.vocabulary import (
     QUERY,
     START_TIMER,
     TIMER_STATUS,
+    UNKNOWN,
     Lang,
 )
 from daemon.dialogue.sessions import Pending, Session, Sessions
@@ -85,6 +86,9 @@ class _Words:
     what: dict[str, str]
     and_: str  # between the devices' names of a confirmation
     timer_separator: str
+    timer_back: re.Pattern[str]
+    timer_frames: tuple[str, ...]
+    timer_noun: str
 
 
 @cache
@@ -107,6 +111,9 @@ def words(lang: Lang) -> _Words:
         what=dict(raw["what"]),
         and_=raw["and"],
         timer_separator=raw["timer_separator"],
+        timer_back=alt("timer_back"),
+        timer_frames=tuple(raw["timer_frames"]),
+        timer_noun=raw["timer_noun"],
     )
 
 
@@ -179,6 +186,10 @@ class Dialogue:
                 s.others = tuple(d for d in question.devices if d not in picked)
                 u = self.engine.conclude(Decision((cmd,)), req.text, lang)
                 return self.after(req, u, now)
+        if s.timer_at and now - s.timer_at <= window:
+            about = self._about_timer(req, lang, now)
+            if about is not None:
+                return about
         if s.last is None or now - s.last_at > window:
             return None
         w = words(lang)
@@ -206,6 +217,8 @@ class Dialogue:
             self.sessions.end(key)
             return Turn(u, key)
         timers = [c for c in u.decision.commands if c.action in _TIMER_ACTIONS]
+        if timers:
+            self.sessions.get(key).timer_at = now  # "cancel it" may mean the timer next
         if timers and len(timers) == len(u.decision.commands):
             return self._timer_turn(req, u)
         s = self.sessions.get(key)
@@ -223,6 +236,28 @@ class Dialogue:
         # A timer beside device commands ("turn off the light and set a timer") starts
         # with them, and only once they may go ahead.
         return self._with_timers(req, Turn(u, key), timers)
+
+    def _about_timer(self, req: Request, lang: Lang, now: float) -> Turn | None:
+        """After talk about a timer, a request that names no target of its own and says
+        nothing the templates know alone, read as about the timer: "cancel it", "how long
+        is left" (`timer_back`, `timer_frames` in daemon/data/dialogue.toml)."""
+        text = normalize(req.text, lang).strip()
+        m = self.engine.fast.targets.mentions(text, lang)
+        if m.devices or m.areas or m.floors or m.kinds is not None:
+            return None  # it names a target of its own
+        alone = self.engine.understand_fast(text, req.area)
+        if alone is not None and alone.decision.first.action not in (CHAT, CANCEL, UNKNOWN):
+            return None  # it means something by itself ("turn on the light")
+        w = words(lang)
+        bare = text.rstrip(" " + marks("stop", "exclamation", "question"))
+        tries = [w.timer_back.sub(w.timer_noun, bare, count=1)] if w.timer_back.search(bare) else []
+        tries += [frame.format(text=bare) for frame in w.timer_frames]
+        for framed in tries:
+            u = self.engine.understand_fast(framed, req.area)
+            if u is not None and all(c.action in _TIMER_ACTIONS for c in u.decision.commands):
+                _LOG.debug("%r read as %r, about the timer", req.text, framed)
+                return self.after(req, u, now)
+        return None
 
     def _with_timers(self, req: Request, turn: Turn, timers: list[Command]) -> Turn:
         events: list[TimerEvent] = []

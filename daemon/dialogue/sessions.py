@@ -42,6 +42,7 @@ class Session:
     question_at: float = 0.0
     others: tuple[str, ...] = ()  # candidates not chosen: "the other one"
     pending: Pending | None = None
+    timer_at: float = 0.0  # when the conversation last talked about a timer
 
 
 class Sessions:
