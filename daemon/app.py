@@ -82,7 +82,7 @@ class Daemon:
         self.link = link = MqttLink(s.mqtt, self.topics, host, s.mqtt.port,
                                     outbox=Outbox(s.state_dir / "outbox.jsonl"),
                                     credentials=credentials,
-                                    on_connection=self.metrics.broker_connected)  # fmt: skip
+                                    on_connection=self._broker_connected)  # fmt: skip
         r = s.request
         journal = Journal(
             s.state_dir / "journal.jsonl", r.dedupe_window, window_s=r.dedupe_window_s
@@ -216,6 +216,16 @@ class Daemon:
     def _request_stop(self, sig: signal.Signals) -> None:
         _LOG.info("%s received: finishing requests in flight, then stopping", sig.name)
         self.stop_event.set()
+
+    def _broker_connected(self, up: bool) -> None:
+        """`systemctl status dialogd` says whether the broker is there."""
+        self.metrics.broker_connected(up)
+        if not up:
+            self.notifier.status(
+                f"MQTT broker {self.link.host}:{self.link.port} lost; reconnecting"
+            )
+        elif self.status.serving:
+            self.notifier.status(f"serving on {self.topics.text}")
 
     async def _publish_partial(self, text: str) -> None:
         self.link.publish(self.topics.asr_partial, text.encode("utf-8"), qos=0)

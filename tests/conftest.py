@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,19 @@ DIALOGD = [sys.executable, "-m", "daemon.cli"]
 # One KV cache for the whole session: the first daemon evaluates the prompt, the rest
 # restore it.
 STATE_DIR = Path(tempfile.gettempdir()) / "dialogd-test-state"
+
+
+def wait_port(port: int, timeout: float = 60, host: str = "127.0.0.1") -> None:
+    """Wait until something accepts TCP connections on `port`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s") from None
+            time.sleep(0.1)
 
 
 def free_port() -> int:
@@ -214,16 +228,61 @@ def need_model() -> None:
 
 
 class DaemonProcess:
+    """`dialogd run` in a child process, with its own systemd notify socket: tests wait on
+    what it tells systemd (READY=1, STATUS=...), not on its log."""
+
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.log = config.with_suffix(".log")
         self._log_f = self.log.open("wb")
+        self._notify_dir = tempfile.mkdtemp(prefix="dn-")  # AF_UNIX paths are short
+        self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._notify.bind(f"{self._notify_dir}/n")
+        self._notify.settimeout(0.2)
+        self.notes: list[str] = []  # every assignment received, in order
+        self._notes_cv = threading.Condition()
+        self._reading = True
+        self._reader = threading.Thread(target=self._read_notes, daemon=True)
+        self._reader.start()
         self.proc = subprocess.Popen(
             [*DIALOGD, "run", "--config", str(config)],
             cwd=ROOT,
             stdout=self._log_f,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **(env or {}), "NOTIFY_SOCKET": f"{self._notify_dir}/n"},
         )
+
+    def _read_notes(self) -> None:
+        while self._reading:
+            try:
+                data = self._notify.recv(4096)
+            except (TimeoutError, OSError):
+                continue
+            with self._notes_cv:
+                self.notes.extend(data.decode(errors="replace").splitlines())
+                self._notes_cv.notify_all()
+
+    def wait_note(self, pred: Callable[[str], bool], timeout: float = 60, after: int = 0) -> int:
+        """Wait until dialogd tells systemd something `pred` accepts (an assignment such
+        as "READY=1" or "STATUS=..."), among the notes from index `after`; its index."""
+        deadline = time.monotonic() + timeout
+        with self._notes_cv:
+            while True:
+                for i in range(after, len(self.notes)):
+                    if pred(self.notes[i]):
+                        return i
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"dialogd exited {self.proc.returncode}:\n{self.output()}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no such note within {timeout}s: {self.notes}")
+                self._notes_cv.wait(min(left, 0.5))
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        self.wait_note(lambda n: n == "READY=1", timeout)
+
+    def wait_status(self, text: str, timeout: float = 60, after: int = 0) -> int:
+        """Wait for a STATUS= note containing `text`; its index."""
+        return self.wait_note(lambda n: n.startswith("STATUS=") and text in n, timeout, after)
 
     def wait_log(self, needle: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -250,4 +309,8 @@ class DaemonProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log_f.close()
+        self._reading = False
+        self._reader.join(2)
+        self._notify.close()
+        shutil.rmtree(self._notify_dir, ignore_errors=True)
         return self.proc.returncode

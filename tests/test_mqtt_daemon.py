@@ -97,7 +97,7 @@ def test_broker_outage_reconnects_and_resubscribes(
     d, bus = daemon
     bus.close()
     broker.stop()
-    d.wait_log("MQTT connection", timeout=15)
+    d.wait_status("MQTT broker", timeout=15)  # systemd's status: lost; reconnecting
     time.sleep(1.5)
     broker.start()
     bus2 = Listener(broker.port)
@@ -123,7 +123,7 @@ def test_private_broker_when_none_configured(tmp_path: Path) -> None:
     port = free_port()
     d = DaemonProcess(write_config(tmp_path / "config.toml", port=None, private_port=port))
     try:
-        d.wait_log("ready in", 90)
+        d.wait_ready(90)
         with pytest.raises((TimeoutError, queue.Empty, ConnectionError, OSError)):
             Listener(port).close()  # anonymous: refused
         login = private_broker_login(tmp_path / ".state")
@@ -143,8 +143,8 @@ def test_private_broker_when_none_configured(tmp_path: Path) -> None:
         ]
         assert len(mosquitto) == 1
         os.kill(mosquitto[0], signal.SIGKILL)
-        d.wait_log("restarting it", 10)
-        d.wait_log("MQTT connected", 10)
+        lost = d.wait_status("lost; reconnecting", 10)
+        d.wait_status("serving on", 15, after=lost)
         deadline = time.monotonic() + 20
         while True:
             try:

@@ -79,7 +79,8 @@ def test_broker_outage_every_request_answered_once(kept_broker: Broker, tmp_path
         # listener: what matters is that none is answered twice and the rest arrive.
         assert all(got[i] == 1 for i in ids[20:]), got
         assert all(got[i] <= 1 for i in ids), got
-        d.wait_log("MQTT connected", 10)
+        lost = d.wait_status("lost; reconnecting", 10)
+        d.wait_status("serving on", 10, after=lost)
     finally:
         bus.close()
         assert d.stop() == 0

@@ -29,7 +29,15 @@ from wyoming.tts import Synthesize
 from daemon.channels.ha_intents import HaIntent, to_ha_intent
 from daemon.config.settings import load_settings
 from daemon.home.registry import Command, Decision, Registry
-from tests.conftest import ROOT, Broker, DaemonProcess, Listener, free_port, write_config
+from tests.conftest import (
+    ROOT,
+    Broker,
+    DaemonProcess,
+    Listener,
+    free_port,
+    wait_port,
+    write_config,
+)
 from tests.test_voice_daemon import KOREAN_HOME, _vosk_model
 
 RULES_ONLY = {"DIALOGD_LLM__ENABLED": "false"}  # the templates decide all of these
@@ -53,7 +61,7 @@ def _start(tmp: Path, extra: str, devices: str | None = None) -> tuple[Broker, S
     bus = Listener(broker.port)
     d = DaemonProcess(cfg, env=RULES_ONLY)
     bus.online(90)
-    d.wait_log("wyoming: serving", 60)
+    wait_port(port, 60)
     return broker, Served(port, bus, d)
 
 
