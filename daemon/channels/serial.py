@@ -16,7 +16,6 @@ import termios
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -25,6 +24,7 @@ import serial
 from daemon.config.channels import LineEnding, SerialSettings
 from daemon.home.actuator import Result
 from daemon.outputs.mqtt import result_json
+from daemon.pipeline.workers import ThreadWorker
 
 _LOG = logging.getLogger(__name__)
 
@@ -211,13 +211,13 @@ async def serial_task(
     link = SerialLink.from_settings(settings)
     # Every port operation runs on this one thread, in turn: reads never block the event
     # loop, a reply cannot interleave with another, and close never races a read.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serial")
+    pool = ThreadWorker("serial")
     ever_open = False
     down = False  # the loss has been logged; stay quiet until the port is back
     try:
         while True:
             try:
-                await loop.run_in_executor(pool, link.open)
+                await pool.run(link.open)
                 if down and ever_open:
                     _LOG.info("serial port %s is back", settings.port)
                 else:
@@ -239,18 +239,18 @@ async def serial_task(
                 if not down:
                     _LOG.exception("serial port %s: unexpected error; retrying", settings.port)
                     down = True
-            await loop.run_in_executor(pool, link.close)
+            await pool.run(link.close)
             await asyncio.sleep(settings.reconnect_s)
     finally:
         # Not awaited: a cancelled task should end now. The worker finishes its current read
         # (at most about poll_s), closes the port and exits.
         pool.submit(link.close)
-        pool.shutdown(wait=False)
+        pool.close(wait=False, cancel_pending=False)
 
 
 async def _serve(
     loop: asyncio.AbstractEventLoop,
-    pool: ThreadPoolExecutor,
+    pool: ThreadWorker,
     link: SerialLink,
     port: str,
     handler: Handler,
@@ -286,7 +286,7 @@ def _one_line(data: bytes) -> bytes:
 
 async def _answer_lines(
     loop: asyncio.AbstractEventLoop,
-    pool: ThreadPoolExecutor,
+    pool: ThreadWorker,
     link: SerialLink,
     port: str,
     handler: Handler,
@@ -294,7 +294,7 @@ async def _answer_lines(
     # One line at a time: the peer is expected to wait for each reply, and anything it sends
     # meanwhile waits in the kernel's tty buffer.
     while True:
-        got = await loop.run_in_executor(pool, link.read_line)
+        got = await pool.run(link.read_line)
         if got is None:
             continue
         line, truncated = got
@@ -311,7 +311,7 @@ async def _answer_lines(
         if b"\n" in reply or b"\r" in reply:
             _LOG.error("serial port %s: handler reply contains a line break; flattened", port)
             reply = reply.replace(b"\r", b" ").replace(b"\n", b" ")
-        await loop.run_in_executor(pool, link.write_line, reply)
+        await pool.run(link.write_line, reply)
 
 
 class SerialChannel:

@@ -27,6 +27,7 @@ their engines share the loaded model.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import queue
@@ -37,6 +38,7 @@ from typing import Any, Protocol
 
 from daemon.channels.speech.asr import SAMPLE_RATE, AsrEngine
 from daemon.channels.speech.audio_sources import AudioSource, Muter, StreamResampler
+from daemon.pipeline.workers import ThreadWorker
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,9 @@ class VoiceChannel:
 
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: asyncio.Queue[tuple[str, Any]] | None = None
-        self._worker: threading.Thread | None = None
+        # The recognizer's loop, on its own worker thread (pipeline/workers.py).
+        self._worker: ThreadWorker | None = None
+        self._work_done: concurrent.futures.Future[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._closed = False
         self._readers: dict[threading.Event, AudioSource] = {}
@@ -107,10 +111,8 @@ class VoiceChannel:
         self._loop = asyncio.get_running_loop()
         self._events = asyncio.Queue()
         ready: asyncio.Future[None] = self._loop.create_future()
-        self._worker = threading.Thread(
-            target=self._work, args=(ready,), name=f"dialogd-asr-{self.name}", daemon=True
-        )
-        self._worker.start()
+        self._worker = ThreadWorker(f"dialogd-asr-{self.name}")
+        self._work_done = self._worker.submit(self._work, ready)
         try:
             await ready
         except BaseException:
@@ -131,7 +133,13 @@ class VoiceChannel:
             self._jobs.put(("stop", None))
             with self._backlog_cv:
                 self._backlog_cv.notify_all()
-            await asyncio.to_thread(worker.join, 10.0)
+            done, self._work_done = self._work_done, None
+            if done is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(done)), 10.0)
+                    worker.close()
+                except TimeoutError:
+                    log.error("%s: the recognizer did not stop within 10 s", self.name)
             # Nobody will process what is still queued: release flush() waiters.
             while True:
                 try:
@@ -208,15 +216,10 @@ class VoiceChannel:
         while not self._closed:
             stop = threading.Event()
             done: asyncio.Future[BaseException | None] = loop.create_future()
-            reader = threading.Thread(
-                target=self._pump,
-                args=(source, stop, done),
-                name=f"dialogd-mic-{self.name}",
-                daemon=True,
-            )
+            reader = ThreadWorker(f"dialogd-mic-{self.name}")
             self._readers[stop] = source
             started = time.monotonic()
-            reader.start()
+            reader.submit(self._pump, source, stop, done)
             try:
                 err = await done
             except asyncio.CancelledError:
@@ -227,6 +230,7 @@ class VoiceChannel:
                 raise
             finally:
                 self._readers.pop(stop, None)
+                reader.close(wait=False)  # its thread ends with the read it is in
             if self._closed:
                 return
             if err is None:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from daemon.config.channels import TtsSettings
 from daemon.outputs.speech.tts_engine import Speaker, TtsError, wav_duration_s
+from daemon.pipeline.workers import ThreadWorker
 
 log = logging.getLogger(__name__)
 
@@ -124,28 +125,28 @@ class TtsWorker:
         self._on_audio = on_audio
         self._factory = speaker_factory or (lambda: Speaker(settings))
         self._queue: queue.SimpleQueue[_Request | None] | None = None
-        self._thread: threading.Thread | None = None
+        # The speaker's loop, on its own worker thread (pipeline/workers.py).
+        self._worker: ThreadWorker | None = None
+        self._main_done: concurrent.futures.Future[None] | None = None
         self._warned_no_sink = False
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._main_done is not None and not self._main_done.done()
 
     def start(self) -> None:
         if not self.settings.enabled or self.running:
             return
         self._queue = queue.SimpleQueue()
-        self._thread = threading.Thread(
-            target=self._main, args=(self._queue,), name="tts", daemon=True
-        )
-        self._thread.start()
+        self._worker = ThreadWorker("tts")
+        self._main_done = self._worker.submit(self._main, self._queue)
 
     async def stop(self, timeout_s: float = 20.0) -> None:
-        """Drop what is still queued, let the current utterance end, join the thread."""
-        thread, q = self._thread, self._queue
-        if thread is None or q is None:
+        """Drop what is still queued, let the current utterance end, stop the worker."""
+        done, worker, q = self._main_done, self._worker, self._queue
+        if done is None or worker is None or q is None:
             return
-        self._thread = None
+        self._main_done = self._worker = None
         while True:
             try:
                 req = q.get_nowait()
@@ -154,9 +155,12 @@ class TtsWorker:
             if req is not None:
                 req.future.cancel()
         q.put(None)
-        await asyncio.to_thread(thread.join, timeout_s)
-        if thread.is_alive():
-            log.error("tts: thread did not stop within %.0f s", timeout_s)
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(done)), timeout_s)
+        except TimeoutError:
+            log.error("tts: the speaker did not stop within %.0f s", timeout_s)
+            return  # its thread is left to end with the process
+        worker.close()
 
     async def run(self) -> None:
         """Long-lived task form: starts the worker, stops it when cancelled."""
