@@ -144,7 +144,7 @@ class Daemon:
             serial = SerialChannel(s.serial, d.answer_line)
             home.result_outputs.append(serial.result_output)
             tasks.append(_task(serial.run(), "serial"))
-        await self._wait_for_home(host)
+        await home.known_at_start(link.connected, self.notifier.status, s.home.startup_wait_s)
         tasks.extend(await run_stages(d))  # requests taken so far waited; now they are decided
         if s.wyoming.enabled:  # Home Assistant's voice pipeline (channels/wyoming.py)
             tasks.append(_task(WyomingServer(s, d, tts, home.reaches).run(), "wyoming"))
@@ -176,18 +176,6 @@ class Daemon:
         self.swap.close()
         self.metrics.stop()
         _LOG.info("dialogd stopped")
-
-    async def _wait_for_home(self, host: str) -> None:
-        """Start with the home complete: the discovery configs the broker kept are applied
-        before anything is decided (at most home.startup_wait_s)."""
-        try:
-            await asyncio.wait_for(self.link.connected.wait(), 10)
-        except TimeoutError:
-            port = self.settings.mqtt.port
-            _LOG.warning("MQTT broker %s:%d not reachable yet; serving once it is", host, port)
-            return
-        self.notifier.status("reading the home from the broker")
-        await self.home.settle_and_log(self.settings.home.startup_wait_s)
 
     async def _start_speech(
         self, registry: Registry, inbox: MqttInbox, speaker: SpeechOutputs

@@ -131,6 +131,20 @@ class HomeLive:
             await asyncio.sleep(0.02)
         return False
 
+    async def known_at_start(
+        self, connected: asyncio.Event, status: Callable[[str], object], bound_s: float
+    ) -> None:
+        """Start with the home complete: the discovery configs the broker kept are applied
+        before anything is decided (at most `bound_s`). Without a broker within 10 s,
+        dialogd serves what its config knows and takes the rest as it comes."""
+        try:
+            await asyncio.wait_for(connected.wait(), 10)
+        except TimeoutError:
+            _LOG.warning("MQTT broker not reachable yet; serving once it is")
+            return
+        status("reading the home from the broker")
+        await self.settle_and_log(bound_s)
+
     async def settle_and_log(self, bound_s: float) -> None:
         """`settle`, and the log line saying what the home is (or that discovery was
         still changing when the bound ran out)."""

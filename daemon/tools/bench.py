@@ -306,13 +306,16 @@ def _compound(
 # ------------------------------------------------------------------- start-up
 
 
-def _dialogue_row(settings: Settings, engine: IntentEngine, items: list[Item]) -> dict[str, Any]:
-    """Conversations played through a session, as `dialogd eval` does: the set's own and
-    tests/data/conversations.jsonl (a regression set written with the dialogue)."""
+def _dialogue_row(
+    settings: Settings, engine: IntentEngine, items: list[Item], reference: bool
+) -> dict[str, Any]:
+    """Conversations played through a session, as `dialogd eval` does: the set's own and,
+    for the reference home's dev set, tests/data/conversations.jsonl (a regression set
+    written with the dialogue, about that home)."""
     from daemon.pipeline.engines import build_dialogue
 
     more = DEFAULT_SET.parent / "conversations.jsonl"
-    if more.is_file():
+    if reference and more.is_file():
         items = items + load_set(more)
     dialogue = build_dialogue(settings, engine, persist=False)
     times: list[float] = []
@@ -476,7 +479,10 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
             row.add(u.decision, turn, registry, ms, u.evaluated_tokens, u.sampled_tokens)
         rows.append(row)
     model.chat_replies = settings.llm.chat_replies
-    talk = _dialogue_row(settings, engine, [it for it in items if it.conversation])
+    convs = [it for it in items if it.conversation]
+    talk = _dialogue_row(
+        settings, engine, convs, reference=path is None or path.resolve() == DEFAULT_SET.resolve()
+    )
 
     n = len(turns)
     print()
