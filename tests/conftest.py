@@ -248,7 +248,8 @@ class DaemonProcess:
             cwd=ROOT,
             stdout=self._log_f,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {}), "NOTIFY_SOCKET": f"{self._notify_dir}/n"},
+            # A test that reads the notify socket itself passes its own.
+            env={**os.environ, "NOTIFY_SOCKET": f"{self._notify_dir}/n", **(env or {})},
         )
 
     def _read_notes(self) -> None:

@@ -202,6 +202,8 @@ class FastPath:
         mentions = self.targets.mentions(text, lang)
         if len(mentions.devices) != 1 or mentions.areas or mentions.floors or mentions.every:
             return None
+        if re.search(r"\d", text):
+            return None  # "crank the thermostat up to 50": a number is a value to place
         low = text.lower()
         for start, end in sorted(mentions.spans, reverse=True):
             low = f"{low[:start]} | {low[end:]}"  # the name's own words are no verb

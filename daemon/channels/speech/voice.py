@@ -117,6 +117,9 @@ class VoiceChannel:
             await ready
         except BaseException:
             self._closed = True
+            # The loop ended with the engine's failure: its thread goes too.
+            worker, self._worker, self._work_done = self._worker, None, None
+            worker.close(wait=False)
             raise
         self._dispatcher = asyncio.create_task(self._dispatch(), name=f"asr-{self.name}-events")
 
