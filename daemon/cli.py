@@ -288,9 +288,10 @@ def _ask(settings: Settings, text: str, area: str | None) -> int:
     from dataclasses import replace
 
     from daemon.pipeline.engines import build_dialogue
+    from daemon.pipeline.turns import play
 
     dialogue = build_dialogue(settings, engine, persist=False)
-    turn = dialogue.play(replace(req, session="cli"), where)
+    turn = play(dialogue, replace(req, session="cli"), where)
     ms = turn.understood.ms
     intent = build_intent(req, turn, settings.site_id, ms, engine.registry, where)
     print(intent.model_dump_json(indent=2))

@@ -22,6 +22,7 @@ from daemon.core.vocabulary import ACTUATING, Source
 from daemon.dialogue.manager import Dialogue, Turn
 from daemon.dialogue.timers import TimerBook
 from daemon.pipeline.engines import build_engine, home_registry
+from daemon.pipeline.turns import play
 from daemon.tools.evaluate import evaluate, load_set
 from daemon.understanding.engine import IntentEngine
 from tests.conftest import Broker, DaemonProcess, Listener, need_model, write_config
@@ -37,7 +38,7 @@ def dialogue(**cfg: object) -> Dialogue:
 
 
 def say(d: Dialogue, text: str, session: str = "s", source: Source = "mqtt") -> Turn:
-    return d.play(Request(text=text, source=source, id="r", session=session))
+    return play(d, Request(text=text, source=source, id="r", session=session))
 
 
 def triples(turn: Turn) -> set[tuple[str, str | None, object]]:

@@ -144,15 +144,6 @@ class Dialogue:
 
     # ------------------------------------------------------------------ turns
 
-    def play(self, req: Request, area: str | None = None) -> Turn:
-        """A whole turn, blocking (`dialogd ask`, `eval`, `bench`). The daemon runs the
-        same steps, with the engine's two stages on their own threads."""
-        turn = self.shortcut(req)
-        if turn is None:
-            u = self.engine.understand(req.text, req.area or area, self.focus(req.session))
-            turn = self.after(req, u)
-        return turn
-
     def focus(self, key: str, now: float | None = None) -> frozenset[str]:
         """The devices the conversation is about, within the follow-up window."""
         s = self.sessions.peek(key)

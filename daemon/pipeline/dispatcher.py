@@ -38,6 +38,7 @@ from daemon.core.messages import (
 from daemon.core.vocabulary import Source
 from daemon.dialogue.manager import Dialogue, TimerEvent, Turn
 from daemon.home.registry import Registry
+from daemon.pipeline import turns
 from daemon.pipeline.admission import FairQueue
 from daemon.pipeline.intents import build_intent
 from daemon.pipeline.journal import Journal
@@ -281,7 +282,7 @@ class Dispatcher:
             engine = self.engine
             try:
                 u = await self.rules_worker.run(
-                    engine.understand_fast, req.text, self._area_of(req), self._focus(req)
+                    turns.by_rules, engine, req, self._area_of(req), self._focus(req)
                 )
             except Exception:
                 _LOG.exception("templates failed on request %s; trying the model", req.id)
@@ -302,7 +303,7 @@ class Dispatcher:
             engine = self.engine
             try:
                 u = await self.model_worker.run(
-                    engine.understand_model, req.text, self._area_of(req), self._focus(req)
+                    turns.by_model, engine, req, self._area_of(req), self._focus(req)
                 )
             except Exception as exc:
                 _LOG.exception("model failed on request %s", req.id)
@@ -330,20 +331,17 @@ class Dispatcher:
         if self.dialogue is None:
             return None
         try:
-            return self.dialogue.shortcut(req)
+            return turns.by_conversation(self.dialogue, req)
         except Exception:  # the stage must live on: the engine answers it afresh
             _LOG.exception("request %s: the dialogue failed on it", req.id)
             return None
 
     def _focus(self, req: Request) -> frozenset[str]:
-        return self.dialogue.focus(req.session) if self.dialogue is not None else frozenset()
+        return turns.focus(self.dialogue, req)
 
     def _decided(self, req: Request, u: Understood, registry: Registry) -> None:
-        if self.dialogue is None:
-            self._concluded(req, Turn(u, req.session), registry)
-            return
         try:
-            turn = self.dialogue.after(req, u)
+            turn = turns.conclude(self.dialogue, req, u)
         except Exception:  # the conversation is lost, not the answer
             _LOG.exception("request %s: the dialogue failed on it", req.id)
             turn = Turn(u, req.session)

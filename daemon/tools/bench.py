@@ -313,6 +313,7 @@ def _dialogue_row(
     for the reference home's dev set, tests/data/conversations.jsonl (a regression set
     written with the dialogue, about that home)."""
     from daemon.pipeline.engines import build_dialogue
+    from daemon.pipeline.turns import play
 
     more = DEFAULT_SET.parent / "conversations.jsonl"
     if reference and more.is_file():
@@ -325,7 +326,7 @@ def _dialogue_row(
         for turn in it.turns:
             req = Request(text=turn.text, source="cli", id=f"bench-{i}", session=f"bench-{i}")
             t = time.perf_counter()
-            played = dialogue.play(req, turn.area)
+            played = play(dialogue, req, turn.area)
             times.append((time.perf_counter() - t) * 1000)
             hit = played.understood.decision.triples() == expected_triples(turn.expect)
             turns_exact += hit

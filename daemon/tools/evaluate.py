@@ -45,6 +45,7 @@ from daemon.dialogue.timers import TimerBook
 from daemon.home.registry import Command, Decision
 from daemon.outputs.metrics import percentile
 from daemon.pipeline.intents import build_intent
+from daemon.pipeline.turns import play
 from daemon.understanding.engine import IntentEngine, Model
 
 # A turn is Chinese when it has a CJK ideograph (mixed lines count as Chinese).
@@ -289,7 +290,7 @@ def _play_turn(
 ) -> tuple[Played, dict[str, Any]]:
     t0 = time.perf_counter()
     req = Request(text=turn.text, source="cli", id=f"eval-{i}", session=f"eval-{i}")
-    played = dialogue.play(req, turn.area)
+    played = play(dialogue, req, turn.area)
     u = played.understood
     ms = (time.perf_counter() - t0) * 1000
     hit = u.decision.triples() == expected_triples(turn.expect)

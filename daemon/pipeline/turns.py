@@ -1,0 +1,53 @@
+"""One turn, step by step: the same steps for every caller.
+
+A turn is:
+1. the conversation alone (a yes, an answer to "which one?", "... too": `by_conversation`);
+2. else the templates (`by_rules`), else the model (`by_model`);
+3. then the conversation's view of the decision (confirmations, timers, what "it" means
+   next: `conclude`).
+
+`play` runs the steps in order on the calling thread (`dialogd ask`, `eval`, `bench`).
+The dispatcher runs the same steps as stages, the engine's on their own worker threads
+(pipeline/dispatcher.py). There is no third way through a turn.
+"""
+
+from __future__ import annotations
+
+from daemon.core.messages import Request
+from daemon.dialogue.manager import Dialogue, Turn
+from daemon.understanding.engine import IntentEngine, Understood
+
+
+def focus(dialogue: Dialogue | None, req: Request) -> frozenset[str]:
+    """The devices the request's conversation is about ("it", "them")."""
+    return dialogue.focus(req.session) if dialogue is not None else frozenset()
+
+
+def by_conversation(dialogue: Dialogue | None, req: Request) -> Turn | None:
+    return dialogue.shortcut(req) if dialogue is not None else None
+
+
+def by_rules(
+    engine: IntentEngine, req: Request, area: str | None, about: frozenset[str]
+) -> Understood | None:
+    return engine.understand_fast(req.text, area, about)
+
+
+def by_model(
+    engine: IntentEngine, req: Request, area: str | None, about: frozenset[str]
+) -> Understood:
+    return engine.understand_model(req.text, area, about)
+
+
+def conclude(dialogue: Dialogue | None, req: Request, u: Understood) -> Turn:
+    return dialogue.after(req, u) if dialogue is not None else Turn(u, req.session)
+
+
+def play(dialogue: Dialogue, req: Request, area: str | None = None) -> Turn:
+    """A whole turn, blocking: the steps above in order."""
+    turn = by_conversation(dialogue, req)
+    if turn is not None:
+        return turn
+    where, about = req.area or area, focus(dialogue, req)
+    u = by_rules(dialogue.engine, req, where, about) or by_model(dialogue.engine, req, where, about)
+    return conclude(dialogue, req, u)
