@@ -141,7 +141,7 @@ class Daemon:
             source = home.use_hass(s.homeassistant.url, token)
             tasks.append(_task(source.run(), "homeassistant"))
         if s.serial.enabled:
-            serial = SerialChannel(s.serial, d.answer_line)
+            serial = SerialChannel(s.serial, d.answer_line, self._serial_state)
             home.result_outputs.append(serial.result_output)
             tasks.append(_task(serial.run(), "serial"))
         await home.known_at_start(link.connected, self.notifier.status, s.home.startup_wait_s)
@@ -204,6 +204,11 @@ class Daemon:
     def _request_stop(self, sig: signal.Signals) -> None:
         _LOG.info("%s received: finishing requests in flight, then stopping", sig.name)
         self.stop_event.set()
+
+    def _serial_state(self, up: bool) -> None:
+        """The ESP32's port in status/detail: a hub sees when it is unplugged."""
+        self.status.serial_connected = up
+        self.status.publish()
 
     def _broker_connected(self, up: bool) -> None:
         """`systemctl status dialogd` says whether the broker is there."""

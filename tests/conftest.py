@@ -285,16 +285,6 @@ class DaemonProcess:
         """Wait for a STATUS= note containing `text`; its index."""
         return self.wait_note(lambda n: n.startswith("STATUS=") and text in n, timeout, after)
 
-    def wait_log(self, needle: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if needle in self.log.read_text(errors="replace"):
-                return
-            if self.proc.poll() is not None:
-                raise AssertionError(f"dialogd exited {self.proc.returncode}:\n{self.output()}")
-            time.sleep(0.1)
-        raise TimeoutError(f"{needle!r} not logged within {timeout}s:\n{self.output()}")
-
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 

@@ -113,11 +113,12 @@ def test_noise_long_and_empty_lines_get_error_lines(
 
 
 def test_unplug_and_replug_resumes(setup: tuple[DaemonProcess, Listener, Esp32, Path]) -> None:
-    d, _, dev, link = setup
+    d, bus, dev, link = setup
     _wait_answer(dev, b"turn on the tv\n")
+    bus.detail(lambda s: s["serial_connected"] is True, 10)
     dev.unplug()
     link.unlink()
-    d.wait_log("serial port", timeout=10)
+    bus.detail(lambda s: s["serial_connected"] is False, 10)  # the port is seen gone
     time.sleep(1.0)
     assert d.proc.poll() is None, "the daemon survives the unplug"
     back = time.monotonic()

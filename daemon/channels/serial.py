@@ -195,7 +195,10 @@ class SerialLink:
 
 
 async def serial_task(
-    settings: SerialSettings, handler: Handler, later: asyncio.Queue[bytes] | None = None
+    settings: SerialSettings,
+    handler: Handler,
+    later: asyncio.Queue[bytes] | None = None,
+    on_state: Callable[[bool], None] | None = None,
 ) -> None:
     """Serve `settings.port` until cancelled: each line received goes to `handler`, and its
     reply is written back followed by the configured line ending. Lines put on `later`
@@ -223,6 +226,8 @@ async def serial_task(
                 else:
                     _LOG.info("serial port %s open at %d baud", settings.port, settings.baud)
                 ever_open, down = True, False
+                if on_state is not None:
+                    on_state(True)
                 await _serve(loop, pool, link, settings.port, handler, later)
             except asyncio.CancelledError:
                 raise
@@ -233,6 +238,8 @@ async def serial_task(
                     what = "lost" if ever_open else "not available"
                     _LOG.warning("serial port %s %s: %s; retrying", settings.port, what, exc)
                     down = True
+                    if on_state is not None:
+                        on_state(False)
             except Exception:
                 # A bug rather than the device; still no reason to give up the channel, but
                 # once is enough in the log of a daemon that retries for months.
@@ -319,9 +326,15 @@ class SerialChannel:
     (the intent or the error); for devices dialogd switches itself, the result follows as
     a second line once they answered."""
 
-    def __init__(self, settings: SerialSettings, submit: SerialSubmit) -> None:
+    def __init__(
+        self,
+        settings: SerialSettings,
+        submit: SerialSubmit,
+        on_state: Callable[[bool], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.submit = submit
+        self.on_state = on_state  # the port opened (True) or went away (False)
         self.later: asyncio.Queue[bytes] = asyncio.Queue(maxsize=64)
 
     async def line(self, line: bytes, truncated: bool) -> bytes:
@@ -346,4 +359,4 @@ class SerialChannel:
             _LOG.warning("serial port: results are not being read; %s's is dropped", request_id)
 
     async def run(self) -> None:
-        await serial_task(self.settings, self.line, self.later)
+        await serial_task(self.settings, self.line, self.later, self.on_state)

@@ -35,6 +35,7 @@ class Status:
         self.serving = False  # the home is known and requests are decided
         self.reload_error: str | None = None  # shown until a reload works
         self.reloads = 0  # config reloads applied
+        self.serial_connected: bool | None = None  # None: no serial channel
 
     def payload(self, state: str | None = None) -> bytes:
         d = self.dispatcher
@@ -47,6 +48,7 @@ class Status:
             "devices": len(d.engine.registry.devices),
             "reloads": self.reloads,
             "reload_error": self.reload_error,
+            "serial_connected": self.serial_connected,
             "metrics": self.metrics.snapshot(),
             "version": __version__,
             "site": self.settings().site_id,
