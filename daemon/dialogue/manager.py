@@ -236,9 +236,11 @@ class Dialogue:
         m = self.engine.fast.targets.mentions(text, lang)
         if m.devices or m.areas or m.floors or m.kinds is not None:
             return None  # it names a target of its own
-        alone = self.engine.understand_fast(text, req.area)
+        # Matched as the rules stage would (its focus too), so a request that means
+        # something by itself is decided here once, not matched again there.
+        alone = self.engine.understand_fast(req.text, req.area, self.focus(req.session, now))
         if alone is not None and alone.decision.first.action not in (CHAT, CANCEL, UNKNOWN):
-            return None  # it means something by itself ("turn on the light")
+            return self.after(req, alone, now)
         w = words(lang)
         bare = text.rstrip(" " + marks("stop", "exclamation", "question"))
         tries = [w.timer_back.sub(w.timer_noun, bare, count=1)] if w.timer_back.search(bare) else []

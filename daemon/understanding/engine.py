@@ -228,9 +228,10 @@ class IntentEngine:
         aside = [*parts.negated, *parts.before]
         # For the templates, so is a clause that names no target at all ("xiyiji bie xi le,
         # ting le ba": the washing machine, stopped).
-        kept = [self.fast.targets.mentions(c, lang) for c in parts.kept]
+        # Only with clauses set aside: the common request pays for nothing here.
+        kept = [self.fast.targets.mentions(c, lang) for c in parts.kept] if aside else []
         aside_devices: set[str] = set()
-        if aside and any(m.back or not m.said for m in kept):
+        if any(m.back or not m.said for m in kept):
             for clause in aside:
                 m = self.fast.targets.mentions(clause, lang)
                 if m.said:

@@ -18,37 +18,28 @@ SPREAD = 3
 
 
 @cache
-def _index() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], frozenset[str]]:
-    """Specific phrases -> their actions, for spaced and unspaced languages, and every
-    action that has verbs at all."""
+def _index() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """Specific phrases -> their actions, for spaced and unspaced languages."""
     data = load("verbs.toml")
     spaced: dict[str, set[str]] = {}
     unspaced: dict[str, set[str]] = {}
-    covered: set[str] = set()
     for lang, actions in data.items():
         table = unspaced if lang == "zh" else spaced
         for action, phrases in actions.items():
-            covered.add(action)
             for phrase in phrases:
                 table.setdefault(phrase, set()).add(action)
 
     def specific(table: dict[str, set[str]]) -> dict[str, frozenset[str]]:
         return {p: frozenset(a) for p, a in table.items() if len(a) < SPREAD}
 
-    return specific(spaced), specific(unspaced), frozenset(covered)
-
-
-def covered(action: str) -> bool:
-    """Whether Home Assistant's templates give verbs for `action` (dialogd's own
-    actions, such as change_brightness, have none and are never ruled out)."""
-    return action in _index()[2]
+    return specific(spaced), specific(unspaced)
 
 
 def actions_said(text: str) -> frozenset[str] | None:
     """The actions the specific verbs in `text` ask for; None when it says none. Longest
     phrases first, and a phrase inside a longer one found does not count: Chinese
     "cancel mute" (unmute) is not also "mute"."""
-    spaced, unspaced, _ = _index()
+    spaced, unspaced = _index()
     low = text.lower()
     words = re.findall(r"[a-z0-9']+", low)
     grams = {" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
