@@ -13,9 +13,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from daemon import __version__
 from daemon.channels.mqtt_text import MqttInbox
@@ -23,11 +21,8 @@ from daemon.channels.serial import SerialChannel
 from daemon.channels.speech.setup import Speech, start_speech
 from daemon.channels.wyoming import WyomingServer
 from daemon.config.settings import Settings
-from daemon.core.vocabulary import Source
-from daemon.home.catalog import Home
 from daemon.home.hass.source import token_or_config_error
 from daemon.home.live import HomeLive
-from daemon.home.registry import Registry
 from daemon.mqtt.broker import start_broker
 from daemon.mqtt.link import MqttLink, Topics
 from daemon.ops import reload as reloading
@@ -39,10 +34,10 @@ from daemon.outputs.mqtt import MqttOutputs
 from daemon.outputs.speech.speaking import SpeechOutputs
 from daemon.outputs.speech.tts import MuteGate, TtsWorker
 from daemon.outputs.status import Status
-from daemon.pipeline.dispatcher import Ack, Dispatcher, Limits, Via, run_stages
-from daemon.pipeline.engines import EngineSwap, build_dialogue, build_engine, home_registry
-from daemon.pipeline.journal import Journal
+from daemon.pipeline.dispatcher import Ack, Via, run_stages
+from daemon.pipeline.engines import EngineSwap, build_dispatcher, build_engine
 from daemon.pipeline.outbox import Outbox
+from daemon.pipeline.tasks import Background, named
 from daemon.pipeline.workers import ThreadWorker
 
 _LOG = logging.getLogger(__name__)
@@ -52,6 +47,8 @@ STUCK_AFTER_S = {"rules": 30.0, "model": 120.0}
 
 
 class Daemon:
+    status: Status  # built once the link and the dispatcher are
+
     def __init__(self, settings: Settings, config_path: Path | None) -> None:
         self.settings = settings
         self.config_path = config_path
@@ -61,19 +58,18 @@ class Daemon:
         self.model_worker = ThreadWorker("llm")
         self.metrics = Metrics()
         self.started = time.monotonic()
-        self._requests: set[asyncio.Task[None]] = set()
+        self.background = Background()
         self.speech: Speech | None = None
         # One gate for the speaker and the microphones: dialogd does not hear itself.
         self.mute_gate = MuteGate(settings.tts.mute_tail_s)
         self.hass: HassPresence | None = None
 
     async def run(self) -> int:
-        s = self.settings
+        s, spawn = self.settings, self.background.spawn
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_stop, sig)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
-        sign_key = key_for(s.request, s.state_dir)
+        loop.add_signal_handler(signal.SIGHUP, lambda: spawn(reloading.reload(self)))
         self.metrics.serve(s.metrics)
         self.notifier.status("loading the model")
         engine = await self.model_worker.run(build_engine, s)
@@ -82,29 +78,27 @@ class Daemon:
         self.link = link = MqttLink(s.mqtt, self.topics, host, s.mqtt.port,
                                     outbox=Outbox(s.state_dir / "outbox.jsonl"),
                                     credentials=credentials,
-                                    on_connection=self._broker_connected)  # fmt: skip
-        r = s.request
-        journal = Journal(
-            s.state_dir / "journal.jsonl", r.dedupe_window, window_s=r.dedupe_window_s
-        )
-        limits = Limits(r.max_chars, r.queue_size, r.max_age_s)
-        dialogue = build_dialogue(s, engine)
-        self.dispatcher = d = Dispatcher(
-            s.site_id, engine, journal, limits, s.area, self.model_worker, dialogue
-        )
-        self.swap = EngineSwap(d, self.model_worker)
-        self.home = home = HomeLive(s, link, self._apply_home, lambda: d.engine.replies)
-        self.status = Status(link, lambda: self.topics, lambda: self.settings, d, self.metrics)
+                                    on_connection=lambda up: self.status.broker_changed(up))  # fmt: skip  # noqa: E501
+        self.dispatcher = d = build_dispatcher(s, engine, self.model_worker)
+        self.swap = swap = EngineSwap(d, self.model_worker, lambda: dict(self.settings.replies))
+        self.home = home = HomeLive(s, link, swap.apply_home, lambda: d.engine.replies)
+        self.status = Status(link, lambda: self.topics, lambda: self.settings, d, self.metrics,
+                             self.notifier)  # fmt: skip
+        swap.followers.append(lambda _: self.status.publish())
         self.metrics.open_requests = lambda: d.depth["open"]
+
+        def answer_mqtt(payload: bytes, ack: Ack, via: Via) -> None:
+            spawn(d.answer(payload, "mqtt", ack, via))
+
         inbox = MqttInbox(link, lambda: self.topics, lambda: self.settings,
-                          self._answer_mqtt, d.refuse, home.device_topics)  # fmt: skip
+                          answer_mqtt, d.refuse, home.device_topics)  # fmt: skip
+        mqtt_out = MqttOutputs(link, lambda: self.topics, key_for(s.request, s.state_dir))
         tts = None
         if s.tts.enabled and s.tts.output != "off":
-            tts = TtsWorker(s.tts, gate=self.mute_gate, on_audio=self._publish_tts_audio)
-        speaker = SpeechOutputs(tts, lambda: self.settings, home.reaches, dialogue,
-                                self._spawn, time.time())  # fmt: skip
+            tts = TtsWorker(s.tts, gate=self.mute_gate, on_audio=mqtt_out.tts_audio)
+        speaker = SpeechOutputs(tts, lambda: self.settings, home.reaches, d.dialogue,
+                                spawn, time.time())  # fmt: skip
         inbox.say = lambda payload: speaker.say(payload, d.refuse)
-        mqtt_out = MqttOutputs(link, lambda: self.topics, sign_key)
         # Every outcome goes to each output that subscribed; none is called by hand.
         d.refiners.append(home.refine)
         d.subscribe(mqtt_out.outcome, self.metrics.outcome, speaker.outcome, home.output)
@@ -116,38 +110,40 @@ class Daemon:
         if hass.discovery:
             self.hass = HassPresence(link, s.site_id, s.mqtt.prefix, hass.discovery_prefix)
         if s.hermes.enabled:  # before the link starts: its subscriptions go with the connect
-            hermes = HermesBridge(link, self._answer_hermes, speaker.speak, self._spawn)
-            d.subscribe(hermes.output)
+            d.subscribe(HermesBridge(link, d.answer, speaker.speak, spawn).output)
         link.start()
-        tasks = [_task(inbox.run(), "mqtt-inbox"), _task(self.status.run(), "status")]
-        tasks.append(
-            _task(
-                watchdog_task(
-                    self.notifier, lambda: healthy(tasks, lambda: d.stuck(STUCK_AFTER_S))
-                ),
-                "watchdog",
-            )
-        )
-        for req in journal.pending():  # accepted before a restart and never answered
-            self._spawn(d.enqueue(req))
+        tasks = [named(inbox.run(), "mqtt-inbox"), named(self.status.run(), "status")]
+        stuck = lambda: d.stuck(STUCK_AFTER_S)  # noqa: E731
+        tasks.append(named(watchdog_task(self.notifier, lambda: healthy(tasks, stuck)), "watchdog"))
+        for req in d.journal.pending():  # accepted before a restart and never answered
+            spawn(d.enqueue(req))
         if self.broker is not None:
-            tasks.append(_task(self.broker.supervise(), "private-broker"))
+            tasks.append(named(self.broker.supervise(), "private-broker"))
         if tts is not None:
-            tasks.append(_task(tts.run(), "tts"))
+            tasks.append(named(tts.run(), "tts"))
         if s.asr.enabled:
-            tasks.extend(await self._start_speech(engine.registry, inbox, speaker))
-        if s.homeassistant.url:  # HA's own entities, over its websocket API
-            token = token_or_config_error(s.homeassistant.token_file)
-            source = home.use_hass(s.homeassistant.url, token)
-            tasks.append(_task(source.run(), "homeassistant"))
+
+            async def utterance(text: str) -> None:
+                spawn(d.answer(text.encode("utf-8"), "voice"))
+
+            self.speech = speech = await start_speech(
+                s.asr, engine.registry, mqtt_out.asr_partial, utterance, self.mute_gate
+            )
+            inbox.audio, inbox.speech_on = (speech.voice.feed, speech.voice.end_of_utterance), True
+            speaker.mic = speech.mic
+            swap.followers.append(speech.set_phrases)  # the grammar follows the home
+            tasks.extend(speech.tasks)
+        if hass.url:  # HA's own entities, over its websocket API
+            source = home.use_hass(hass.url, token_or_config_error(hass.token_file))
+            tasks.append(named(source.run(), "homeassistant"))
         if s.serial.enabled:
-            serial = SerialChannel(s.serial, d.answer_line, self._serial_state)
+            serial = SerialChannel(s.serial, d.answer_line, self.status.serial_changed)
             home.result_outputs.append(serial.result_output)
-            tasks.append(_task(serial.run(), "serial"))
+            tasks.append(named(serial.run(), "serial"))
         await home.known_at_start(link.connected, self.notifier.status, s.home.startup_wait_s)
         tasks.extend(await run_stages(d))  # requests taken so far waited; now they are decided
         if s.wyoming.enabled:  # Home Assistant's voice pipeline (channels/wyoming.py)
-            tasks.append(_task(WyomingServer(s, d, tts, home.reaches).run(), "wyoming"))
+            tasks.append(named(WyomingServer(s, d, tts, home.reaches).run(), "wyoming"))
         self.status.serving = True
         link.serve()
         self.status.publish()
@@ -177,78 +173,10 @@ class Daemon:
         self.metrics.stop()
         _LOG.info("dialogd stopped")
 
-    async def _start_speech(
-        self, registry: Registry, inbox: MqttInbox, speaker: SpeechOutputs
-    ) -> list[asyncio.Task[None]]:
-        async def utterance(text: str) -> None:
-            self._spawn(self.dispatcher.answer(text.encode("utf-8"), "voice"))
-
-        asr = self.settings.asr
-        speech = await start_speech(asr, registry, self._publish_partial, utterance, self.mute_gate)
-        inbox.audio, inbox.speech_on = (speech.voice.feed, speech.voice.end_of_utterance), True
-        speaker.mic = speech.mic
-        self.speech = speech
-        return speech.tasks
-
-    def _answer_mqtt(self, payload: bytes, ack: Ack, via: Via) -> None:
-        self._spawn(self.dispatcher.answer(payload, "mqtt", ack, via))
-
-    async def _answer_hermes(self, payload: bytes, source: Source) -> None:
-        await self.dispatcher.answer(payload, source)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._requests.add(task)
-        task.add_done_callback(self._requests.discard)
-
     def _request_stop(self, sig: signal.Signals) -> None:
         _LOG.info("%s received: finishing requests in flight, then stopping", sig.name)
         self.stop_event.set()
 
-    def _serial_state(self, up: bool) -> None:
-        """The ESP32's port in status/detail: a hub sees when it is unplugged."""
-        self.status.serial_connected = up
-        self.status.publish()
-
-    def _broker_connected(self, up: bool) -> None:
-        """`systemctl status dialogd` says whether the broker is there."""
-        self.metrics.broker_connected(up)
-        if not up:
-            self.notifier.status(
-                f"MQTT broker {self.link.host}:{self.link.port} lost; reconnecting"
-            )
-        elif self.status.serving:
-            self.notifier.status(f"serving on {self.topics.text}")
-
-    async def _publish_partial(self, text: str) -> None:
-        self.link.publish(self.topics.asr_partial, text.encode("utf-8"), qos=0)
-
-    async def _publish_tts_audio(self, wav: bytes) -> None:
-        self.link.publish(self.topics.tts_audio, wav, qos=0)
-
-    async def _apply_home(self, home: Home, registry: Registry) -> bool:
-        """A new home from the broker: the engine learns it, all or nothing."""
-        try:
-            await self.swap(registry, dict(self.settings.replies))
-        except Exception as exc:
-            _LOG.error("the home from the broker cannot be used: %s; keeping the old one", exc)
-            return False
-        if self.speech is not None:
-            self.speech.set_phrases(registry)  # the recognizers' grammar follows the home
-        self.status.publish()
-        return True
-
-    async def reload(self) -> None:
-        """SIGHUP: re-read the config; apply devices, replies and topics, keep the models."""
-        await reloading.reload(self)
-
-
-def _task(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-    return asyncio.create_task(coro, name=name)
-
 
 async def run(settings: Settings, config_path: Path | None) -> int:
     return await Daemon(settings, config_path).run()
-
-
-__all__ = ["Daemon", "build_engine", "home_registry", "run"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from daemon.config.settings import load_settings
+from daemon.core.data import load
 from daemon.home.registry import Command, Decision, RangeProblem
 from daemon.pipeline.engines import home_registry
 from daemon.understanding.replies import Replies
@@ -63,3 +64,13 @@ def test_out_of_range_names_the_range(replies: Replies) -> None:
 )
 def test_small_talk_by_topic(replies: Replies, text: str, lang: str, expect: str) -> None:
     assert expect in replies.small_talk(text, lang)
+
+
+def test_every_language_can_say_everything() -> None:
+    """One file holds every sentence dialogd says (command templates, the dialogue's
+    lines, devices' state); a key that one language lacks would fail only when said."""
+    data = load("replies.toml")
+    for table in ("templates", "dialogue", "state"):
+        keys = {lang: set(data[lang][table]) for lang in data}
+        assert all(k == keys["en"] for k in keys.values()), (table, keys)
+        assert keys["en"], table

@@ -82,7 +82,6 @@ class _Words:
     both: re.Pattern[str]
     other: re.Pattern[str]
     fillers: re.Pattern[str]
-    replies: dict[str, str]
     what: dict[str, str]
     and_: str  # between the devices' names of a confirmation
     timer_separator: str
@@ -107,7 +106,6 @@ def words(lang: Lang) -> _Words:
         both=alt("both"),
         other=alt("other"),
         fillers=alt("answer_fillers"),
-        replies=dict(raw["replies"]),
         what=dict(raw["what"]),
         and_=raw["and"],
         timer_separator=raw["timer_separator"],
@@ -462,5 +460,4 @@ class Dialogue:
         return self.say(f"{kind}_unnamed", ln, duration=text)
 
     def say(self, kind: str, lang: Lang, **values: str) -> str:
-        text = words(lang).replies[kind].format(**values)
-        return text[:1].upper() + text[1:]
+        return self.engine.replies.line(kind, lang, **values)

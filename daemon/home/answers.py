@@ -7,10 +7,7 @@ others the reply stays what the templates said, and a hub may answer from its ow
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
-from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from daemon.home.registry import Command, Decision, Registry
@@ -21,13 +18,6 @@ from daemon.core.messages import Intent
 from daemon.core.vocabulary import QUERY
 from daemon.home.state import DeviceState, Look, Lookup, already
 from daemon.understanding.replies import Replies
-
-
-@cache
-def _table() -> dict[str, dict[str, str]]:
-    text = resources.files("daemon").joinpath("data", "home.toml").read_text("utf-8")
-    return tomllib.loads(text)
-
 
 # Which state a question about several devices of a kind lists ("are any lights on?").
 _ACTIVE = {"lock": ("unlocked", "none_unlocked"), "cover": ("open", "none_open")}
@@ -137,8 +127,7 @@ class Answers:
         return self.replies.sentences(out, intent.lang)
 
     def _t(self, lang: str) -> dict[str, str]:
-        tables = _table()
-        return tables.get(lang, tables["en"])
+        return self.replies.state(lang)
 
 
 _ALREADY = {

@@ -11,7 +11,6 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
-from daemon.channels.speech.setup import Speech
 from daemon.config.settings import ConfigError, Settings, load_settings
 from daemon.home.live import HomeLive
 from daemon.mqtt.broker import PrivateBroker
@@ -80,7 +79,6 @@ class Running(Protocol):
     link: MqttLink
     broker: PrivateBroker | None
     hass: HassPresence | None
-    speech: Speech | None
     swap: EngineSwap
 
 
@@ -109,8 +107,6 @@ async def reload(d: Running) -> None:
         return
     d.status.reload_error = None
     d.status.reloads += 1
-    if d.speech is not None:
-        d.speech.set_phrases(registry)
     d.dispatcher.area = new.area
     if (new.site_id, new.mqtt.prefix) != (old.site_id, old.mqtt.prefix):
         if d.broker is not None and new.mqtt.prefix != old.mqtt.prefix:

@@ -61,6 +61,14 @@ class MqttOutputs:
         self.link.publish(topic, payload, hold=True)
         self._to_caller(result.request, payload)
 
+    async def asr_partial(self, text: str) -> None:
+        """A partial transcript, as the recogniser hears it (a display may show it)."""
+        self.link.publish(self.topics().asr_partial, text.encode("utf-8"), qos=0)
+
+    async def tts_audio(self, wav: bytes) -> None:
+        """The spoken reply as WAV, for a satellite that plays it (`[tts] output`)."""
+        self.link.publish(self.topics().tts_audio, wav, qos=0)
+
     def timer(self, event: TimerEvent) -> None:
         t = event.timer
         body = {

@@ -1,7 +1,8 @@
 """dialogd's own state on the broker: `<prefix>/<site>/status/detail`, retained, every
 30 s, at shutdown, and at once when the home or the config changes (`starting`,
 `online`, `stopping`, `offline`, with the queue, the device count, the reloads, the
-figures and the last reload error)."""
+figures and the last reload error). The broker's own connection shows in systemd's
+STATUS line instead: while it is gone, nothing can be published."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from daemon import __version__
 from daemon.config.settings import Settings
 from daemon.mqtt.link import MqttLink, Topics
+from daemon.ops.notify import Notifier
 from daemon.outputs.metrics import Metrics
 from daemon.pipeline.dispatcher import Dispatcher
 
@@ -26,8 +28,10 @@ class Status:
         settings: Callable[[], Settings],
         dispatcher: Dispatcher,
         metrics: Metrics,
+        notifier: Notifier,
     ) -> None:
         self.link = link
+        self.notifier = notifier
         self.topics = topics
         self.settings = settings
         self.dispatcher = dispatcher
@@ -56,6 +60,21 @@ class Status:
             **self.metrics.status_figures(),
         }
         return json.dumps(body).encode()
+
+    def serial_changed(self, up: bool) -> None:
+        """The ESP32's port in status/detail: a hub sees when it is unplugged."""
+        self.serial_connected = up
+        self.publish()
+
+    def broker_changed(self, up: bool) -> None:
+        """`systemctl status dialogd` says whether the broker is there."""
+        self.metrics.broker_connected(up)
+        if not up:
+            self.notifier.status(
+                f"MQTT broker {self.link.host}:{self.link.port} lost; reconnecting"
+            )
+        elif self.serving:
+            self.notifier.status(f"serving on {self.topics().text}")
 
     def publish(self, state: str | None = None) -> None:
         self.link.publish(self.topics().state, self.payload(state), retain=True, qos=1)

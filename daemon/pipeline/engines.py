@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from daemon.config.settings import Settings
 from daemon.dialogue.manager import Dialogue
 from daemon.dialogue.timers import TimerBook
+from daemon.home.catalog import Home
 from daemon.home.registry import Registry
-from daemon.pipeline.dispatcher import Dispatcher
+from daemon.pipeline.dispatcher import Dispatcher, Limits
+from daemon.pipeline.journal import Journal
 from daemon.pipeline.workers import ThreadWorker
 from daemon.understanding.engine import IntentEngine
 from daemon.understanding.llm import LlamaEngine
@@ -65,15 +68,45 @@ def build_dialogue(settings: Settings, engine: IntentEngine, persist: bool = Tru
     return Dialogue(engine, settings.dialogue, book, settings.site_id)
 
 
+def build_dispatcher(settings: Settings, engine: IntentEngine, worker: ThreadWorker) -> Dispatcher:
+    """The daemon's request path: the journal under the state directory, the limits of
+    `[request]`, and the dialogue around the engine."""
+    r = settings.request
+    journal = Journal(
+        settings.state_dir / "journal.jsonl", r.dedupe_window, window_s=r.dedupe_window_s
+    )
+    limits = Limits(r.max_chars, r.queue_size, r.max_age_s)
+    dialogue = build_dialogue(settings, engine)
+    return Dispatcher(settings.site_id, engine, journal, limits, settings.area, worker, dialogue)
+
+
 class EngineSwap:
     """New devices or replies: the engine for them is built on a thread of its own,
     beside the one deciding, and swapped in at once; then the model's prompt follows on
     the model's thread (only the changed end of the device list is evaluated)."""
 
-    def __init__(self, dispatcher: Dispatcher, model_worker: ThreadWorker) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        model_worker: ThreadWorker,
+        replies: Callable[[], dict[str, dict[str, str]]],
+    ) -> None:
         self.dispatcher = dispatcher
         self.model_worker = model_worker
+        self.replies = replies  # the running config's: a reload may change them
         self.build_worker = ThreadWorker("rebuild")
+        # Told of every registry swapped in (the recognisers' grammar, status/detail).
+        self.followers: list[Callable[[Registry], None]] = []
+
+    async def apply_home(self, home: Home, registry: Registry) -> bool:
+        """A new home from the broker: the engine learns it, all or nothing (HomeLive's
+        ApplyHome); False keeps the old one."""
+        try:
+            await self(registry, self.replies())
+        except Exception as exc:
+            _LOG.error("the home from the broker cannot be used: %s; keeping the old one", exc)
+            return False
+        return True
 
     async def __call__(self, registry: Registry, replies: dict[str, dict[str, str]]) -> None:
         """Raises, changing nothing, if the new engine cannot be built."""
@@ -81,6 +114,8 @@ class EngineSwap:
         old = self.dispatcher.engine
         new = await self.build_worker.run(old.with_registry, registry, replies)
         self.dispatcher.swap_engine(new)
+        for follow in self.followers:
+            follow(registry)
         built_ms = (time.monotonic() - t0) * 1000
         try:
             await self.model_worker.run(new.warm)

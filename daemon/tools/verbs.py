@@ -144,6 +144,7 @@ class _Glue:
         for names in lex.get("kinds", {}).values():
             targets.update(names)
         targets.update(lex.get("prepositions", ()))
+        self.kinds = {w for names in lex.get("kinds", {}).values() for w in names}
         # Particles are part of a verb ("turn on"), never glue.
         self.function = _longest_first(function - PARTICLES)
         self.targets = _longest_first(targets - PARTICLES)
@@ -165,7 +166,14 @@ class _Glue:
         bare = sum(1 for s in said if not self._drop(s.lower(), self.targets).strip())
         return bare * 2 > len(said)
 
-    def verb(self, sample: str) -> str | None:
+    def lead_kind(self, template: str) -> str | None:
+        """The template's first word when it is a kind word written out: the verb ("lock
+        [<the>] {name}" locks, though "lock" also names a kind of device). A kind that
+        an expansion rule brings first is a noun ("<fan> ...")."""
+        m = re.match(r"\s*([a-z]+)\s", template.lower())
+        return m.group(1) if self.spaced and m and m.group(1) in self.kinds else None
+
+    def verb(self, sample: str, lead: str | None = None) -> str | None:
         """The verb phrase of one sampled template: the words before its first slot and
         after its last, without function words; None when nothing is left."""
         text = sample.lower()
@@ -174,12 +182,14 @@ class _Glue:
         head, _, rest = text.partition(SLOT)
         tail = rest.rpartition(SLOT)[2]
         kept = []
-        for part in (head, tail):
+        for n, part in enumerate((head, tail)):
             if self.spaced:
                 part = re.sub(r"[^\w'\s]", " ", part)
+            verb = lead if n == 0 and lead and part.split()[:1] == [lead] else None
             # Whole words can go with the kinds too ("switch", "fans"); in an unspaced
             # language a kind inside a verb would break it (the lock in "unlock").
-            kept.extend(self._drop(part, self.targets if self.spaced else self.function).split())
+            words = self._drop(part, self.targets if self.spaced else self.function).split()
+            kept.extend(([verb] if verb else []) + words)
         if not kept or any(w.isdigit() for w in kept):
             return None
         phrase = (" " if self.spaced else "").join(kept)
@@ -225,7 +235,8 @@ def verbs_for(lang: str) -> dict[str, list[str]]:
                 }
                 for template in block["sentences"]:
                     expr = parse_sentence(template, keep_text=True).expression
-                    said = {v for s in _samples(expr, local, glue) if (v := glue.verb(s))}
+                    lead = glue.lead_kind(template)
+                    said = {v for s in _samples(expr, local, glue) if (v := glue.verb(s, lead))}
                     counts.setdefault(action, Counter()).update(said)
     return _tidy({a: set(c) for a, c in counts.items()}, glue.spaced)
 

@@ -25,6 +25,7 @@ from functools import cache
 
 from daemon.core.vocabulary import Lang
 from daemon.understanding.lang import grammar, lexicon, marks
+from daemon.understanding.verbs import actions_said
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class _Words:
     discourse: re.Pattern[str]
     cancel: re.Pattern[str]
     correction: re.Pattern[str]
+    cessative: re.Pattern[str] | None  # "stop doing it" said with a negation
+    cessative_as: str
 
 
 @cache
@@ -56,13 +59,27 @@ def _words(lang: Lang) -> _Words:
         word = rf"\b(?:{body})\b" if edge else f"(?:{body})"
         return re.compile(f"(?:{word}{lex['discourse_gap']})+")
 
-    return _Words(whole("discourse"), whole("cancel"), whole("correction"))
+    cessative = re.compile(lex["cessative"]) if lex.get("cessative") else None
+    return _Words(
+        whole("discourse"),
+        whole("cancel"),
+        whole("correction"),
+        cessative,
+        lex.get("cessative_as", ""),
+    )
 
 
-def split(text: str, lang: Lang, bare: Callable[[str], bool] = lambda _: False) -> Clauses:
+def split(
+    text: str,
+    lang: Lang,
+    bare: Callable[[str], bool] = lambda _: False,
+    names: Callable[[str], bool] = lambda _: False,
+) -> Clauses:
     """`text` (normalised) cut into clauses, with what was taken back set aside. `bare`
     tells a clause that only names targets: after a negated clause it is negated too
-    ("don't turn on the tv and the fan")."""
+    ("don't turn on the tv and the fan"). `names` tells words that name a target: only
+    a target's "stop doing it" turns it off ("ni bie shuo le", you, stop talking, is
+    no command)."""
     w = _words(lang)
     neg = grammar(lang).negation
     raw = [c.strip() for c in grammar(lang).separators.split(text) if c and c.strip()]
@@ -71,7 +88,12 @@ def split(text: str, lang: Lang, bare: Callable[[str], bool] = lambda _: False) 
     negated: list[str] = []
     cancelled = False
     negated_last = False
+    stopped = False
     for clause in raw:
+        said = clause.strip(" " + marks("stop", "exclamation"))
+        stop = w.cessative.match(said) if w.cessative is not None else None
+        if stop is not None and actions_said(stop["verb"]) is None and names(stop["target"]):
+            clause, stopped = w.cessative_as.format(target=stop["target"]), True
         low = clause.lower()
         if w.discourse.fullmatch(low):
             if kept and w.correction.fullmatch(low):
@@ -102,6 +124,8 @@ def split(text: str, lang: Lang, bare: Callable[[str], bool] = lambda _: False) 
         # Every clause negated: the request asks for nothing; decide it whole so that
         # the policy says so.
         return Clauses((text,), negated=tuple(negated))
+    if stopped:
+        return Clauses(tuple(kept), cancelled, tuple(before), tuple(negated))
     if not cancelled and not before and not negated and (len(kept) == len(raw) or not kept):
         return Clauses((text,))  # nothing taken back: the request as it was said
     return Clauses(tuple(kept), cancelled, tuple(before), tuple(negated))

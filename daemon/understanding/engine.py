@@ -221,7 +221,12 @@ class IntentEngine:
         """The language, the clauses to decide (clauses.py), and the focus they inherit
         from the clauses set aside ("don't open the curtains, close them")."""
         lang = detect_lang(text)
-        parts = split_clauses(normalize(text, lang), lang, lambda c: self.fast.bare_target(c, lang))
+        parts = split_clauses(
+            normalize(text, lang),
+            lang,
+            lambda c: self.fast.bare_target(c, lang),
+            lambda c: self.fast.targets.mentions(c, lang).said,
+        )
         # The devices of clauses set aside are what "them" means next ("don't open the
         # curtains, close them"); a clause that does not point back does not get them.
         extra: set[str] = set()

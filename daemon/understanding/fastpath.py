@@ -94,13 +94,10 @@ class FastPath:
             c = self.repeat(commands[-1], clause, lang) if commands else None
             if c is None:
                 c = self._clause(clause, lang, area, focus)
-            if (
-                c is None
-                and not commands
-                and not re.search(r"\d", clause)
-                and not self.targets.mentions(clause, lang).said
-            ):
-                context += 1  # "boiling dumplings, set eight minutes": what they are doing
+            if c is None and self._context(clause, lang, after=bool(commands)):
+                # "boiling dumplings, set eight minutes", "..., my hands are cold": what
+                # they are doing or why, not a command.
+                context += 1
                 continue
             if c is None or c.action == UNKNOWN:
                 return None
@@ -111,6 +108,17 @@ class FastPath:
         if any(c.action == CANCEL for c in commands):
             return Decision.one(CANCEL)  # "never mind, forget it": nothing else counts
         return Decision(tuple(commands))
+
+    def _context(self, clause: str, lang: Lang, after: bool) -> bool:
+        """A clause that asks for nothing: no target, no number. After a command it must
+        also have no verb of any action and point back at nothing ("..., I'm cold" is a
+        reason; "..., and make it brighter" is a second command for the model)."""
+        m = self.targets.mentions(clause, lang)
+        if re.search(r"\d", clause) or m.said:
+            return False
+        if not after:
+            return True
+        return not m.back and not ((actions_said(clause) or frozenset()) - {QUERY})
 
     def _clause(
         self, text: str, lang: Lang, area: str | None, focus: frozenset[str]
@@ -200,15 +208,18 @@ class FastPath:
         them ("rosie, start cleaning"): that action (verbs.py). Only actions that take
         no value: a number's meaning needs a template."""
         mentions = self.targets.mentions(text, lang)
-        if len(mentions.devices) != 1 or mentions.areas or mentions.floors or mentions.every:
+        if len(mentions.devices) != 1 or mentions.every:
             return None
+        if mentions.areas or mentions.floors or mentions.strange_room or mentions.vague_areas:
+            return None  # a place narrows or contradicts the name: a template's job
         if re.search(r"\d", text):
             return None  # "crank the thermostat up to 50": a number is a value to place
         low = text.lower()
-        for start, end in sorted(mentions.spans, reverse=True):
+        for start, end in sorted(mentions.names, reverse=True):
             low = f"{low[:start]} | {low[end:]}"  # the name's own words are no verb
         device = self.registry.by_id[mentions.devices[0]]
-        said = actions_said(low) or frozenset()
+        mine = frozenset(device.actions)
+        said = actions_said(low, mine) or frozenset()
         if any(OPPOSITE.get(a) in said for a in said):
             return None  # "switch on ... floor": the verbs disagree
         fits = [a for a in said if a in ACTUATING and device.accepts(a) and value_kind(a) == "none"]

@@ -517,7 +517,7 @@ class LlamaEngine:
             other = next(ln for ln in lines if ln[2][0] == runner)
             return node, value, (first[toks[0]] - first[runner]) / len(toks), other[0].line
         lines = kept
-        scores = self._score(run, [toks for _, _, toks in lines], first)
+        scores = self._score(run, [toks for _, _, toks in lines], first, self._tails(lines, first))
         if scores is None:
             return None
         order = sorted(range(len(lines)), key=lambda i: -scores[i])
@@ -561,21 +561,65 @@ class LlamaEngine:
                 out.append((node, None, toks))
         return out
 
+    def _tails(
+        self, lines: list[tuple[_Node, Value, list[int]]], first: npt.NDArray[np.float64]
+    ) -> list[tuple[int, int]]:
+        """For each line, (where its action's tokens end, the line whose tokens after
+        that it borrows: its own index when none). Commands without a value that differ
+        only in their action ("turn_on tv", "turn_off tv") go on with the same tokens,
+        the device's id, which the model copies from the request whatever the action:
+        they are evaluated once, after the action whose first token the model prefers
+        (each costs a batch token, and a Pi reads about 24 a second)."""
+        spans = [self._action_len(node) for node, _, _ in lines]
+        if os.environ.get("DIALOGD_SHARE", "1") == "0":
+            return [(n, i) for i, n in enumerate(spans)]
+        # Not a value: "50" is likelier after set_volume than after change_volume.
+        tails = [
+            tuple(toks[n:]) if 0 < n < len(toks) - 1 and value is None else None
+            for n, (_, value, toks) in zip(spans, lines, strict=True)
+        ]
+        lender: dict[tuple[int, ...], int] = {}
+        for i, tail in enumerate(tails):
+            if tail is not None:
+                j = lender.get(tail)
+                if j is None or first[lines[i][2][0]] > first[lines[j][2][0]]:
+                    lender[tail] = i
+        return [
+            (n, i if tail is None else lender[tail])
+            for i, (n, tail) in enumerate(zip(spans, tails, strict=True))
+        ]
+
+    def _action_len(self, node: _Node) -> int:
+        """How many of a line's tokens spell its action; 0 when they do not end there."""
+        if node.free or not node.line:
+            return 0
+        action = self._tok(node.line.partition(" ")[0])
+        return len(action) if self._tok(node.line)[: len(action)] == action else 0
+
     def _score(
-        self, run: _Run, lines: list[list[int]], first: npt.NDArray[np.float64] | None = None
+        self,
+        run: _Run,
+        lines: list[list[int]],
+        first: npt.NDArray[np.float64] | None = None,
+        tails: list[tuple[int, int]] | None = None,
     ) -> list[float] | None:
         """Mean log-probability of each of `lines` after the prompt and `run.pending`, in
         one batch: the pending tokens belong to every line's sequence, and lines share
         the tokens they start with (a trie), each line in a sequence of its own. With
         nothing pending, `first` holds the log-probabilities of the lines' first tokens
-        (the logits after what was evaluated last)."""
+        (the logits after what was evaluated last). `tails` (LlamaEngine._tails): a line
+        that borrows another's tokens after its action is evaluated up to there."""
         llm = self.llm
         turn = run.pending
         base = llm.n_tokens
+        tails = tails or [(0, i) for i in range(len(lines))]
+        # Only a line's proper prefixes go in the batch: a token's logits score the
+        # token after it, so a line's last token is never evaluated.
         index: dict[tuple[int, ...], int] = {}
         nodes: list[tuple[int, int, set[int]]] = []  # token, depth, sequences
         for c, toks in enumerate(lines):
-            for d in range(len(toks)):
+            n, lender = tails[c]
+            for d in range(len(toks) - 1 if lender == c else n - 1):
                 key = tuple(toks[: d + 1])
                 if key not in index:
                     index[key] = len(nodes)
@@ -586,22 +630,18 @@ class LlamaEngine:
             return None
         k = len(lines)
         ctx = llm._ctx.ctx
-        batch = llama_cpp.llama_batch_init(n, 0, k + 1)
+        batch = llama_cpp.llama_batch_init(max(n, 1), 0, k + 1)
         try:
             everyone = list(range(k + 1))
             for i, tok in enumerate(turn):
                 _put(batch, i, tok, base + i, everyone, i == len(turn) - 1)
-            parents = {index[tuple(t[:d])] for t in lines for d in range(1, len(t))}
             for j, (tok, depth, seqs) in enumerate(nodes):
-                # Logits only where a line goes on: the vocabulary projection is a fifth
-                # of a token's cost.
-                pos = base + len(turn) + depth
-                _put(batch, len(turn) + j, tok, pos, sorted(seqs), j in parents)
+                _put(batch, len(turn) + j, tok, base + len(turn) + depth, sorted(seqs), True)
             batch.n_tokens = n
             llm._ctx.kv_cache_seq_rm(-1, base, -1)
             for seq in range(1, k + 1):
                 llm._ctx.kv_cache_seq_cp(0, seq, 0, base)
-            if llama_cpp.llama_decode(ctx, batch) != 0:
+            if n and llama_cpp.llama_decode(ctx, batch) != 0:
                 return None
             logprob: dict[int, npt.NDArray[np.float64]] = {}
 
@@ -614,17 +654,26 @@ class LlamaEngine:
                     )
                 return logprob[i]
 
-            scores = []
-            for toks in lines:
-                total = 0.0
-                for d, tok in enumerate(toks):
+            def each(toks: list[int], upto: int) -> list[float]:
+                out = []
+                for d, tok in enumerate(toks[:upto]):
                     if d == 0 and not turn:
                         assert first is not None
-                        total += float(first[tok])
+                        out.append(float(first[tok]))
                         continue
                     parent = len(turn) - 1 if d == 0 else len(turn) + index[tuple(toks[:d])]
-                    total += float(row(parent)[tok])
-                scores.append(total / len(toks))
+                    out.append(float(row(parent)[tok]))
+                return out
+
+            scores = []
+            for c, toks in enumerate(lines):
+                n_action, lender = tails[c]
+                if lender == c:
+                    own = each(toks, len(toks))
+                else:
+                    n_lender = tails[lender][0]
+                    own = each(toks, n_action) + each(lines[lender], len(lines[lender]))[n_lender:]
+                scores.append(sum(own) / len(toks))
         finally:
             for seq in range(1, k + 1):
                 llm._ctx.kv_cache_seq_rm(seq, -1, -1)

@@ -38,31 +38,56 @@ _ONE_AS_NUMBER_AFTER = {"to", "at", "by", "for", "from", "of", "than", "speed", 
 _ONE_BEFORE = {"to", "in", "on", "at", "too", "as", "also", "please", "instead", "and", "by"}
 
 
+_TOKEN = re.compile(r"(\W*)([A-Za-z]+)(\W*)")
+# "twenty-two": one number, written with a hyphen.
+_HYPHENATED = re.compile(
+    rf"\b({'|'.join(_EN_TENS)})-({'|'.join(list(_EN_UNITS)[1:10])})\b", re.IGNORECASE
+)
+
+
+def _unhyphenated(word: str) -> list[str]:
+    split = _HYPHENATED.sub(r"\1 \2", word)
+    return split.split(" ") if split != word else [word]
+
+
+def _core(word: str) -> tuple[str, str, str]:
+    """(leading punctuation, the word in lower case, trailing punctuation)."""
+    m = _TOKEN.fullmatch(word)
+    return (m.group(1), m.group(2).lower(), m.group(3)) if m else ("", word, "")
+
+
 def _pronoun_one(words: list[str], i: int) -> bool:
-    before = words[i - 1].lower().strip(",")
-    after = words[i + 1].lower() if i + 1 < len(words) else ""
+    before = _core(words[i - 1])[1]
+    after = _core(words[i + 1])[1] if i + 1 < len(words) else ""
     if before in _ONE_AS_PRONOUN:
         return True
     return before not in _ONE_AS_NUMBER_AFTER and before not in _EN_WORDS and after in _ONE_BEFORE
 
 
 def en_words_to_digits(words: list[str]) -> list[str]:
-    """Replace each run of English number words by its value ("twenty two" -> "22")."""
+    """Replace each run of English number words by its value ("twenty two" -> "22";
+    "Two," -> "2,": punctuation stays where it was, and ends the run)."""
+    words = [w for word in words for w in _unhyphenated(word)]
+    cores = [_core(w) for w in words]
     out: list[str] = []
     i = 0
     while i < len(words):
-        pronoun = words[i] == "one" and i > 0 and _pronoun_one(words, i)
-        if words[i] not in _EN_WORDS or pronoun:
+        lead, core, _ = cores[i]
+        pronoun = core == "one" and i > 0 and _pronoun_one(words, i)
+        if core not in _EN_WORDS or pronoun or (lead and i > 0):
             out.append(words[i])
             i += 1
             continue
         total, current = 0, 0
         j = i
-        while j < len(words) and j - i < 12 and words[j] in _EN_WORDS | {"and"}:
-            w = words[j]
+        tail = ""
+        while j < len(words) and j - i < 12 and cores[j][1] in _EN_WORDS | {"and"}:
+            w = cores[j][1]
+            if j > i and cores[j][0]:
+                break  # "(two)"-like punctuation before a word starts a new run
             if w == "and":
                 # "one hundred and five" only; a trailing "and" belongs to the sentence.
-                if not (current and j + 1 < len(words) and words[j + 1] in _EN_WORDS):
+                if not (current and j + 1 < len(words) and cores[j + 1][1] in _EN_WORDS):
                     break
             elif w == "hundred":
                 current = max(current, 1) * 100
@@ -75,8 +100,11 @@ def en_words_to_digits(words: list[str]) -> list[str]:
                     break  # "two three" is two numbers
                 current += _EN_UNITS[w]
             j += 1
+            tail = cores[j - 1][2]
+            if tail:
+                break  # "two, please": the comma ends the number
         total += current
-        out.append(str(total))
+        out.append(f"{lead}{total}{tail}")
         i = j
     return out
 

@@ -1,10 +1,13 @@
-"""Replies from templates: free, instant and always in the user's language.
+"""Every reply dialogd says, from templates: free, instant and always in the user's
+language.
 
 One reply for a whole request: a sentence per command, joined. The templates and words
-are data (daemon/data/replies.toml); templates can be overridden per language and
-action in `[replies.<lang>]` of config.toml; `{device}` is the device's name (or a list
-of names) and `{value}` the value. Small talk gets a canned answer by topic unless
-`llm.chat_replies` lets the model write it.
+are data (daemon/data/replies.toml), in three tables per language: `templates` for
+commands, `dialogue` for confirmations and timers (dialogue/manager.py), `state` for the
+devices' real state (home/answers.py). Command and dialogue templates can be overridden
+per language and key in `[replies.<lang>]` of config.toml; `{device}` is the device's
+name (or a list of names) and `{value}` the value. Small talk gets a canned answer by
+topic unless `llm.chat_replies` lets the model write it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ class _Language:
     """One language's replies (daemon/data/replies.toml)."""
 
     templates: dict[str, str]
+    dialogue: dict[str, str]
+    state: dict[str, str]
     sentence_separator: str
     list_separator: str
     units: dict[str, str]
@@ -37,6 +42,8 @@ def _languages() -> dict[str, _Language]:
     return {
         lang: _Language(
             templates=dict(raw["templates"]),
+            dialogue=dict(raw["dialogue"]),
+            state=dict(raw["state"]),
             sentence_separator=raw["sentence_separator"],
             list_separator=raw["list_separator"],
             units=dict(raw["units"]),
@@ -56,9 +63,19 @@ class Replies:
     def __init__(self, registry: Registry, overrides: Mapping[str, Mapping[str, str]]) -> None:
         self.registry = registry
         self.tables = {
-            lang: {**language.templates, **overrides.get(lang, {})}
+            lang: {**language.templates, **language.dialogue, **overrides.get(lang, {})}
             for lang, language in _languages().items()
         }
+
+    def line(self, kind: str, lang: str, **values: object) -> str:
+        """A dialogue line ("confirm", "timer_started", ...), as a sentence."""
+        text = self._table(lang)[kind].format(**values)
+        return text[:1].upper() + text[1:]
+
+    @staticmethod
+    def state(lang: str) -> dict[str, str]:
+        """The words for devices' real state (home/answers.py)."""
+        return _language(lang).state
 
     def small_talk(self, text: str, lang: str) -> str:
         """A canned answer to small talk, by topic; the configured chat template else."""

@@ -30,6 +30,7 @@ from daemon.understanding.lang import lexicon
 from daemon.understanding.templates import NO_AREA, Match, domain_of
 
 # Home Assistant's on/off intents mean a different dialogd action per kind of device.
+_MOVING = ("cover", "valve")
 _ON = {"cover": "open", "valve": "open", "lock": "lock", "scene": "activate",
        "vacuum": "start", "appliance": "start"}  # fmt: skip
 _OFF = {"cover": "close", "valve": "close", "lock": "unlock", "vacuum": "stop",
@@ -149,6 +150,15 @@ class Resolver:
             act = self._action_for(m, generic, dev, said_kind=said_kind)
             if act is not None and dev.accepts(act):
                 by_action.setdefault(act, []).append(dev.id)
+        if not by_action and generic in ("turn_on", "turn_off"):
+            # Nothing there turns on: what opens there is what was meant (open the
+            # garage, in Chinese "da kai"), as Home Assistant's HassTurnOn opens a cover.
+            # Only what moves: "turn off the hallway" never unlocks its door.
+            table = _ON if generic == "turn_on" else _OFF
+            for dev in candidates:
+                act = table.get(domain_of(dev.type)) if domain_of(dev.type) in _MOVING else None
+                if act is not None and dev.accepts(act):
+                    by_action.setdefault(act, []).append(dev.id)
         if not by_action:
             return Resolved(Command(UNKNOWN), said)
         # Several actions happen only for a place target ("turn off the kitchen"):

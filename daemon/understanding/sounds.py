@@ -43,6 +43,9 @@ class Respeller:
             for words in lexicon(lang)["kinds"].values():
                 phrases.update(w.lower() for w in words)
         self._en = sorted(p for p in phrases if p.isascii() and len(p) >= 4)
+        # Words of the language that are right as they are, whatever home word they look
+        # like: "the bathroom light" in a home with a bedroom is not the bedroom's.
+        self._words = {w.lower() for w in lexicon("en")["rooms"]}
         by_sound: dict[tuple[str, ...], str] = {}
         for p in phrases:
             if _CJK.fullmatch(p[:1] or " ") and all(_CJK.match(c) for c in p):
@@ -98,7 +101,7 @@ class Respeller:
             if len(window) < n:
                 continue
             spaced, joined = " ".join(window), "".join(window)
-            if spaced in self._en:
+            if spaced in self._en or spaced in self._words:
                 return None  # said right: nothing to put back
             if n > 1 and joined in self._en:
                 return joined, n  # "down stairs"

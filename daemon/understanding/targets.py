@@ -48,10 +48,12 @@ class Mentions:
     # A kind of device in a kind of room the home does not have ("the bathroom light"
     # in a home with no bathroom): nothing here fits.
     elsewhere: bool = False
+    strange_room: bool = False  # a kind of room the home does not have, whatever else
     # Areas named by a kind of room that several of their names contain ("woshi":
     # zhu woshi and xiao woshi): the place is not settled between them.
     vague_areas: tuple[str, ...] = ()
     spans: tuple[tuple[int, int], ...] = ()  # where the target words stand
+    names: tuple[tuple[int, int], ...] = ()  # where the devices' own names stand
 
     @property
     def said(self) -> bool:
@@ -90,6 +92,11 @@ class TargetFinder:
         self._areas = _phrase_table((p, a.id) for a in registry.areas for p in a.phrases)
         self._floors = _phrase_table((p, f.id) for f in registry.floors for p in f.phrases)
         self._kinds = self._kind_table(registry)
+        # A head noun of one device's name only ("night" of "movie night") says no kind
+        # of place strongly enough: "good night" is not a night in a place dialogd lacks.
+        words = {w.lower() for lang in ("en", "zh") for ws in lexicon(lang)["kinds"].values()
+                 for w in ws}  # fmt: skip
+        self._weak = {w for w, ids in self._kinds if len(ids) == 1 and w not in words}
 
     # ----------------------------------------------------------------- kinds
 
@@ -135,19 +142,26 @@ class TargetFinder:
 
     def mentions(self, text: str, lang: Lang) -> Mentions:
         low = text.lower()
+        lex = _compiled(lang)
+        # A name inside a word for a room is not said: "yangtai deng" (the balcony
+        # light) holds "taideng" (a desk lamp) across its two words.
+        room_words = [r.span() for r in lex["rooms"].finditer(low)]
         taken: list[tuple[int, int]] = []
-        devices = _find(self._devices, low, taken)
+        devices = _find(self._devices, low, taken, across=room_words)
+        names = tuple(taken)
         areas = _find(self._areas, low, taken)
         floors = _find(self._floors, low, taken)
         kinds: set[str] | None = None
-        kind_spans: list[tuple[int, int]] = []
+        kind_spans: list[tuple[int, int]] = []  # of kinds that may name a place's devices
         for word, ids in self._kinds:
             for m in _pattern(word).finditer(low):
+                if lex["verb_object"].match(low, m.end()):
+                    continue  # "switch it off": the verb, not a switch
                 if _free(m.span(), taken):
                     taken.append(m.span())
-                    kind_spans.append(m.span())
+                    if word not in self._weak:
+                        kind_spans.append(m.span())
                     kinds = (kinds or set()) | ids
-        lex = _compiled(lang)
         flags = {}
         for key in ("anything", "here", "everywhere", "every", "anaphora"):
             hit = False
@@ -174,6 +188,7 @@ class TargetFinder:
         elsewhere = (bool(rooms) or named_else) and kinds is not None and not placed
         return Mentions(
             elsewhere=elsewhere,
+            strange_room=bool(rooms),
             vague_areas=tuple(dict.fromkeys(vague)),
             devices=tuple(dict.fromkeys(devices)),
             areas=tuple(dict.fromkeys(areas)),
@@ -185,6 +200,7 @@ class TargetFinder:
             every=flags["every"],
             back=flags["anaphora"],
             spans=tuple(sorted(taken)),
+            names=names,
         )
 
     # ------------------------------------------------------------- resolving
@@ -349,10 +365,20 @@ def _free(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
     return all(span[1] <= a or span[0] >= b for a, b in taken)
 
 
-def _find(table: list[tuple[str, str]], low: str, taken: list[tuple[int, int]]) -> list[str]:
+def _find(
+    table: list[tuple[str, str]],
+    low: str,
+    taken: list[tuple[int, int]],
+    across: list[tuple[int, int]] | None = None,
+) -> list[str]:
+    """The ids whose phrases `low` says, longest first, each span once; none that
+    straddles an edge of one of the `across` spans."""
     found = []
     for phrase, ident in table:
         for m in _pattern(phrase).finditer(low):
+            a, b = m.span()
+            if any(a < y and x < b and not (a <= x and y <= b) for x, y in across or ()):
+                continue
             if _free(m.span(), taken):
                 taken.append(m.span())
                 found.append(ident)
@@ -399,6 +425,11 @@ def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
         "anaphora": alt("anaphora"),
         "rooms": alt("rooms"),
         "kind_lead": alt("kind_lead") if lex.get("kind_lead") else re.compile("(?!x)x"),
+        "verb_object": (
+            re.compile(rf"\s+{alt('verb_object').pattern}")
+            if lex.get("verb_object")
+            else re.compile("(?!x)x")
+        ),
         "lead": lead,
         "particle": particle,
         "trail": trail or re.compile(""),

@@ -19,7 +19,7 @@ SPREAD = 3
 
 @cache
 def _index() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
-    """Specific phrases -> their actions, for spaced and unspaced languages."""
+    """Every phrase -> its actions, for spaced and unspaced languages."""
     data = load("verbs.toml")
     spaced: dict[str, set[str]] = {}
     unspaced: dict[str, set[str]] = {}
@@ -28,32 +28,51 @@ def _index() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
         for action, phrases in actions.items():
             for phrase in phrases:
                 table.setdefault(phrase, set()).add(action)
+    return (
+        {p: frozenset(a) for p, a in spaced.items()},
+        {p: frozenset(a) for p, a in unspaced.items()},
+    )
 
-    def specific(table: dict[str, set[str]]) -> dict[str, frozenset[str]]:
-        return {p: frozenset(a) for p, a in table.items() if len(a) < SPREAD}
 
-    return specific(spaced), specific(unspaced)
-
-
-def actions_said(text: str) -> frozenset[str] | None:
-    """The actions the specific verbs in `text` ask for; None when it says none. Longest
-    phrases first, and a phrase inside a longer one found does not count: Chinese
-    "cancel mute" (unmute) is not also "mute"."""
+def _phrases(text: str) -> list[frozenset[str]]:
+    """The actions of each template phrase in `text`, longest phrases first; a phrase
+    inside a longer one found does not count: Chinese "cancel mute" (unmute) is not
+    also "mute"."""
     spaced, unspaced = _index()
     low = text.lower()
     words = re.findall(r"[a-z0-9']+", low)
     grams = {" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
     rest = f" {' '.join(words)} "
-    found: set[str] = set()
+    found: list[frozenset[str]] = []
     for phrase in sorted(grams & spaced.keys(), key=len, reverse=True):
         if f" {phrase} " in rest:
-            found |= spaced[phrase]
+            found.append(spaced[phrase])
             rest = rest.replace(f" {phrase} ", " | ")
     if re.search(r"[\u4e00-\u9fff]", low):
         for phrase in sorted((p for p in unspaced if p in low), key=len, reverse=True):
             if phrase in low:
-                found |= unspaced[phrase]
+                found.append(unspaced[phrase])
                 low = low.replace(phrase, "|")
+    return found
+
+
+def actions_said(text: str, among: frozenset[str] | None = None) -> frozenset[str] | None:
+    """The actions the specific verbs in `text` ask for; None when it says none.
+
+    A phrase is specific when it is used for fewer than SPREAD actions. With `among` (one
+    device's actions) it also is when it is used for one of those alone: "start" is a
+    vacuum's start, whatever timers it also starts. A specific phrase for none of them
+    ("timer" in "start the timer for rosie") says something else: nothing is said."""
+    found: set[str] = set()
+    for actions in _phrases(text):
+        if among is None:
+            found |= actions if len(actions) < SPREAD else set()
+            continue
+        mine = actions & among
+        if not mine and len(actions) < SPREAD:
+            return None
+        if len(mine) == 1 or len(actions) < SPREAD:
+            found |= mine
     return frozenset(found) or None
 
 
