@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -31,6 +32,9 @@ DIALOGD = [sys.executable, "-m", "daemon.cli"]
 STATE_DIR = Path(tempfile.gettempdir()) / "dialogd-test-state"
 
 
+_T = TypeVar("_T")
+
+
 def wait_port(port: int, timeout: float = 60, host: str = "127.0.0.1") -> None:
     """Wait until something accepts TCP connections on `port`."""
     deadline = time.monotonic() + timeout
@@ -42,6 +46,21 @@ def wait_port(port: int, timeout: float = 60, host: str = "127.0.0.1") -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s") from None
             time.sleep(0.1)
+
+
+def until(cond: Callable[[], _T], timeout: float, what: str, every: float = 0.05) -> _T:
+    """`cond()`'s first truthy value, polled; TimeoutError naming `what` after `timeout`.
+
+    For what no event announces: a list that another thread fills, a retained message
+    that may or may not be there yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} within {timeout}s")
+        time.sleep(every)
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from daemon.outputs.hass import validate
-from tests.conftest import DIALOGD, ROOT, Broker, DaemonProcess, Listener, write_config
+from tests.conftest import DIALOGD, ROOT, Broker, DaemonProcess, Listener, until, write_config
 
 HOME = """
 [[floors]]
@@ -560,27 +560,23 @@ def test_dialogd_announces_itself_to_home_assistant(
     # Home Assistant restarts: it says `online`, and dialogd announces itself again.
     n = len(bus.history)
     bus.publish("homeassistant/status", "online")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if any(t.endswith("/config") and "dialogd_test" in t for t, _ in bus.history[n:]):
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("no discovery after homeassistant/status online")
+    until(
+        lambda: any(t.endswith("/config") and "dialogd_test" in t for t, _ in bus.history[n:]),
+        10,
+        "no discovery after homeassistant/status online",
+    )
 
 
 def _discovery_configs(bus: Listener, timeout: float) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = {
+    def found() -> dict[str, dict[str, Any]]:
+        configs = {
             t: json.loads(p)
             for t, p in list(bus.history)
             if t.startswith("homeassistant/") and "dialogd_test" in t and p
         }
-        if len(found) > 10:
-            return found
-        time.sleep(0.1)
-    raise TimeoutError("no discovery configs for dialogd")
+        return configs if len(configs) > 10 else {}
+
+    return until(found, timeout, "no discovery configs for dialogd")
 
 
 def test_an_mqtt5_response_topic_gets_the_intent_with_its_correlation_data(
@@ -602,12 +598,11 @@ def test_an_mqtt5_response_topic_gets_the_intent_with_its_correlation_data(
     props.ResponseTopic = "nodered/replies/flow1"
     props.CorrelationData = b"\x00corr-42"
     c.publish("dialogd/test/text", "turn on the coffee plug", qos=1, properties=props)
-    deadline = time.monotonic() + 20
-    while not got and time.monotonic() < deadline:
-        time.sleep(0.05)
-    c.loop_stop()
-    c.disconnect()
-    assert got, "no answer on the response topic"
+    try:
+        until(lambda: got, 20, "no answer on the response topic")
+    finally:
+        c.loop_stop()
+        c.disconnect()
     topic, corr, payload = got[0]
     assert topic == "nodered/replies/flow1" and corr == b"\x00corr-42"
     assert json.loads(payload)["action"] == "turn_on"
@@ -666,11 +661,7 @@ def test_two_instances_on_a_shared_subscription_answer_each_request_once(
                 json.dumps({"text": "turn on the kitchen light", "id": f"r{i}"}),
                 qos=1,
             )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if len(bus.history) >= 200:
-                break
-            time.sleep(0.1)
+        until(lambda: len(bus.history) >= 200, 120, "200 answers", every=0.1)
         time.sleep(1.0)  # anything answered twice would arrive by now
         answers = [(t, json.loads(p)) for t, p in bus.history]
         ids = [a["id"] for _, a in answers]
@@ -685,9 +676,7 @@ def test_two_instances_on_a_shared_subscription_answer_each_request_once(
             bus.client.publish(
                 f"dialogd/{site}/text", json.dumps({"text": "turn off the tv", "id": "same"}), qos=1
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(bus.history) < 202:
-            time.sleep(0.05)
+        until(lambda: len(bus.history) >= 202, 30, "both answers to the same id")
         same = sorted(t for t, p in bus.history if json.loads(p)["id"] == "same")
         assert same == ["dialogd/sat0/intent", "dialogd/sat1/intent"], same
     finally:

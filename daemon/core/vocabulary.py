@@ -90,6 +90,14 @@ FAHRENHEIT = NumberRule("degrees", 40, 95)
 DEGREE_CHANGE = NumberRule("degrees", -10, 10, zero_ok=False, default_step=1)
 TIMER = NumberRule("seconds", 1, 24 * 3600)
 
+# A relative change and the action that sets the same property outright.
+RELATIVE_TO_ABSOLUTE = {
+    "change_brightness": "set_brightness",
+    "change_volume": "set_volume",
+    "change_temperature": "set_temperature",
+    "change_speed": "set_speed",
+}
+
 ValueKind = Literal["none", "number", "color", "item"]
 
 

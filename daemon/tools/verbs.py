@@ -145,6 +145,9 @@ class _Glue:
             targets.update(names)
         targets.update(lex.get("prepositions", ()))
         self.kinds = {w for names in lex.get("kinds", {}).values() for w in names}
+        # "to 50%": at a phrase's edge it brings in the value ("set to"); inside one it is
+        # part of the verb ("return to base").
+        self.edges = set(lex.get("value_prepositions", ()))
         # Particles are part of a verb ("turn on"), never glue.
         self.function = _longest_first(function - PARTICLES)
         self.targets = _longest_first(targets - PARTICLES)
@@ -190,6 +193,10 @@ class _Glue:
             # language a kind inside a verb would break it (the lock in "unlock").
             words = self._drop(part, self.targets if self.spaced else self.function).split()
             kept.extend(([verb] if verb else []) + words)
+        while kept and kept[0] in self.edges:
+            kept.pop(0)
+        while kept and kept[-1] in self.edges:
+            kept.pop()
         if not kept or any(w.isdigit() for w in kept):
             return None
         phrase = (" " if self.spaced else "").join(kept)

@@ -309,6 +309,8 @@ class IntentEngine:
             decided_ms += answer.decided_ms
             reply = reply or answer.reply
             for c in answer.decision.commands:
+                if mentions.back and commands and _restated(c, commands[-1]):
+                    continue  # "we're out of rice, add it to the list": "it" is the rice
                 c = self._repeat_for(c, commands, named)
                 if by_focus and set(c.devices) <= focus and c.devices:
                     c = self._whole_focus(c, focus)
@@ -499,10 +501,20 @@ def _says(text: str, phrase: str, lang: Lang) -> bool:
     return phrase_pattern(phrase).search(text) is not None
 
 
+def _restated(c: Command, before: Command) -> bool:
+    """The same action on the same devices, said again of "it" (not a new number: "set it
+    to 30 instead" is a correction)."""
+    same = c.action == before.action and c.devices == before.devices and bool(c.devices)
+    return same and not isinstance(c.value, int)
+
+
 @cache
 def _target_value(lang: Lang) -> re.Pattern[str]:
     """A number said as where to go ("to 10%"), not by how much (daemon/data/lang)."""
-    return re.compile(lexicon(lang)["target_value"])
+    lex = lexicon(lang)
+    words = sorted({w for ws in lex["value_words"].values() for w in ws}, key=len, reverse=True)
+    alternatives = "|".join(re.escape(w) for w in words) or "(?!x)x"
+    return re.compile(lex["target_value"].replace("{words}", alternatives))
 
 
 def _color_words() -> dict[str, str]:

@@ -19,6 +19,7 @@ from daemon.core.vocabulary import (
     DEVICELESS,
     OPPOSITE,
     QUERY,
+    RELATIVE_TO_ABSOLUTE,
     TYPES,
     UNKNOWN,
     Lang,
@@ -38,6 +39,12 @@ MAX_CLAUSES = 6
 
 
 @cache
+def _without(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    for a, b in sorted(spans, reverse=True):
+        text = text[:a] + " " + text[b:]
+    return text
+
+
 def _new_value(lang: Lang) -> re.Pattern[str]:
     """A clause's leftover that is only a new value: "to 70", "70%" (daemon/data/lang)."""
     return re.compile(lexicon(lang)["new_value"])
@@ -72,16 +79,25 @@ class FastPath:
         self, text: str, lang: Lang, area: str | None, focus: frozenset[str] = frozenset()
     ) -> Decision | None:
         clauses = [c.strip() for c in grammar(lang).separators.split(text) if c and c.strip()]
+        decision = None
         if 2 <= len(clauses) <= MAX_CLAUSES:
             # Clauses first: a failed whole match of a compound costs as much as its
             # clauses. A name with "and" in it fails as clauses and matches whole.
-            compound = self._clauses(clauses, lang, area, focus)
-            if compound is not None:
-                return compound
-        if len(clauses) == 1:
-            text = clauses[0]  # "and set a timer ...": the conjunction carries nothing
-        whole = self._clause(text, lang, area, focus)
-        return None if whole is None else Decision((whole,))
+            decision = self._clauses(clauses, lang, area, focus)
+        if decision is None:
+            if len(clauses) == 1:
+                text = clauses[0]  # "and set a timer ...": the conjunction carries nothing
+            whole = self._clause(text, lang, area, focus)
+            decision = None if whole is None else Decision((whole,))
+        if decision is not None and any(self._item_points_back(c, lang) for c in decision.commands):
+            return None  # "we're out of rice, add it to the list": the model reads what "it" is
+        return decision
+
+    def _item_points_back(self, c: Command, lang: Lang) -> bool:
+        if c.action != "add_item" or not isinstance(c.value, str):
+            return False
+        m = self.targets.mentions(c.value, lang)
+        return m.back and not re.sub(r"[\W_]+", "", _without(c.value, m.spans))
 
     def _clauses(
         self, clauses: list[str], lang: Lang, area: str | None, focus: frozenset[str]
@@ -91,6 +107,10 @@ class FastPath:
         for clause in clauses:
             # A later clause that only names targets repeats the last action ("turn off
             # the light and the fan"); Home Assistant would read a bare name as "on".
+            refined = self.refine(commands[-1], clause, lang) if commands else None
+            if refined is not None:
+                commands[-1] = refined  # "make the telly louder, volume 60": to 60
+                continue
             c = self.repeat(commands[-1], clause, lang) if commands else None
             if c is None:
                 c = self._clause(clause, lang, area, focus)
@@ -272,6 +292,25 @@ class FastPath:
         for a, b in sorted(m.spans, reverse=True):
             low = low[:a] + " " + low[b:]
         return not re.sub(r"[\W_]+", "", grammar(lang).fillers.sub(" ", low))
+
+    def refine(self, last: Command, clause: str, lang: Lang) -> Command | None:
+        """A clause of nothing but a value, after a relative change, says where the change
+        ends ("make the telly louder, volume 60"; "dim the bedroom light, just 5
+        percent"): the absolute action on the same devices instead. The value's own
+        property words may stand with it (`value_words` in daemon/data/lang)."""
+        absolute = RELATIVE_TO_ABSOLUTE.get(last.action)
+        if absolute is None or self.targets.mentions(clause, lang).said:
+            return None
+        g = grammar(lang)
+        low = g.fillers.sub(" ", g.skip.sub(" ", clause.lower()))
+        words = sorted(lexicon(lang)["value_words"].get(absolute, ()), key=len, reverse=True)
+        for word in words:
+            low = phrase_pattern(word).sub(" ", low) if lang == "en" else low.replace(word, " ")
+        m = _new_value(lang).fullmatch(low.strip(" " + marks("comma", "stop", "exclamation")))
+        if m is None:
+            return None
+        ids = tuple(d for d in last.devices if self.registry.by_id[d].accepts(absolute))
+        return Command(absolute, ids, int(m.group(1))) if ids else None
 
     def repeat(self, last: Command, clause: str, lang: Lang) -> Command | None:
         """A clause that only names targets does what the previous clause did (within a

@@ -571,8 +571,6 @@ class LlamaEngine:
         they are evaluated once, after the action whose first token the model prefers
         (each costs a batch token, and a Pi reads about 24 a second)."""
         spans = [self._action_len(node) for node, _, _ in lines]
-        if os.environ.get("DIALOGD_SHARE", "1") == "0":
-            return [(n, i) for i, n in enumerate(spans)]
         # Not a value: "50" is likelier after set_volume than after change_volume.
         tails = [
             tuple(toks[n:]) if 0 < n < len(toks) - 1 and value is None else None

@@ -1,0 +1,121 @@
+"""Constructions the rules read, each with sentences written for this file (not taken
+from tests/data/*.jsonl) against the reference home, without a model.
+
+Each group is one mechanism: a kind word used as a verb, what an area's on/off moves,
+a room word around a name, "stop doing it" said with a negation, a value that says where
+a relative change ends, number words with punctuation, a reason after a command, and a
+list item said as "it".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daemon.config.settings import load_settings
+from daemon.core.vocabulary import ACTUATING, Value
+from daemon.pipeline.engines import home_registry
+from daemon.understanding.engine import IntentEngine, Understood
+from daemon.understanding.lang import normalize
+
+HOME = Path(__file__).resolve().parent / "data" / "home.toml"
+
+Triple = tuple[str, tuple[str, ...], Value]
+
+
+@pytest.fixture(scope="module")
+def engine() -> IntentEngine:
+    return IntentEngine(home_registry(load_settings(HOME)))
+
+
+def _triples(u: Understood) -> list[Triple]:
+    return [(c.action, c.devices, c.value) for c in u.decision.commands]
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # A kind word before its object is the verb, not a device of that kind.
+        ("the porch light, switch it on", ("turn_on", ("porch_light",), None)),
+        ("switch the desk lamp on", ("turn_on", ("desk_lamp",), None)),
+        # "lock [the] {name}" is Home Assistant's own template: a verb, in any order.
+        ("front door, lock it now", ("lock", ("front_door_lock",), None)),
+        # An area where nothing turns on: what opens there (HassTurnOn on a cover).
+        ("开一下车库", ("open", ("garage_door",), None)),
+        ("车库关上吧", ("close", ("garage_door",), None)),
+        # "stop doing it" said with a negation turns the device off.
+        ("风扇别吹了", ("turn_off", ("bedroom_fan",), None)),
+        ("电视别响了吧", ("turn_off", ("tv",), None)),
+        # A value alone after a relative change says where the change ends.
+        ("turn the tv up, volume forty", ("set_volume", ("tv",), 40)),
+        ("把卧室灯调暗一点，亮度二十", ("set_brightness", ("bedroom_light",), 20)),
+        # No verb: a device and where it goes.
+        ("heating to 19", ("set_temperature", ("thermostat",), 19)),
+        ("put the desk lamp at full brightness", ("set_brightness", ("desk_lamp",), 100)),
+        # Number words with punctuation after them, or a hyphen inside.
+        ("set the tv volume to thirty-five, please", ("set_volume", ("tv",), 35)),
+        # A reason after the command is not a second command.
+        ("turn on the desk lamp, I want to read", ("turn_on", ("desk_lamp",), None)),
+        ("set the heating to 21, I'm cold", ("set_temperature", ("thermostat",), 21)),
+        # Speech recognisers write "of" for the particle "off".
+        ("turn the porch light of", ("turn_off", ("porch_light",), None)),
+        # A verb Home Assistant uses for one of this device's actions, whatever else.
+        ("roomba, start", ("start", ("robot_vacuum",), None)),
+    ],
+)
+def test_construction(engine: IntentEngine, text: str, expect: Triple) -> None:
+    u = engine.understand(text)
+    assert (u.engine, _triples(u)) == ("rules", [expect])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "门别锁了",  # "bie suo le": lock is a verb of an action, so this stays a negation
+        "你别说了",  # "you, stop talking" names no device
+        "turn off the hallway",  # an area's off never unlocks its door
+        "关掉门厅",
+        "start the timer for the roomba",  # "timer" says something the vacuum lacks
+    ],
+)
+def test_nothing_sensitive_and_nothing_unasked(engine: IntentEngine, text: str) -> None:
+    u = engine.understand(text)
+    assert all(c.action not in ("unlock", "open", "start") for c in u.decision.commands)
+    if text.startswith(("门", "你")):
+        assert not {c.action for c in u.decision.commands} & ACTUATING
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "switch on the bathroom lamp",  # no bathroom: not the bedroom's, spelt alike
+        "把阳台灯打开",  # no balcony: "taideng" across "yangtai deng" is no desk lamp
+        "good night",  # "night" heads one scene's name; it names no place's devices
+    ],
+)
+def test_words_of_the_language_are_not_the_homes(engine: IntentEngine, text: str) -> None:
+    u = engine.understand(text)
+    assert not {c.action for c in u.decision.commands} & ACTUATING, _triples(u)
+
+
+def test_a_list_item_said_as_it_is_left_to_the_model(engine: IntentEngine) -> None:
+    """The rules cannot tell what "it" is; without a model that is an honest unknown,
+    never "it" on the list."""
+    u = engine.understand("we ran out of eggs, put it on the shopping list")
+    assert all(c.value != "it" for c in u.decision.commands)
+    assert u.engine == "rules" and _triples(u) == [("unknown", (), None)]
+
+
+@pytest.mark.parametrize(
+    ("text", "absolute"),
+    [
+        ("bring the fan up to speed 2", True),
+        ("put the tv at volume 30", True),
+        ("turn the fan up by 1", False),
+        ("电视音量调到20", True),
+    ],
+)
+def test_where_a_number_goes(engine: IntentEngine, text: str, absolute: bool) -> None:
+    lang = "zh" if not text.isascii() else "en"
+    assert engine.hint(normalize(text, lang), lang, None).absolute is absolute
