@@ -69,6 +69,27 @@ def test_an_answer_that_is_a_new_request_is_taken_as_one() -> None:
     assert triples(say(d, "turn off the tv")) == {("turn_off", "tv", None)}
 
 
+def test_more_repeats_a_change_and_just_narrows_the_last_command() -> None:
+    d = dialogue()
+    say(d, "turn up the tv")
+    assert triples(say(d, "a bit more")) == {("change_volume", "tv", 10)}
+    say(d, "电视声音大一点", session="zh")
+    assert triples(say(d, "再大一点", session="zh")) == {("change_volume", "tv", 10)}
+    say(d, "turn off the lights downstairs", session="only")
+    narrowed = say(d, "just the kitchen one", session="only")
+    assert triples(narrowed) == {("turn_off", "kitchen_light", None)}
+    say(d, "turn off the kitchen light", session="on")
+    assert triples(say(d, "more", session="on")) != {("turn_off", "kitchen_light", None)}
+
+
+def test_a_new_request_drops_a_question_back_and_is_decided() -> None:
+    d = dialogue(confirm={"mqtt": "yes"})
+    assert say(d, "open the garage door").status == "needs_confirmation"
+    moved_on = say(d, "turn off the tv")
+    assert moved_on.status == "decided" and triples(moved_on) == {("turn_off", "tv", None)}
+    assert triples(say(d, "yes")) == {("chat", None, None)}  # the question is gone
+
+
 def test_too_repeats_the_last_action_on_the_same_kind_of_device() -> None:
     d = dialogue()
     say(d, "turn off the kitchen light")

@@ -33,6 +33,7 @@ from daemon.core.vocabulary import (
     CHAT,
     CLARIFY,
     QUERY,
+    RELATIVE_TO_ABSOLUTE,
     START_TIMER,
     TIMER_STATUS,
     UNKNOWN,
@@ -79,6 +80,8 @@ class _Words:
     yes: re.Pattern[str]
     not_yes: re.Pattern[str]
     also: re.Pattern[str]
+    again: re.Pattern[str]
+    only: re.Pattern[str]
     both: re.Pattern[str]
     other: re.Pattern[str]
     fillers: re.Pattern[str]
@@ -103,6 +106,8 @@ def words(lang: Lang) -> _Words:
         yes=alt("yes"),
         not_yes=alt("not_yes"),
         also=alt("also"),
+        again=alt("again"),
+        only=alt("only"),
         both=alt("both"),
         other=alt("other"),
         fillers=alt("answer_fillers"),
@@ -113,6 +118,12 @@ def words(lang: Lang) -> _Words:
         timer_frames=tuple(raw["timer_frames"]),
         timer_noun=raw["timer_noun"],
     )
+
+
+def _without_spans(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    for a, b in sorted(spans, reverse=True):
+        text = text[:a] + " " + text[b:]
+    return text
 
 
 @cache
@@ -157,7 +168,12 @@ class Dialogue:
         lang = detect_lang(req.text)
         s = self.sessions.peek(key)
         if s is not None and s.pending is not None:
-            return self._answer_confirmation(req, s, s.pending, lang, now)
+            if s.pending.pin or not self._moves_on(req.text, lang):
+                return self._answer_confirmation(req, s, s.pending, lang, now)
+            # Neither a yes nor a no: a new request ("louder" after "do you want me to
+            # turn up the speaker?"). The question is dropped, and nothing it asked runs.
+            _LOG.info("session %s: %s dropped for a new request", key, s.pending.request_id)
+            s.pending = None
         if self._whole_yes(req.text, lang):
             # "yes" with nothing to confirm is small talk, never a command.
             u = self.engine.conclude(Decision.one(CHAT), req.text, lang)
@@ -187,6 +203,19 @@ class Dialogue:
             cmd = Command(s.last.action, s.others, s.last.value)
             s.others = tuple(d for d in s.last.devices if d not in s.others)
             return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
+        if s.last.action in RELATIVE_TO_ABSOLUTE and w.again.fullmatch(_bare(low).strip()):
+            # "a bit more" after "turn it up": the same change again.
+            s.last_at = now
+            return Turn(self.engine.conclude(Decision((s.last,)), req.text, lang), key)
+        said = _bare(req.text).strip()  # not normalised: "the kitchen one" is no number
+        lead = w.only.match(said)
+        if lead is not None:
+            picked = self._some_of(s.last.devices, said[lead.end() :], lang)
+            if picked:
+                # "just the chandelier": the last command, on only what it names.
+                cmd = Command(s.last.action, picked, s.last.value)
+                s.last, s.last_at = cmd, now
+                return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
         if w.also.search(low):
             again = self.engine.fast.repeat(s.last, w.also.sub(" ", low), lang)
             if again is not None:
@@ -346,6 +375,12 @@ class Dialogue:
         low = _bare(normalize(text, lang))
         return bool(w.yes.match(low)) and not w.not_yes.search(low)
 
+    def _moves_on(self, text: str, lang: Lang) -> bool:
+        """The answer to a question back says neither yes nor no."""
+        w = words(lang)
+        low = _bare(normalize(text, lang))
+        return bool(low.strip()) and not w.yes.search(low) and not w.not_yes.search(low)
+
     def _whole_yes(self, text: str, lang: Lang) -> bool:
         w = words(lang)
         low = _bare(text)
@@ -402,6 +437,20 @@ class Dialogue:
         if lang == "en":
             leftover = grammar(lang).fillers.sub(" ", leftover)
         return tuple(picked) if picked and not leftover.strip() else ()
+
+    def _some_of(self, devices: tuple[str, ...], text: str, lang: Lang) -> tuple[str, ...]:
+        """The devices of `devices` that `text` names, by name or by kind; () unless it
+        is some of them and not all."""
+        picked = self._which(devices, text, lang)
+        if not picked:
+            m = self.engine.fast.targets.mentions(text, lang)
+            rest = _without_spans(text, m.spans)
+            said = m.kinds or frozenset()
+            leftover = words(lang).fillers.sub(" ", rest)
+            if lang == "en":
+                leftover = grammar(lang).fillers.sub(" ", leftover)
+            picked = () if leftover.strip() else tuple(d for d in devices if d in said)
+        return picked if 0 < len(picked) < len(devices) else ()
 
     def _remember(self, s: Session, d: Decision, now: float) -> None:
         acting = [c for c in d.commands if c.devices and c.action not in (CLARIFY, QUERY)]
