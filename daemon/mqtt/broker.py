@@ -265,7 +265,11 @@ class PrivateBroker:
                 # anything else that could hang (stopping a stuck process included).
                 bound = 2 * self.start_timeout + 5
                 try:
-                    await asyncio.wait_for(self.start(), bound)
+                    # asyncio.timeout, not wait_for: on Python 3.11 a cancel that lands as
+                    # start() finishes is lost in wait_for, and this task, which only a
+                    # cancel ends, would then wait on the new mosquitto forever.
+                    async with asyncio.timeout(bound):
+                        await self.start()
                     break
                 except Exception as exc:  # BrokerError, OSError, anything: retry, never die
                     why = f"no answer in {bound:g} s" if isinstance(exc, TimeoutError) else exc
@@ -288,13 +292,15 @@ class PrivateBroker:
             with suppress(ProcessLookupError):  # it died meanwhile
                 proc.terminate()
             try:
-                await asyncio.wait_for(proc.wait(), 5)
+                async with asyncio.timeout(5):
+                    await proc.wait()
             except TimeoutError:
                 with suppress(ProcessLookupError):
                     proc.kill()
                 try:
                     # Bounded too: stopping must never hang the daemon's shutdown.
-                    await asyncio.wait_for(proc.wait(), 5)
+                    async with asyncio.timeout(5):
+                        await proc.wait()
                 except TimeoutError:
                     _LOG.error("private mosquitto (pid %d) did not exit after SIGKILL", proc.pid)
 
