@@ -51,6 +51,7 @@ from daemon.understanding.lang import (
     normalize,
     phrase_pattern,
 )
+from daemon.understanding.targets import without_spans
 
 _LOG = logging.getLogger(__name__)
 _TIMER_ACTIONS = (START_TIMER, CANCEL_TIMER, TIMER_STATUS)
@@ -120,10 +121,12 @@ def words(lang: Lang) -> _Words:
     )
 
 
-def _without_spans(text: str, spans: tuple[tuple[int, int], ...]) -> str:
-    for a, b in sorted(spans, reverse=True):
-        text = text[:a] + " " + text[b:]
-    return text
+def _leftover(text: str, lang: Lang) -> str:
+    """What an answer says besides the words around a target ("the", "one", "please")."""
+    rest = words(lang).fillers.sub(" ", text)
+    if lang == "en":
+        rest = grammar(lang).fillers.sub(" ", rest)
+    return rest.strip()
 
 
 @cache
@@ -433,10 +436,7 @@ class Dialogue:
                     picked.append(dev_id)
                     rest = pattern.sub(" ", rest)
                     break
-        leftover = w.fillers.sub(" ", rest)
-        if lang == "en":
-            leftover = grammar(lang).fillers.sub(" ", leftover)
-        return tuple(picked) if picked and not leftover.strip() else ()
+        return tuple(picked) if picked and not _leftover(rest, lang) else ()
 
     def _some_of(self, devices: tuple[str, ...], text: str, lang: Lang) -> tuple[str, ...]:
         """The devices of `devices` that `text` names, by name or by kind; () unless it
@@ -444,12 +444,9 @@ class Dialogue:
         picked = self._which(devices, text, lang)
         if not picked:
             m = self.engine.fast.targets.mentions(text, lang)
-            rest = _without_spans(text, m.spans)
             said = m.kinds or frozenset()
-            leftover = words(lang).fillers.sub(" ", rest)
-            if lang == "en":
-                leftover = grammar(lang).fillers.sub(" ", leftover)
-            picked = () if leftover.strip() else tuple(d for d in devices if d in said)
+            rest = _leftover(without_spans(text, m.spans), lang)
+            picked = () if rest else tuple(d for d in devices if d in said)
         return picked if 0 < len(picked) < len(devices) else ()
 
     def _remember(self, s: Session, d: Decision, now: float) -> None:

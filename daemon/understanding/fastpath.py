@@ -29,7 +29,7 @@ from daemon.home.registry import Command, Decision, Registry
 from daemon.understanding.lang import grammar, lexicon, marks, phrase_pattern, query_kinds
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver
-from daemon.understanding.targets import PLACEHOLDER, TargetFinder
+from daemon.understanding.targets import PLACEHOLDER, TargetFinder, without_spans
 from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatcher, domain_of
 from daemon.understanding.verbs import actions_said
 
@@ -39,12 +39,6 @@ MAX_CLAUSES = 6
 
 
 @cache
-def _without(text: str, spans: tuple[tuple[int, int], ...]) -> str:
-    for a, b in sorted(spans, reverse=True):
-        text = text[:a] + " " + text[b:]
-    return text
-
-
 def _new_value(lang: Lang) -> re.Pattern[str]:
     """A clause's leftover that is only a new value: "to 70", "70%" (daemon/data/lang)."""
     return re.compile(lexicon(lang)["new_value"])
@@ -97,7 +91,7 @@ class FastPath:
         if c.action != "add_item" or not isinstance(c.value, str):
             return False
         m = self.targets.mentions(c.value, lang)
-        return m.back and not re.sub(r"[\W_]+", "", _without(c.value, m.spans))
+        return m.back and not re.sub(r"[\W_]+", "", without_spans(c.value, m.spans))
 
     def _clauses(
         self, clauses: list[str], lang: Lang, area: str | None, focus: frozenset[str]
@@ -288,9 +282,7 @@ class FastPath:
         m = self.targets.mentions(clause, lang)
         if not m.said:
             return False
-        low = clause.lower()
-        for a, b in sorted(m.spans, reverse=True):
-            low = low[:a] + " " + low[b:]
+        low = without_spans(clause.lower(), m.spans)
         return not re.sub(r"[\W_]+", "", grammar(lang).fillers.sub(" ", low))
 
     def refine(self, last: Command, clause: str, lang: Lang) -> Command | None:

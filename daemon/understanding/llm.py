@@ -159,6 +159,7 @@ class LlamaEngine:
         self.load_ms = (time.monotonic() - t0) * 1000
         self.registry = registry
         self.prefix_tokens = 0
+        self._action_lens: dict[str, int] = {}  # answer line -> tokens of its action
         self.reevaluated = 0  # prefix tokens the last registry change evaluated
         self.set_registry(registry)
 
@@ -588,11 +589,16 @@ class LlamaEngine:
         ]
 
     def _action_len(self, node: _Node) -> int:
-        """How many of a line's tokens spell its action; 0 when they do not end there."""
+        """How many of a line's tokens spell its action; 0 when they do not end there.
+        Kept per line: the tokenizer does not change, and this runs on every request."""
         if node.free or not node.line:
             return 0
-        action = self._tok(node.line.partition(" ")[0])
-        return len(action) if self._tok(node.line)[: len(action)] == action else 0
+        n = self._action_lens.get(node.line)
+        if n is None:
+            action = self._tok(node.line.partition(" ")[0])
+            n = len(action) if self._tok(node.line)[: len(action)] == action else 0
+            self._action_lens[node.line] = n
+        return n
 
     def _score(
         self,
@@ -663,14 +669,13 @@ class LlamaEngine:
                     out.append(float(row(parent)[tok]))
                 return out
 
+            whole = {c: each(toks, len(toks)) for c, toks in enumerate(lines) if tails[c][1] == c}
             scores = []
             for c, toks in enumerate(lines):
                 n_action, lender = tails[c]
-                if lender == c:
-                    own = each(toks, len(toks))
-                else:
-                    n_lender = tails[lender][0]
-                    own = each(toks, n_action) + each(lines[lender], len(lines[lender]))[n_lender:]
+                own = whole.get(c)
+                if own is None:
+                    own = each(toks, n_action) + whole[lender][tails[lender][0] :]
                 scores.append(sum(own) / len(toks))
         finally:
             for seq in range(1, k + 1):

@@ -145,9 +145,9 @@ class TargetFinder:
         lex = _compiled(lang)
         # A name inside a word for a room is not said: "yangtai deng" (the balcony
         # light) holds "taideng" (a desk lamp) across its two words.
-        room_words = [r.span() for r in lex["rooms"].finditer(low)]
+        room_words = list(lex["rooms"].finditer(low))
         taken: list[tuple[int, int]] = []
-        devices = _find(self._devices, low, taken, across=room_words)
+        devices = _find(self._devices, low, taken, across=[r.span() for r in room_words])
         names = tuple(taken)
         areas = _find(self._areas, low, taken)
         floors = _find(self._floors, low, taken)
@@ -172,7 +172,7 @@ class TargetFinder:
             flags[key] = hit
         rooms = []
         vague: list[str] = []
-        for r in lex["rooms"].finditer(low):
+        for r in room_words:
             if not _free(r.span(), taken):
                 continue
             inside = self._areas_containing(r.group(0))
@@ -359,6 +359,13 @@ def _possessive() -> frozenset[str]:
     """Particles that make the last two characters of a Chinese name no head noun ("lili
     de deng", Lili's lamp: the head is "deng", a kind word already)."""
     return frozenset(lexicon("zh")["possessive"])
+
+
+def without_spans(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    """`text` with a space where each of `spans` stood (Mentions.spans: its targets)."""
+    for a, b in sorted(spans, reverse=True):
+        text = text[:a] + " " + text[b:]
+    return text
 
 
 def _free(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
