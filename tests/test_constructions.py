@@ -3,8 +3,8 @@ from tests/data/*.jsonl) against the reference home, without a model.
 
 Each group is one mechanism: a kind word used as a verb, what an area's on/off moves,
 a room word around a name, "stop doing it" said with a negation, a value that says where
-a relative change ends, number words with punctuation, a reason after a command, and a
-list item said as "it".
+a relative change ends, number words with punctuation, a reason after a command, a list
+item said as "it", and a clause that sets the scene for a command.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from daemon.core.vocabulary import ACTUATING, Value
 from daemon.pipeline.engines import home_registry
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import normalize
+from daemon.understanding.setting import lend
 
 HOME = Path(__file__).resolve().parent / "data" / "home.toml"
 
@@ -119,3 +120,42 @@ def test_a_list_item_said_as_it_is_left_to_the_model(engine: IntentEngine) -> No
 def test_where_a_number_goes(engine: IntentEngine, text: str, absolute: bool) -> None:
     lang = "zh" if not text.isascii() else "en"
     assert engine.hint(normalize(text, lang), lang, None).absolute is absolute
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # A clause that sets the scene lends its place to the command after it...
+        (
+            "it's pitch black in the study, lights on",
+            ("turn_on", ("desk_lamp", "study_ceiling_light"), None),
+        ),
+        ("书房太黑了，把灯打开", ("turn_on", ("desk_lamp", "study_ceiling_light"), None)),
+        # ... or its device to the command's "it".
+        ("the fan is driving me mad, switch it off", ("turn_off", ("bedroom_fan",), None)),
+        ("电视太吵了，把它关掉", ("turn_off", ("tv",), None)),
+    ],
+)
+def test_a_scene_clause_lends_its_place_or_device(
+    engine: IntentEngine, text: str, expect: Triple
+) -> None:
+    u = engine.understand(text)
+    assert (u.engine, _triples(u)) == ("rules", [expect])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # After the command, a place is where the speaker goes, not where it applies.
+        "turn off the lights, I'm heading upstairs",
+        # A negated scene is judged on its own clause.
+        "it isn't dark in the study, lights on",
+        # The command has its own place.
+        "it's cold in the bedroom, turn on the kitchen light",
+        # Three clauses: which one the scene is about is not settled.
+        "it's dark in the study, lights on, and the fan off",
+    ],
+)
+def test_a_scene_lends_nothing_it_should_not(engine: IntentEngine, text: str) -> None:
+    norm = normalize(text, "en")
+    assert lend(norm, "en", lambda c: engine.fast.targets.mentions(c, "en")) == norm

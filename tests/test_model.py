@@ -322,3 +322,59 @@ def test_a_registry_change_evaluates_only_the_changed_end_and_decides_the_same(
         assert incremental[0].decision.first.devices == ("shed_lamp",)
     finally:
         engine.warm()  # the module's engine gets its own prompt back
+
+
+# Clauses of compound requests: a value among a few, a list item, a device, small talk.
+CLAUSES = [
+    ["turn off the tv", "close the curtains"],
+    ["add oat milk to the shopping list", "set the fan to speed 2", "thanks"],
+    ["关掉客厅的灯", "把卧室灯调成绿色"],
+    ["put paper towels on the shopping list", "把洗洁精加到购物清单"],
+]
+
+
+@pytest.mark.parametrize("clauses", CLAUSES, ids=lambda c: c[0])
+def test_clauses_read_side_by_side_decide_as_each_alone(
+    engine: IntentEngine, clauses: list[str]
+) -> None:
+    """decide_each reads a compound request's turns in one batch and scores their lines
+    in another; each clause's answer is the one it gets asked alone, and a request
+    after it decides as if nothing had been read beside it."""
+    model = engine.model
+    assert isinstance(model, LlamaEngine)
+    asked = []
+    for c in clauses:
+        lang = detect_lang(c)
+        asked.append((normalize(c, lang), engine.hint(normalize(c, lang), lang, None), lang))
+    alone = [model.decide(t, lang, h) for t, h, lang in asked]
+    text, hint, lang = asked[-1]
+    last = model.decide(text, lang, hint).decision
+    each = model.decide_each([(t, h) for t, h, _ in asked], asked[0][2])
+    assert [a.decision for a in each] == [a.decision for a in alone]
+    for a, b in zip(each, alone, strict=True):
+        assert (a.margin is None) == (b.margin is None)
+        if a.margin is not None and b.margin is not None and a.margin != float("inf"):
+            assert abs(a.margin - b.margin) < 0.05  # batches of other sizes round apart
+    assert model.decide(text, lang, hint).decision == last
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "add oat milk to the shopping list",
+        "put paper towels on the shopping list",
+        "把洗洁精加到购物清单",
+        "购物清单加几瓶酱油",
+        "remind me to call the plumber, put it on the to-do list",
+    ],
+)
+def test_a_list_item_is_words_of_the_request(engine: IntentEngine, text: str) -> None:
+    """The model copies the item (FORMAT.md: the item as the user said it): it can
+    neither translate it nor write it as an identifier."""
+    lang = detect_lang(text)
+    norm = normalize(text, lang)
+    d = model_alone(engine, text)
+    items = [c.value for c in d.commands if c.action == "add_item"]
+    assert items, d
+    for item in items:
+        assert isinstance(item, str) and item and item in norm

@@ -749,6 +749,11 @@ class StandInModel:
         self.calls.append(text)
         return _Answer(self.answer)
 
+    def decide_each(
+        self, clauses: list[tuple[str, Hint | None]], lang: str = "en"
+    ) -> list[_Answer]:
+        return [self.decide(text, lang, hint) for text, hint in clauses]
+
     def set_registry(self, registry: Registry) -> None:
         pass
 

@@ -258,8 +258,9 @@ def _per_token_costs(engine: LlamaEngine, registry: Registry) -> dict[str, float
 def _compound(
     engine: IntentEngine, model: LlamaEngine, turns: list[LabelledTurn]
 ) -> dict[str, Any]:
-    """Compound requests on the model path: the request as the engine takes it, against
-    each of its clauses asked as a request of its own (the bar: no more than their sum)."""
+    """Compound requests on the model path: the request as the engine takes it (its
+    clauses read side by side, LlamaEngine.decide_each), against each of its clauses
+    asked as a request of its own, one after the other."""
     registry = engine.registry
     whole_ms = parts_ms = 0.0
     whole_tok = parts_tok = commands = whole_exact = parts_exact = 0
@@ -282,8 +283,9 @@ def _compound(
             got |= p.decision.triples()
         hit, p_hit = a.decision.triples() == want, got == want
         print(
-            f"  {turn.text!r}: whole {ms:.0f} ms, {a.evaluated_tokens} tok"
-            f"{'' if hit else ' (miss)'}; {len(clauses)} clauses {p_ms:.0f} ms, {p_tok} tok"
+            f"  {turn.text!r}: side by side {ms:.0f} ms, {a.evaluated_tokens} tok"
+            f"{'' if hit else ' (miss)'}; {len(clauses)} clauses one by one "
+            f"{p_ms:.0f} ms, {p_tok} tok"
             f"{'' if p_hit else ' (miss)'}; valid {registry.check_decision(a.decision) is None}"
         )
         whole_ms, parts_ms = whole_ms + ms, parts_ms + p_ms
@@ -520,16 +522,17 @@ def run_bench(settings: Settings, path: Path | None, limit: int | None = None) -
         f"{talk['dialogue_conversations']}; per turn p50 {talk['dialogue_p50_ms']} ms, "
         f"p95 {talk['dialogue_p95_ms']} ms"
     )
-    print("compound requests on the model path, whole vs clause by clause:")
+    print("compound requests on the model path, clauses side by side vs one by one:")
     compound = _compound(engine, model, turns)
     if compound["compound_n"]:
         print(
-            f"  {compound['compound_n']} compound: whole {compound['compound_ms']} ms/request, "
+            f"  {compound['compound_n']} compound: side by side "
+            f"{compound['compound_ms']} ms/request, "
             f"{compound['compound_eval_tokens_per_command']} eval tok/command, exact "
-            f"{compound['compound_exact']}; clauses asked separately "
+            f"{compound['compound_exact']}; one by one "
             f"{compound['compound_clauses_ms']} ms/request, "
             f"{compound['compound_clauses_eval_tokens_per_command']} eval tok/command, exact "
-            f"{compound['compound_clauses_exact']}; whole/clauses cost "
+            f"{compound['compound_clauses_exact']}; side by side/one by one cost "
             f"{compound['compound_cost_ratio']}"
         )
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal, Protocol
@@ -35,6 +36,7 @@ from daemon.understanding.lang import (
 )
 from daemon.understanding.policy import Policy, mood
 from daemon.understanding.replies import Replies
+from daemon.understanding.setting import lend
 from daemon.understanding.sounds import Respeller
 from daemon.understanding.targets import Mentions, Target
 from daemon.understanding.verbs import actions_said
@@ -55,6 +57,10 @@ class Model(Protocol):
     def decide(
         self, text: str, lang: str = "en", hint: Hint | None = None, max_commands: int = 1
     ) -> ModelAnswerLike: ...
+
+    def decide_each(
+        self, clauses: list[tuple[str, Hint | None]], lang: str = "en"
+    ) -> Sequence[ModelAnswerLike]: ...
 
     def set_registry(self, registry: Registry) -> None: ...
 
@@ -221,8 +227,11 @@ class IntentEngine:
         """The language, the clauses to decide (clauses.py), and the focus they inherit
         from the clauses set aside ("don't open the curtains, close them")."""
         lang = detect_lang(text)
+        said = normalize(text, lang)
+        # "it's freezing upstairs, bump the heat up 3": one command, upstairs.
+        said = lend(said, lang, lambda c: self.fast.targets.mentions(c, lang))
         parts = split_clauses(
-            normalize(text, lang),
+            said,
             lang,
             lambda c: self.fast.bare_target(c, lang),
             lambda c: self.fast.targets.mentions(c, lang).said,
@@ -267,7 +276,11 @@ class IntentEngine:
         if self._asks_nothing(text, lang) or self.policy.refuses_any(norm, lang):
             # The policy would make chat of whatever the model chose: no need to ask it.
             return self._finish(Decision.one(CHAT), text, lang, "rules", t0, decided_text=norm)
-        norm = self.respeller.respell(norm, lang)
+        said = self.fast.targets.mentions(norm, lang)
+        if not (said.strange_room and not said.said):
+            # Not when only a room the home lacks is named: "the heated floor in the
+            # bathroom" is no misheard "heater".
+            norm = self.respeller.respell(norm, lang)
         if self.model is None:
             # Without a model, "not sure" has to be an honest "unknown".
             return self._finish(Decision.one(UNKNOWN), text, lang, "rules", t0)
@@ -276,19 +289,22 @@ class IntentEngine:
         clauses = [c.strip() for c in grammar(lang).separators.split(norm) if c.strip()]
         if wary or not 2 <= len(clauses) <= MAX_MODEL_COMMANDS:
             clauses = [norm]
-        # A compound request is asked clause by clause, each with its own hint: it costs
-        # no more than its commands asked alone, and each answer is about its own words.
+        # A compound request is asked clause by clause, each with its own hint, so that
+        # each answer is about its own words; the model reads the clauses side by side.
         commands: list[Command] = []
         grounded = frozenset(d.id for d in self.registry.in_area(area or "")) | focus
         reply: str | None = None
         evaluated = sampled = 0
         decided_ms = 0.0
         margin: float | None = None
+        asks: list[_Ask | None] = []  # None: a kind of room the home lacks
         for clause in clauses:
             named = self.hint(clause, lang, area)
             mentions = self.fast.targets.mentions(clause, lang)
-            if mentions.elsewhere:
-                commands.append(Command(UNKNOWN))  # a kind of room the home lacks
+            if mentions.elsewhere or (mentions.strange_room and not mentions.said):
+                # A kind of room the home lacks, and nothing of this home: whatever the
+                # model picks is somewhere else ("the heated floor in the bathroom").
+                asks.append(None)
                 continue
             group = self._group(mentions, area, focus)
             by_focus = named.devices is None and bool(focus) and group is None
@@ -297,11 +313,21 @@ class IntentEngine:
                 named = replace(named, devices=focus, named_directly=True)
             if group is not None:
                 # "kill the lights in the media room": the model picks the action for
-                # one device of each kind; the command is for the whole group.
+                # a device of each kind; the command is for the whole group.
                 grounded |= frozenset(d.id for d in group.devices)
-                named = replace(named, devices=_one_per_type(group), named_directly=True)
+                named = replace(named, devices=_representatives(group), named_directly=True)
             grounded |= named.devices or frozenset()
-            answer = self.model.decide(clause, lang, None if wary else named)
+            asks.append(_Ask(clause, named, mentions, group, by_focus))
+        answers = iter(
+            self.model.decide_each(
+                [(a.clause, None if wary else a.named) for a in asks if a is not None], lang
+            )
+        )
+        for a in asks:
+            if a is None:
+                commands.append(Command(UNKNOWN))
+                continue
+            answer = next(answers)
             evaluated += answer.evaluated_tokens
             sampled += answer.sampled_tokens
             if answer.margin is not None:
@@ -309,13 +335,13 @@ class IntentEngine:
             decided_ms += answer.decided_ms
             reply = reply or answer.reply
             for c in answer.decision.commands:
-                if mentions.back and commands and _restated(c, commands[-1]):
+                if a.mentions.back and commands and _restated(c, commands[-1]):
                     continue  # "we're out of rice, add it to the list": "it" is the rice
-                c = self._repeat_for(c, commands, named)
-                if by_focus and set(c.devices) <= focus and c.devices:
+                c = self._repeat_for(c, commands, a.named)
+                if a.by_focus and set(c.devices) <= focus and c.devices:
                     c = self._whole_focus(c, focus)
-                if group is not None and c.devices:
-                    c = self._whole_group(c, group)
+                if a.group is not None and c.devices:
+                    c = self._whole_group(c, a.group)
                 if c not in commands:
                     commands.append(c)
         u = self._finish(
@@ -483,16 +509,32 @@ class IntentEngine:
         )
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """A clause for the model, with what its words point at."""
+
+    clause: str
+    named: Hint
+    mentions: Mentions
+    group: Target | None
+    by_focus: bool  # names nothing: about the devices talked about
+
+
 def _unknown(d: Decision) -> bool:
     return all(c.action == UNKNOWN for c in d.commands)
 
 
-def _one_per_type(group: Target) -> frozenset[str]:
-    """One device of each type in the group: the model chooses an action, not a device."""
-    out: dict[str, str] = {}
-    for d in group.devices:
-        out.setdefault(d.type, d.id)
-    return frozenset(out.values())
+def _representatives(group: Target) -> frozenset[str]:
+    """Few devices of the group that take every action one of them takes: the model
+    chooses an action, not a device, and each line it scores costs batch tokens (a
+    colour light beside a plain one, not one of each type: "set_color" once)."""
+    out: list[str] = []
+    covered: set[str] = set()
+    for d in sorted(group.devices, key=lambda d: -len(d.actions)):
+        if not covered.issuperset(d.actions):
+            out.append(d.id)
+            covered.update(d.actions)
+    return frozenset(out or [d.id for d in group.devices[:1]])
 
 
 def _says(text: str, phrase: str, lang: Lang) -> bool:

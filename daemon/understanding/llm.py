@@ -60,6 +60,8 @@ _LOG = logging.getLogger(__name__)
 # Room in the context for a request's turn and its answer, beyond the fixed prompt.
 TURN_ROOM = 256
 MAX_ITEM_TOKENS = 12
+# Tokens of the request drafted after a list item's last token (LlamaEngine._free_item).
+ITEM_DRAFT = 4
 # Candidate command heads scored side by side in one batch; more go to the greedy walk.
 # (llama.cpp slows down by two orders of magnitude with 32 sequences; 16 cost nothing.)
 MAX_CANDIDATES = 15
@@ -113,12 +115,50 @@ class _Run:
     """One request's decoding state: tokens chosen but not yet evaluated, and counts."""
 
     pending: list[int] = field(default_factory=list)
+    text: str = ""  # the request's words: a list item is drafted from them
     evaluated: int = 0
     sampled: int = 0
     forced: int = 0
     # A guessed token evaluated ahead, in the batch of the choice before it, and the
     # logits that follow it: the next choice needs no evaluation of its own.
     ahead: npt.NDArray[np.float32] | None = None
+
+
+# A candidate answer line: its head, its value when the line spells one, its tokens.
+_Line = tuple[_Node, Value, list[int]]
+# The line chosen: head, value, margin over the runner-up, the runner-up's text.
+_Scored = tuple[_Node, Value, float, str]
+
+
+@dataclass
+class _Group:
+    """One turn's lines to score (LlamaEngine._score_groups), and their scores."""
+
+    run: _Run
+    lines: list[list[int]]
+    first: npt.NDArray[np.float64]  # the log-probabilities of the token after the turn
+    tails: list[tuple[int, int]]
+    at: int  # the position of the lines' first token
+    seq: int  # the sequence that holds the prompt and the turn
+    scores: list[float] | None = None
+
+
+def _packed(groups: list[_Group], seqs: int, reserved: int) -> Iterator[list[_Group]]:
+    """Groups in batches that need at most `seqs` sequences, counting the `reserved`
+    ones that hold turns: a line needs a sequence of its own, beyond its turn's."""
+    batch: list[_Group] = []
+    used = reserved
+    for g in groups:
+        need = len(g.lines) - 1
+        if reserved + need > seqs:
+            continue  # not even alone: unscored, the greedy walk decides
+        if batch and used + need > seqs:
+            yield batch
+            batch, used = [], reserved
+        batch.append(g)
+        used += need
+    if batch:
+        yield batch
 
 
 class LlamaEngine:
@@ -286,6 +326,8 @@ class LlamaEngine:
                 need = "color"
             elif rule is not None and rule.default_step is None:
                 need = "number"
+            elif rule is not None:
+                need = "step"
             else:
                 need = ""
             root.size += 1
@@ -391,21 +433,154 @@ class LlamaEngine:
         with no conjunction asks for one thing).
         """
         t0 = time.perf_counter()
-        self.llm.n_tokens = self.prefix_tokens  # eval() drops the KV cells after it
+        self.llm.n_tokens = self.prefix_tokens
+        turn = self._turn(text)
+        # The turn is evaluated at the first choice, together with the forced tokens
+        # before it and a guess of the token after it.
+        run = _Run(pending=list(turn), text=text)
+        scored = self._score_heads(run, hint) if max_commands == 1 else None
+        return self._answer(run, scored, hint, lang, max_commands, t0, len(turn))
+
+    def decide_each(
+        self, clauses: list[tuple[str, Hint | None]], lang: str = "en"
+    ) -> list[ModelAnswer]:
+        """The clauses of one request, each asked as a turn of its own (as `decide` would,
+        one command each), read side by side: every turn in one batch, each in its own
+        sequence over the cached prompt, then every turn's candidate lines in another.
+        A decode costs about the weights whatever the batch (a few dozen ms here), and
+        each turn carries the chat template's eight tokens around its words, so two
+        clauses read together cost little more than one. What a clause still has to
+        generate (a list item, a value among many) follows, clause by clause."""
+        turns = [self._turn(text) for text, _ in clauses]
+        if len(clauses) < 2 or not self._fits_side_by_side(turns):
+            return [self.decide(text, lang, hint) for text, hint in clauses]
+        t0 = time.perf_counter()
+        base = self.prefix_tokens
+        try:
+            read = self._read_turns(turns)
+            if read is None:
+                return [self.decide(text, lang, hint) for text, hint in clauses]
+            runs = [
+                _Run(evaluated=len(turn), text=text)
+                for turn, (text, _) in zip(turns, clauses, strict=True)
+            ]
+            scored: list[_Scored | None] = [None] * len(clauses)
+            ballots: list[tuple[int, list[_Line], _Group]] = []
+            for i, (_, hint) in enumerate(clauses):
+                lines = self._candidates(hint)
+                if lines is None:
+                    continue  # the greedy walk decides, from this turn's logits
+                first = read[i][0]
+                kept = self._kept(lines, first)
+                if len(kept) == 1:
+                    scored[i] = self._alone(runs[i], lines, kept[0], first)
+                    continue
+                group = _Group(
+                    runs[i],
+                    [t for _, _, t in kept],
+                    first,
+                    self._tails(kept, first),
+                    base + len(turns[i]),
+                    i,
+                )
+                ballots.append((i, kept, group))
+            for batch in _packed([g for _, _, g in ballots], MAX_CANDIDATES + 1, len(turns)):
+                self._score_groups(batch, len(turns))
+            for i, kept, group in ballots:
+                if group.scores is not None:
+                    scored[i] = self._best(runs[i], kept, group.scores)
+            shared = (time.perf_counter() - t0) / len(clauses)
+            answers = []
+            for i, (_, hint) in enumerate(clauses):
+                t_i = time.perf_counter() - shared
+                self._resume(i, turns[i], read[i][1], runs[i])
+                answers.append(self._answer(runs[i], scored[i], hint, lang, 1, t_i, len(turns[i])))
+            return answers
+        finally:
+            for seq in range(1, MAX_CANDIDATES + 1):
+                self.llm._ctx.kv_cache_seq_rm(seq, -1, -1)
+
+    def _turn(self, text: str) -> list[int]:
         turn = self._tok(ChatML.turn(text))
         room = self.llm.n_ctx() - self.prefix_tokens - self.max_reply_tokens - 16
         if len(turn) > room:
             # Keep the end of the turn: it holds the template's assistant header.
             turn = turn[: room - 8] + turn[-8:]
-        # The turn is evaluated at the first choice, together with the forced tokens
-        # before it and a guess of the token after it.
-        run = _Run(pending=list(turn))
+        return turn
+
+    def _fits_side_by_side(self, turns: list[list[int]]) -> bool:
+        """Room for every turn at once, in the batch and in the KV cache beside the
+        prompt, with the lines to score after them (TURN_ROOM is what one turn has)."""
+        n = sum(len(t) for t in turns)
+        free = self.llm.n_ctx() - self.prefix_tokens - self.max_reply_tokens
+        return len(turns) <= MAX_CANDIDATES + 1 and n <= self.llm.n_batch and 2 * n <= free
+
+    def _read_turns(
+        self, turns: list[list[int]]
+    ) -> list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]] | None:
+        """Evaluate every turn in one batch, turn i in sequence i at the positions after
+        the prompt: for each, the log-probabilities of the token after it, and its raw
+        logits (a greedy walk starts from them). None when llama.cpp found no room."""
+        llm = self.llm
+        base = self.prefix_tokens
+        llm.n_tokens = base
+        llm._ctx.kv_cache_seq_rm(-1, base, -1)
+        for seq in range(1, len(turns)):
+            llm._ctx.kv_cache_seq_cp(0, seq, 0, base)
+        n = sum(len(t) for t in turns)
+        batch = llama_cpp.llama_batch_init(n, 0, 1)
+        try:
+            ends: list[int] = []
+            i = 0
+            for seq, turn in enumerate(turns):
+                for d, tok in enumerate(turn):
+                    _put(batch, i, tok, base + d, [seq], d == len(turn) - 1)
+                    i += 1
+                ends.append(i - 1)
+            batch.n_tokens = n
+            if llama_cpp.llama_decode(llm._ctx.ctx, batch) != 0:
+                return None
+            out = []
+            for i in ends:
+                raw = np.ctypeslib.as_array(
+                    llama_cpp.llama_get_logits_ith(llm._ctx.ctx, i), shape=(self._n_vocab,)
+                ).copy()
+                out.append((_log_softmax(raw), raw))
+            return out
+        finally:
+            llama_cpp.llama_batch_free(batch)
+
+    def _resume(self, i: int, turn: list[int], logits: npt.NDArray[np.float32], run: _Run) -> None:
+        """Sequence 0 as if turn `i` had been the only one: the prompt and that turn."""
+        llm = self.llm
+        base = self.prefix_tokens
+        if i == 0:
+            llm._ctx.kv_cache_seq_rm(0, base + len(turn), -1)
+        else:
+            llm._ctx.kv_cache_seq_rm(0, base, -1)
+            llm._ctx.kv_cache_seq_cp(i, 0, base, base + len(turn))
+        llm.input_ids[base : base + len(turn)] = turn
+        llm.n_tokens = base + len(turn)
+        if not run.pending:
+            run.ahead = logits  # the next choice is made from the turn's own logits
+
+    def _answer(
+        self,
+        run: _Run,
+        scored: _Scored | None,
+        hint: Hint | None,
+        lang: str,
+        max_commands: int,
+        t0: float,
+        prompt_tokens: int,
+    ) -> ModelAnswer:
+        """The rest of an answer after its first line was scored (or not): its value,
+        further command lines, a chat reply."""
         commands: list[Command] = []
         reply = None
         free = False
         margin: float | None = None
         runner_up: str | None = None
-        scored = self._score_heads(run, hint) if max_commands == 1 else None
         while True:
             chosen: Value = None
             if scored is not None and not commands:
@@ -442,7 +617,7 @@ class LlamaEngine:
             # The language tag is forced, not sampled: a 0.5B model otherwise drifts
             # into Chinese for English small talk.
             tag = self._tok(f" [{lang}]")
-            self.llm.eval(run.pending + tag)
+            self._eval(run.pending + tag)
             run.forced += len(tag)
             run.evaluated += len(run.pending) + len(tag)
             run.pending = []
@@ -452,7 +627,7 @@ class LlamaEngine:
         return ModelAnswer(
             decision=Decision(tuple(commands)),
             reply=reply,
-            prompt_tokens=len(turn),
+            prompt_tokens=prompt_tokens,
             evaluated_tokens=run.evaluated,
             sampled_tokens=run.sampled,
             forced_tokens=run.forced,
@@ -461,6 +636,18 @@ class LlamaEngine:
             margin=margin,
             runner_up=runner_up,
         )
+
+    def _eval(self, tokens: list[int]) -> None:
+        """Evaluate `tokens` after what sequence 0 holds, as Llama.eval does, but without
+        touching the other sequences (decide_each keeps later clauses' turns there)."""
+        llm = self.llm
+        llm._ctx.kv_cache_seq_rm(0, llm.n_tokens, -1)
+        for i in range(0, len(tokens), llm.n_batch):
+            chunk = tokens[i : i + llm.n_batch]
+            llm._batch.set_batch(batch=chunk, n_past=llm.n_tokens, logits_all=False)
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[llm.n_tokens : llm.n_tokens + len(chunk)] = chunk
+            llm.n_tokens += len(chunk)
 
     # ---------------------------------------------------------- whole heads
 
@@ -478,49 +665,72 @@ class LlamaEngine:
                 break
         return out
 
-    def _score_heads(self, run: _Run, hint: Hint | None) -> tuple[_Node, Value, float, str] | None:
+    def _score_heads(self, run: _Run, hint: Hint | None) -> _Scored | None:
         """The likeliest whole answer line (a head, with its value when the request
         leaves few to choose from), its margin over the runner-up, and the runner-up;
         None (the greedy walk decides) when there are too many lines to score.
 
         Each line is scored by its mean log-probability per token, up to the end of the
         answer: committing token by token favours short, frequent first tokens ("mute"
-        over "un"+"mute", "10" over "-"+"10"). "chat:" is always a candidate: a request
-        that asks for nothing should be able to win over every command."""
+        over "un"+"mute", "10" over "-"+"10")."""
+        lines = self._candidates(hint)
+        if lines is None:
+            return None
+        # The turn first: its last logits rank every line's first token (_kept).
+        self._eval(run.pending)
+        run.evaluated += len(run.pending)
+        run.pending = []
+        first = _log_softmax(self._logits())
+        kept = self._kept(lines, first)
+        if len(kept) == 1:
+            return self._alone(run, lines, kept[0], first)
+        group = _Group(
+            run, [t for _, _, t in kept], first, self._tails(kept, first), self.llm.n_tokens, 0
+        )
+        self._score_groups([group])
+        if group.scores is None:
+            return None
+        return self._best(run, kept, group.scores)
+
+    def _candidates(self, hint: Hint | None) -> list[_Line] | None:
+        """The answer lines to score for a request with this hint; None when there are
+        too many (or too few) and the greedy walk decides. "chat:" is always a
+        candidate: a request that asks for nothing should be able to win over every
+        command."""
         heads = _said(self._heads(hint), hint)
         if not any(h.free for h in heads):
             heads.append(self._chat_head)
         lines = self._lines(heads, hint, expand=True)
         if len(lines) > MAX_CANDIDATES:
             lines = self._lines(heads, hint, expand=False)
-        if not 2 <= len(lines) <= MAX_CANDIDATES:
-            return None
-        # The turn first: its last logits rank every line's first token. Only the lines
-        # that start with one of the best few go on to be scored whole, in one batch:
-        # each token of a batch costs time, and most lines are out at their first token.
-        self.llm.eval(run.pending)
-        run.evaluated += len(run.pending)
-        run.pending = []
-        first = _log_softmax(self._logits())
+        return lines if 2 <= len(lines) <= MAX_CANDIDATES else None
+
+    def _kept(self, lines: list[_Line], first: npt.NDArray[np.float64]) -> list[_Line]:
+        """The lines that start with one of the best few first tokens: only they go on
+        to be scored whole. Each token of a batch costs time, and most lines are out
+        at their first token."""
         starts = sorted({t[0] for _, _, t in lines}, key=lambda t: -first[t])[:FIRST_TOKENS]
-        best_starts = [t for t in starts if first[t] >= first[starts[0]] - FIRST_TOKEN_SPAN]
-        kept = [ln for ln in lines if ln[2][0] in best_starts]
-        if len(kept) == 1:
-            # Out at their first token, the others trail the winner by at least that
-            # token's difference, over the winner's length.
-            node, value, toks = kept[0]
-            if not (value is None and not node.free and toks[-1] == self._im_end):
-                run.pending.extend(toks)
-            run.sampled += 1
-            runner = next((s for s in starts if s != toks[0]), None)
-            if runner is None:
-                return node, value, float("inf"), ""
-            other = next(ln for ln in lines if ln[2][0] == runner)
-            return node, value, (first[toks[0]] - first[runner]) / len(toks), other[0].line
-        lines = kept
-        scores = self._score(run, [toks for _, _, toks in lines], first, self._tails(lines, first))
-        if scores is None:
-            return None
+        best = [t for t in starts if first[t] >= first[starts[0]] - FIRST_TOKEN_SPAN]
+        return [ln for ln in lines if ln[2][0] in best]
+
+    def _alone(
+        self, run: _Run, lines: list[_Line], line: _Line, first: npt.NDArray[np.float64]
+    ) -> _Scored:
+        """The one line left after the first token. Out at their first token, the others
+        trail it by at least that token's difference, over its length."""
+        node, value, toks = line
+        if not (value is None and not node.free and toks[-1] == self._im_end):
+            run.pending.extend(toks)
+        run.sampled += 1
+        runner = max(
+            (t[0] for _, _, t in lines if t[0] != toks[0]), key=lambda t: first[t], default=None
+        )
+        if runner is None:
+            return node, value, float("inf"), ""
+        other = next(ln for ln in lines if ln[2][0] == runner)
+        return node, value, (first[toks[0]] - first[runner]) / len(toks), other[0].line
+
+    def _best(self, run: _Run, lines: list[_Line], scores: list[float]) -> _Scored:
         order = sorted(range(len(lines)), key=lambda i: -scores[i])
         best, second = order[0], order[1]
         node, value, toks = lines[best]
@@ -600,91 +810,90 @@ class LlamaEngine:
             self._action_lens[node.line] = n
         return n
 
-    def _score(
-        self,
-        run: _Run,
-        lines: list[list[int]],
-        first: npt.NDArray[np.float64] | None = None,
-        tails: list[tuple[int, int]] | None = None,
-    ) -> list[float] | None:
-        """Mean log-probability of each of `lines` after the prompt and `run.pending`, in
-        one batch: the pending tokens belong to every line's sequence, and lines share
-        the tokens they start with (a trie), each line in a sequence of its own. With
-        nothing pending, `first` holds the log-probabilities of the lines' first tokens
-        (the logits after what was evaluated last). `tails` (LlamaEngine._tails): a line
-        that borrows another's tokens after its action is evaluated up to there."""
+    def _score_groups(self, groups: list[_Group], turns: int = 1) -> None:
+        """Mean log-probability of each group's lines, in one batch (sets each group's
+        `scores`; None when llama.cpp has no room). A group is one turn's lines after
+        its turn, which sequence `seq` holds; its lines share the tokens they start with
+        (a trie), each line in a sequence of its own: the first in `seq`, the others in
+        copies of it. `tails` (LlamaEngine._tails): a line that borrows another's tokens
+        after its action is evaluated up to there. Sequences below `turns` hold turns:
+        the copies are made in the others."""
         llm = self.llm
-        turn = run.pending
-        base = llm.n_tokens
-        tails = tails or [(0, i) for i in range(len(lines))]
+        ctx = llm._ctx.ctx
+        spare = iter(range(turns, MAX_CANDIDATES + 1))
         # Only a line's proper prefixes go in the batch: a token's logits score the
         # token after it, so a line's last token is never evaluated.
-        index: dict[tuple[int, ...], int] = {}
-        nodes: list[tuple[int, int, set[int]]] = []  # token, depth, sequences
-        for c, toks in enumerate(lines):
-            n, lender = tails[c]
-            for d in range(len(toks) - 1 if lender == c else n - 1):
-                key = tuple(toks[: d + 1])
-                if key not in index:
-                    index[key] = len(nodes)
-                    nodes.append((toks[d], d, set()))
-                nodes[index[key]][2].add(c + 1)
-        n = len(turn) + len(nodes)
-        if (not turn and first is None) or n > llm.n_batch:
-            return None
-        k = len(lines)
-        ctx = llm._ctx.ctx
-        batch = llama_cpp.llama_batch_init(max(n, 1), 0, k + 1)
+        plans = []
+        n = 0
+        for g in groups:
+            seqs = [g.seq] + [next(spare) for _ in g.lines[1:]]
+            index: dict[tuple[int, ...], int] = {}
+            nodes: list[tuple[int, int, set[int]]] = []  # token, depth, sequences
+            for c, toks in enumerate(g.lines):
+                upto, lender = g.tails[c]
+                for d in range(len(toks) - 1 if lender == c else upto - 1):
+                    key = tuple(toks[: d + 1])
+                    if key not in index:
+                        index[key] = n + len(nodes)
+                        nodes.append((toks[d], d, set()))
+                    nodes[index[key] - n][2].add(seqs[c])
+            plans.append((g, seqs, index, nodes))
+            n += len(nodes)
+        if n > llm.n_batch:
+            return
+        batch = llama_cpp.llama_batch_init(max(n, 1), 0, MAX_CANDIDATES + 1)
         try:
-            everyone = list(range(k + 1))
-            for i, tok in enumerate(turn):
-                _put(batch, i, tok, base + i, everyone, i == len(turn) - 1)
-            for j, (tok, depth, seqs) in enumerate(nodes):
-                _put(batch, len(turn) + j, tok, base + len(turn) + depth, sorted(seqs), True)
+            i = 0
+            for g, seqs, _, nodes in plans:
+                llm._ctx.kv_cache_seq_rm(g.seq, g.at, -1)
+                for seq in seqs[1:]:
+                    llm._ctx.kv_cache_seq_rm(seq, -1, -1)
+                    llm._ctx.kv_cache_seq_cp(g.seq, seq, 0, g.at)
+                for tok, depth, on in nodes:
+                    _put(batch, i, tok, g.at + depth, sorted(on), True)
+                    i += 1
             batch.n_tokens = n
-            llm._ctx.kv_cache_seq_rm(-1, base, -1)
-            for seq in range(1, k + 1):
-                llm._ctx.kv_cache_seq_cp(0, seq, 0, base)
             if n and llama_cpp.llama_decode(ctx, batch) != 0:
-                return None
-            logprob: dict[int, npt.NDArray[np.float64]] = {}
-
-            def row(i: int) -> npt.NDArray[np.float64]:
-                if i not in logprob:
-                    logprob[i] = _log_softmax(
-                        np.ctypeslib.as_array(
-                            llama_cpp.llama_get_logits_ith(ctx, i), shape=(self._n_vocab,)
-                        )
-                    )
-                return logprob[i]
-
-            def each(toks: list[int], upto: int) -> list[float]:
-                out = []
-                for d, tok in enumerate(toks[:upto]):
-                    if d == 0 and not turn:
-                        assert first is not None
-                        out.append(float(first[tok]))
-                        continue
-                    parent = len(turn) - 1 if d == 0 else len(turn) + index[tuple(toks[:d])]
-                    out.append(float(row(parent)[tok]))
-                return out
-
-            whole = {c: each(toks, len(toks)) for c, toks in enumerate(lines) if tails[c][1] == c}
-            scores = []
-            for c, toks in enumerate(lines):
-                n_action, lender = tails[c]
-                own = whole.get(c)
-                if own is None:
-                    own = each(toks, n_action) + whole[lender][tails[lender][0] :]
-                scores.append(sum(own) / len(toks))
+                return
+            for g, _, index, nodes in plans:
+                g.scores = self._read_scores(g, index)
+                g.run.evaluated += len(nodes)
         finally:
-            for seq in range(1, k + 1):
-                llm._ctx.kv_cache_seq_rm(seq, -1, -1)
+            for g, seqs, _, _ in plans:
+                llm._ctx.kv_cache_seq_rm(g.seq, g.at, -1)
+                for seq in seqs[1:]:
+                    llm._ctx.kv_cache_seq_rm(seq, -1, -1)
             llama_cpp.llama_batch_free(batch)
-        llm.input_ids[base : base + len(turn)] = turn
-        llm.n_tokens = base + len(turn)
-        run.evaluated += n
-        run.pending = []
+
+    def _read_scores(self, g: _Group, index: dict[tuple[int, ...], int]) -> list[float]:
+        """The mean log-probability of each of the group's lines, from the batch just
+        decoded (`index`: where each proper prefix of a line sits in it)."""
+        ctx = self.llm._ctx.ctx
+        logprob: dict[int, npt.NDArray[np.float64]] = {}
+
+        def row(i: int) -> npt.NDArray[np.float64]:
+            if i not in logprob:
+                logprob[i] = _log_softmax(
+                    np.ctypeslib.as_array(
+                        llama_cpp.llama_get_logits_ith(ctx, i), shape=(self._n_vocab,)
+                    )
+                )
+            return logprob[i]
+
+        def each(toks: list[int], upto: int) -> list[float]:
+            return [
+                float(g.first[tok]) if d == 0 else float(row(index[tuple(toks[:d])])[tok])
+                for d, tok in enumerate(toks[:upto])
+            ]
+
+        whole = {c: each(toks, len(toks)) for c, toks in enumerate(g.lines) if g.tails[c][1] == c}
+        scores = []
+        for c, toks in enumerate(g.lines):
+            n_action, lender = g.tails[c]
+            own = whole.get(c)
+            if own is None:
+                own = each(toks, n_action) + whole[lender][g.tails[lender][0] :]
+            scores.append(sum(own) / len(toks))
         return scores
 
     def _values(self, action: str, device: str, hint: Hint | None) -> tuple[str, ...]:
@@ -734,6 +943,8 @@ class LlamaEngine:
             # said: no set_color. Judged per branch on all the heads below it.
             said = {""} | ({"number"} if hint.values else set())
             said |= {"color"} if hint.colors else set()
+            if _steps(hint):
+                said.add("step")
             children = {t: n for t, n in children.items() if n.needs & said} or children
         if hint is not None and hint.devices is not None:
             refusal_ok = first and not hint.named_directly
@@ -778,7 +989,7 @@ class LlamaEngine:
                     self.llm.n_tokens -= 1  # the guess's KV cell goes at the next eval
                     run.pending.append(tok)
                 return tok
-            self.llm.eval(run.pending)
+            self._eval(run.pending)
             run.evaluated += len(run.pending)
             run.pending = []
             logits = self._logits()
@@ -808,7 +1019,7 @@ class LlamaEngine:
         """Evaluate `tokens` in one batch (as Llama.eval does), keeping the logits of the
         last two positions: before the guess, and after it."""
         llm = self.llm
-        llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+        llm._ctx.kv_cache_seq_rm(0, llm.n_tokens, -1)
         n_past, n = llm.n_tokens, len(tokens)
         llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=False)
         llm._batch.batch.logits[n - 2] = True
@@ -825,22 +1036,57 @@ class LlamaEngine:
         return before, after.copy()
 
     def _free_item(self, run: _Run) -> str:
-        """A list item, generated greedily up to the end of its line."""
+        """A list item: words of the request, copied (FORMAT.md: the item as the user
+        said it). Each token continues a span of the request or ends the line, so a
+        small model can neither translate "洗洁精" nor write "mow_the_lawn".
+
+        The tokens that follow the span in the request are drafted and checked in the
+        same batch (prompt lookup decoding): each one the model agrees with saves a
+        decode."""
         out: list[int] = []
-        space = self._tok(" ")
-        self.llm.eval(run.pending + space)
-        run.evaluated += len(run.pending) + len(space)
+        # No bare space before it: the model writes " paper" after the line, but "1"
+        # after "add_item shopping_list " (a space token is where numbers go).
+        self._eval(run.pending)
+        run.evaluated += len(run.pending)
         run.pending = []
-        for _ in range(MAX_ITEM_TOKENS):
-            logits = self._logits()
-            tok = int(np.argmax(logits))
+        source = self._tok(" " + run.text)
+        ends = {self._im_end, *self._newline}
+        logits = self._logits()
+        while len(out) < MAX_ITEM_TOKENS:
+            tok = _best_of(logits, _copies(source, out, ends))
             run.sampled += 1
-            if tok == self._im_end or tok in self._newline or tok == self.llm.token_eos():
+            if tok in ends:
                 break
             out.append(tok)
-            self.llm.eval([tok])
-            run.evaluated += 1
+            draft = _draft(source, out, min(ITEM_DRAFT, MAX_ITEM_TOKENS - len(out)))
+            rows = self._eval_rows([tok, *draft])
+            run.evaluated += 1 + len(draft)
+            taken = 0
+            for j, d in enumerate(draft):
+                if _best_of(rows[j], _copies(source, out, ends)) != d:
+                    break
+                out.append(d)
+                run.sampled += 1
+                taken += 1
+            self.llm.n_tokens -= len(draft) - taken  # the next eval drops their cells
+            logits = rows[taken]
         return self.llm.detokenize(out).decode("utf-8", errors="ignore").strip()
+
+    def _eval_rows(self, tokens: list[int]) -> list[npt.NDArray[np.float32]]:
+        """Evaluate `tokens` in one batch after sequence 0, keeping the logits after each."""
+        llm = self.llm
+        llm._ctx.kv_cache_seq_rm(0, llm.n_tokens, -1)
+        llm._batch.set_batch(batch=tokens, n_past=llm.n_tokens, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[llm.n_tokens : llm.n_tokens + len(tokens)] = tokens
+        llm.n_tokens += len(tokens)
+        ctx = llm._ctx.ctx
+        return [
+            np.ctypeslib.as_array(
+                llama_cpp.llama_get_logits_ith(ctx, i), shape=(self._n_vocab,)
+            ).copy()
+            for i in range(len(tokens))
+        ]
 
     def _free_reply(self, lang: str) -> tuple[str, int]:
         """Greedy reply up to the first full stop: one short sentence, few tokens.
@@ -859,7 +1105,7 @@ class LlamaEngine:
             started = started or bool(piece.strip())
             if len(out) >= 2 and any(c in piece for c in ends):
                 break  # one sentence is the reply: no need to evaluate its last token
-            self.llm.eval([tok])
+            self._eval([tok])
         text = self.llm.detokenize(out).decode("utf-8", errors="ignore").strip()
         return text, len(out)
 
@@ -920,6 +1166,46 @@ def _said(heads: list[_Node], hint: Hint | None) -> list[_Node]:
         for h in heads
         if (action := h.line.partition(" ")[0]) in said or OPPOSITE.get(action) not in said
     ]
+
+
+def _copies(source: list[int], out: list[int], ends: set[int]) -> set[int]:
+    """The tokens that may follow `out` in an item copied from `source`: any token of
+    it to start; then the next token after each place `out` ends in it, or an end."""
+    if not out:
+        return set(source)
+    k = len(out)
+    nxt = {source[i + k] for i in range(len(source) - k) if source[i : i + k] == out}
+    return nxt | ends
+
+
+def _best_of(logits: npt.NDArray[Any], allowed: set[int]) -> int:
+    ids = list(allowed)
+    return ids[int(np.argmax(logits[ids]))]
+
+
+def _draft(source: list[int], out: list[int], n: int) -> list[int]:
+    """Up to `n` tokens that follow the end of `out` in `source`, matched on its last
+    two tokens where they occur together, else on its last one."""
+    for k in (2, 1):
+        tail = out[-k:]
+        if len(tail) < k:
+            continue
+        for i in range(len(source) - k + 1):
+            if source[i : i + k] == tail:
+                return source[i + k : i + k + n]
+    return []
+
+
+def _steps(hint: Hint) -> bool:
+    """Whether a relative change by its default step may answer the request. A step
+    needs its own words: an amount, a way ("brighter", "down"), or a verb of the change.
+    A request whose words ask for something else ("make the lights red", "turn on the
+    chandelier") is no step: scoring one costs batch tokens and sometimes wins."""
+    if hint.values or hint.sign is not None:
+        return True
+    if hint.actions is None:
+        return not hint.colors
+    return any(a.startswith("change_") for a in hint.actions)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

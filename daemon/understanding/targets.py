@@ -157,6 +157,10 @@ class TargetFinder:
             for m in _pattern(word).finditer(low):
                 if lex["verb_object"].match(low, m.end()):
                     continue  # "switch it off": the verb, not a switch
+                if lex["verb_particle"].match(low, m.end()) and not lex["determined"].search(
+                    low, 0, m.start()
+                ):
+                    continue  # "switch on the microwave"; "the lamp on the desk" is a lamp
                 if _free(m.span(), taken):
                     taken.append(m.span())
                     if word not in self._weak:
@@ -435,6 +439,16 @@ def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
         "verb_object": (
             re.compile(rf"\s+{alt('verb_object').pattern}")
             if lex.get("verb_object")
+            else re.compile("(?!x)x")
+        ),
+        "verb_particle": (
+            re.compile(rf"\s+(?:{seq('verb_particles')})\s+{alt('verb_object').pattern}")
+            if lex.get("verb_particles")
+            else re.compile("(?!x)x")
+        ),
+        "determined": (
+            re.compile(rf"\b(?:{seq('determiners')})\s+$")
+            if lex.get("determiners")
             else re.compile("(?!x)x")
         ),
         "lead": lead,

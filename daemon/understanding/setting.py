@@ -1,0 +1,67 @@
+"""A clause that sets the scene for another: "it's freezing upstairs, bump the heat up 3",
+"the washer is way too loud, stop it", "chufang tai an le, kai deng" (the kitchen is too
+dark, lights on).
+
+A clause with no verb of any action and no number asks for nothing by itself; when it
+names a place, or a device, and another clause asks for something without saying
+where, or says "it", that clause is about the place or the device. The scene clause is
+folded into the command, which is then decided alone, by either path: its place is said
+with the command (`lent_place` in daemon/data/lang), its device stands for the pronoun.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from daemon.core.vocabulary import QUERY, Lang
+from daemon.understanding.lang import grammar, lexicon
+from daemon.understanding.targets import Mentions
+from daemon.understanding.verbs import actions_said
+
+
+def lend(text: str, lang: Lang, mentions: Callable[[str], Mentions]) -> str:
+    """`text` with a scene clause folded into the one command it is about; as it was
+    when there is none, or when it has more than two clauses."""
+    clauses = [c.strip() for c in grammar(lang).separators.split(text) if c and c.strip()]
+    if len(clauses) != 2:
+        return text
+    said = [mentions(c) for c in clauses]
+    for i, j in ((0, 1), (1, 0)):
+        scene, command = clauses[i], clauses[j]
+        if not _asks_nothing(scene) or grammar(lang).negation.search(scene.lower()):
+            continue  # "it isn't cold upstairs, ...": a negation is judged on its clause
+        ms, mc = said[i], said[j]
+        # A place only before the command: after it, it is more often where the
+        # speaker goes ("turn off the lights, I'm going upstairs").
+        if (
+            i == 0
+            and _only_places(ms)
+            and not (mc.areas or mc.floors or mc.devices or mc.here)
+            and (mc.kinds is not None or mc.back or not _asks_nothing(command))
+        ):
+            place = " ".join(scene[a:b] for a, b in ms.spans)
+            if mc.kinds is not None and mc.spans:
+                # Before the kind word: "turn the lights on" -> "turn the kitchen lights on".
+                a = mc.spans[0][0]
+                before: str = lexicon(lang)["lent_place_kind"]
+                return command[:a] + before.format(place=place) + command[a:]
+            frame: str = lexicon(lang)["lent_place"]
+            return frame.format(text=command, place=place)
+        if ms.devices and not ms.group and mc.back and not mc.devices and len(mc.spans) == 1:
+            a, b = mc.spans[0]
+            name = " ".join(scene[x:y] for x, y in ms.names)
+            frame = lexicon(lang)["lent_device"]
+            return command[:a] + frame.format(name=name) + command[b:]
+    return text
+
+
+def _asks_nothing(clause: str) -> bool:
+    """No verb of any action (a question word is none) and no number."""
+    return not re.search(r"\d", clause) and not ((actions_said(clause) or frozenset()) - {QUERY})
+
+
+def _only_places(m: Mentions) -> bool:
+    return bool(m.areas or m.floors) and not (
+        m.devices or m.kinds is not None or m.back or m.anything or m.everywhere
+    )
