@@ -61,6 +61,12 @@ def _triples(u: Understood) -> list[Triple]:
         ("set the heating to 21, I'm cold", ("set_temperature", ("thermostat",), 21)),
         # Speech recognisers write "of" for the particle "off".
         ("turn the porch light of", ("turn_off", ("porch_light",), None)),
+        # On/off said of a property with its own on/off: the property's action.
+        ("turn the sound off on the tv", ("mute", ("tv",), None)),
+        ("把电视的声音打开", ("unmute", ("tv",), None)),
+        # "Play music" starts what a media player plays (no media search: resume).
+        ("could you play a little music on the tv", ("resume", ("tv",), None)),
+        ("电视放首歌吧", ("resume", ("tv",), None)),
         # A verb Home Assistant uses for one of this device's actions, whatever else.
         ("roomba, start", ("start", ("robot_vacuum",), None)),
     ],

@@ -98,6 +98,10 @@ RELATIVE_TO_ABSOLUTE = {
     "change_speed": "set_speed",
 }
 
+# A property switched on or off is its own action, not the device's ("turn the tv's
+# sound off" mutes it): the property by its absolute action, then (on, off).
+SWITCHED_PROPERTY = {"set_volume": ("unmute", "mute")}
+
 ValueKind = Literal["none", "number", "color", "item"]
 
 

@@ -338,6 +338,7 @@ class IntentEngine:
                 if a.mentions.back and commands and _restated(c, commands[-1]):
                     continue  # "we're out of rice, add it to the list": "it" is the rice
                 c = self._repeat_for(c, commands, a.named)
+                c = self.fast.property_switched(c, a.clause, lang)
                 if a.by_focus and set(c.devices) <= focus and c.devices:
                     c = self._whole_focus(c, focus)
                 if a.group is not None and c.devices:

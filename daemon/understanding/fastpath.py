@@ -20,6 +20,7 @@ from daemon.core.vocabulary import (
     OPPOSITE,
     QUERY,
     RELATIVE_TO_ABSOLUTE,
+    SWITCHED_PROPERTY,
     TYPES,
     UNKNOWN,
     Lang,
@@ -135,6 +136,28 @@ class FastPath:
         return not m.back and not ((actions_said(clause) or frozenset()) - {QUERY})
 
     def _clause(
+        self, text: str, lang: Lang, area: str | None, focus: frozenset[str]
+    ) -> Command | None:
+        c = self._clause_of(text, lang, area, focus)
+        return None if c is None else self.property_switched(c, text, lang)
+
+    def property_switched(self, c: Command, clause: str, lang: Lang) -> Command:
+        """On/off said of a property that has its own on/off ("把电视声音关了", "turn
+        the sound off on the tv": mute): that action, on the devices that take it."""
+        if c.action not in ("turn_on", "turn_off") or not c.devices:
+            return c
+        low = clause.lower()
+        for prop, (on, off) in SWITCHED_PROPERTY.items():
+            words = lexicon(lang)["value_words"].get(prop, ())
+            if not any(phrase_pattern(w).search(low) if lang == "en" else w in low for w in words):
+                continue
+            action = on if c.action == "turn_on" else off
+            ids = tuple(d for d in c.devices if self.registry.by_id[d].accepts(action))
+            if ids:
+                return Command(action, ids)
+        return c
+
+    def _clause_of(
         self, text: str, lang: Lang, area: str | None, focus: frozenset[str]
     ) -> Command | None:
         if focus:
