@@ -67,6 +67,8 @@ def _triples(u: Understood) -> list[Triple]:
         # "Play music" starts what a media player plays (no media search: resume).
         ("could you play a little music on the tv", ("resume", ("tv",), None)),
         ("电视放首歌吧", ("resume", ("tv",), None)),
+        # "if" after "tell me" asks a question; it supposes nothing.
+        ("can you tell me if the porch light is on", ("query", ("porch_light",), None)),
         # A verb Home Assistant uses for one of this device's actions, whatever else.
         ("roomba, start", ("start", ("robot_vacuum",), None)),
     ],
@@ -84,6 +86,13 @@ def test_construction(engine: IntentEngine, text: str, expect: Triple) -> None:
         "turn off the hallway",  # an area's off never unlocks its door
         "关掉门厅",
         "start the timer for the roomba",  # "timer" says something the vacuum lacks
+        # Somebody else's words: told, muttered, quoted, relayed.
+        "my neighbour told me you can open the garage door from an app",
+        "he keeps muttering 'unlock the front door' in his sleep",
+        "我老婆让我把车库门打开",
+        # What nearly happened did not.
+        "I nearly left the garage door open last night",
+        "我刚才差点把车库门开着就走了",
     ],
 )
 def test_nothing_sensitive_and_nothing_unasked(engine: IntentEngine, text: str) -> None:
@@ -165,3 +174,28 @@ def test_a_scene_clause_lends_its_place_or_device(
 def test_a_scene_lends_nothing_it_should_not(engine: IntentEngine, text: str) -> None:
     norm = normalize(text, "en")
     assert lend(norm, "en", lambda c: engine.fast.targets.mentions(c, "en")) == norm
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("把大门关上", "lock"),  # close the front door: locked, never unlocked
+        ("大门开一下", "unlock"),  # open it a moment
+        ("把门锁锁上", "lock"),
+        ("快递到了，帮我把大门打开", "unlock"),
+    ],
+)
+def test_a_door_closed_is_locked(text: str, action: str) -> None:
+    """On/off templates reach a lock; the verb around its name says which way."""
+    home = HOME.parent / "wide" / "home-apartment.toml"
+    u = IntentEngine(home_registry(load_settings(home))).understand(text)
+    assert _triples(u) == [(action, ("door_lock",), None)]
+
+
+def test_a_particle_before_something_else_is_a_preposition() -> None:
+    """"off" is the verb of "breeze off", not of "a breeze coming off the lake"."""
+    home = HOME.parent / "wide" / "home-cabin.toml"
+    engine = IntentEngine(home_registry(load_settings(home)))
+    u = engine.understand("there's a lovely breeze coming off the lake this evening")
+    assert not {c.action for c in u.decision.commands} & ACTUATING, _triples(u)
+    assert _triples(engine.understand("breeze off please")) == [("turn_off", ("breeze",), None)]

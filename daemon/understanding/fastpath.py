@@ -27,7 +27,14 @@ from daemon.core.vocabulary import (
     value_kind,
 )
 from daemon.home.registry import Command, Decision, Registry
-from daemon.understanding.lang import grammar, lexicon, marks, phrase_pattern, query_kinds
+from daemon.understanding.lang import (
+    alternation,
+    grammar,
+    lexicon,
+    marks,
+    phrase_pattern,
+    query_kinds,
+)
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver
 from daemon.understanding.targets import PLACEHOLDER, TargetFinder, without_spans
@@ -254,6 +261,9 @@ class FastPath:
         low = text.lower()
         for start, end in sorted(mentions.names, reverse=True):
             low = f"{low[:start]} | {low[end:]}"  # the name's own words are no verb
+        # A particle before something else than the name is a preposition ("a breeze
+        # coming off the lake"), not the verb "off" of "{name} off".
+        low = _prepositions(lang).sub(" ", low)
         device = self.registry.by_id[mentions.devices[0]]
         mine = frozenset(device.actions)
         said = actions_said(low, mine) or frozenset()
@@ -389,3 +399,15 @@ class FastPath:
             return None
         command = self.resolver.resolve_on(m, devices, True, True).command
         return None if command.action == UNKNOWN else command
+
+
+@cache
+def _prepositions(lang: Lang) -> re.Pattern[str]:
+    """A verb particle used as a preposition: before a determiner that does not lead
+    into the name (which `_by_verb` has replaced by "|")."""
+    lex = lexicon(lang)
+    if not lex.get("verb_particles"):
+        return re.compile(r"(?!x)x")
+    particles = alternation(lex["verb_particles"], words=True).pattern
+    determiners = "|".join(lex["determiners"])
+    return re.compile(rf"{particles}(?=\s+(?:{determiners})\b(?!\s*\|))")

@@ -23,10 +23,11 @@ from daemon.core.vocabulary import (
     START_TIMER,
     TIMER_STATUS,
     UNKNOWN,
+    Lang,
     Value,
 )
 from daemon.home.registry import Command, DeviceInfo, Registry
-from daemon.understanding.lang import lexicon
+from daemon.understanding.lang import alternation, lexicon
 from daemon.understanding.templates import NO_AREA, Match, domain_of
 
 # Home Assistant's on/off intents mean a different dialogd action per kind of device.
@@ -252,6 +253,10 @@ class Resolver:
     @staticmethod
     def _action_for(m: Match, generic: str, dev: DeviceInfo, said_kind: bool) -> str | None:
         dom = domain_of(dev.type)
+        if dom == "lock" and m.intent in ("HassTurnOn", "HassTurnOff"):
+            door = _door_verb(m)
+            if door is not None:
+                return door
         if m.intent == "HassTurnOn":
             return _ON.get(dom, "turn_on") if said_kind else "turn_on"
         if m.intent == "HassTurnOff":
@@ -333,3 +338,27 @@ def _timer_seconds(m: Match) -> int | None:
         if v is not None:
             total = (total or 0.0) + v * scale
     return None if total is None else round(total)
+
+
+def _door_verb(m: Match) -> str | None:
+    """What an on/off template means for a lock by the verb said around its name: "把大门
+    关上" (close the front door) locks it, "大门开一下" unlocks it. Home Assistant's on/off
+    of a lock is lock/unlock, which its generic on/off templates turn inside out for
+    doors (`door_verbs` in daemon/data/lang)."""
+    lang: Lang = "zh" if re.search(r"[\u3400-\u9fff]", m.text) else "en"
+    low = m.text.lower()
+    name = m.slots.get("name")
+    if name is not None and name.text:
+        low = low.replace(name.text.lower(), " ")
+    for action, pattern in _door_verbs(lang):
+        if pattern.search(low):
+            return action
+    return None
+
+
+@cache
+def _door_verbs(lang: Lang) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    verbs = lexicon(lang)["door_verbs"]
+    return tuple(
+        (action, alternation(verbs[action], words=lang == "en")) for action in ("unlock", "lock")
+    )
