@@ -63,6 +63,27 @@ def test_a_question_back_is_answered_by_area_by_all_and_the_other_one() -> None:
     assert {dev for _, dev, _ in triples(say(d, "all of them", session="all"))} == candidates
 
 
+def test_answers_and_follow_ups_said_the_way_people_say_them() -> None:
+    """An answer with its kind word and a preposition, or a measure word; "the other one"
+    with no question asked before; a command after a question about the device; a
+    correction that points back."""
+    d = dialogue()
+    say(d, "turn on the light")
+    assert triples(say(d, "the lamp in the kitchen")) == {("turn_on", "kitchen_light", None)}
+    say(d, "开灯", session="zh")
+    assert triples(say(d, "厨房那盏", session="zh")) == {("turn_on", "kitchen_light", None)}
+    say(d, "turn off the desk lamp", session="other")
+    other = say(d, "the other one too", session="other")
+    assert triples(other) == {("turn_off", "study_ceiling_light", None)}
+    say(d, "is the front door locked?", session="then")
+    assert triples(say(d, "then lock it", session="then")) == {("lock", "front_door_lock", None)}
+    say(d, "大门锁了吗", session="na")
+    assert triples(say(d, "那锁上吧", session="na")) == {("lock", "front_door_lock", None)}
+    say(d, "start the robot vacuum", session="back")
+    back = say(d, "no wait, send it back to base instead", session="back")
+    assert triples(back) == {("return_to_base", "robot_vacuum", None)}
+
+
 def test_an_answer_that_is_a_new_request_is_taken_as_one() -> None:
     d = dialogue()
     say(d, "turn on the light")

@@ -52,6 +52,7 @@ from daemon.understanding.lang import (
     phrase_pattern,
 )
 from daemon.understanding.targets import without_spans
+from daemon.understanding.templates import domain_of
 
 _LOG = logging.getLogger(__name__)
 _TIMER_ACTIONS = (START_TIMER, CANCEL_TIMER, TIMER_STATUS)
@@ -202,9 +203,11 @@ class Dialogue:
             return None
         w = words(lang)
         low = normalize(req.text, lang).lower()
-        if s.others and w.other.search(low):
-            cmd = Command(s.last.action, s.others, s.last.value)
-            s.others = tuple(d for d in s.last.devices if d not in s.others)
+        others = s.others or self._beside(s.last)
+        if others and w.other.search(low):
+            cmd = Command(s.last.action, others, s.last.value)
+            s.others = tuple(d for d in s.last.devices if d not in others)
+            s.last, s.last_at = cmd, now
             return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
         if s.last.action in RELATIVE_TO_ABSOLUTE and w.again.fullmatch(_bare(low).strip()):
             # "a bit more" after "turn it up": the same change again.
@@ -425,7 +428,10 @@ class Dialogue:
             d = reg.by_id[dev_id]
             phrases = list(d.phrases)
             if d.area and d.area in reg.area_by_id:
-                phrases += reg.area_by_id[d.area].phrases
+                area = reg.area_by_id[d.area]
+                phrases += area.phrases
+                if area.floor and area.floor in reg.floor_by_id:
+                    phrases += reg.floor_by_id[area.floor].phrases
             for phrase in sorted(phrases, key=len, reverse=True):
                 pattern = (
                     phrase_pattern(phrase.lower())
@@ -436,7 +442,31 @@ class Dialogue:
                     picked.append(dev_id)
                     rest = pattern.sub(" ", rest)
                     break
+        if picked:
+            # "the lamp on the porch": the kind word is the candidates' own.
+            m = self.engine.fast.targets.mentions(rest, lang)
+            if m.kinds is not None and not (m.devices or m.areas or m.floors):
+                rest = without_spans(rest, m.spans)
         return tuple(picked) if picked and not _leftover(rest, lang) else ()
+
+    def _beside(self, last: Command) -> tuple[str, ...]:
+        """ "The other one" with no question asked before: the devices of the same kind in
+        the same place as the last command's, that take its action ("turn off the
+        bedside lamp" -> "the other one too": the bedroom's other light)."""
+        reg = self.engine.registry
+        mine = [reg.by_id[d] for d in last.devices if d in reg.by_id]
+        if not mine:
+            return ()
+        places = {d.area for d in mine}
+        kinds = {domain_of(d.type) for d in mine}
+        return tuple(
+            d.id
+            for d in reg.devices
+            if d.id not in last.devices
+            and d.area in places
+            and domain_of(d.type) in kinds
+            and d.accepts(last.action)
+        )
 
     def _some_of(self, devices: tuple[str, ...], text: str, lang: Lang) -> tuple[str, ...]:
         """The devices of `devices` that `text` names, by name or by kind; () unless it

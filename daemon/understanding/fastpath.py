@@ -37,7 +37,7 @@ from daemon.understanding.lang import (
 )
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver
-from daemon.understanding.targets import PLACEHOLDER, TargetFinder, without_spans
+from daemon.understanding.targets import PLACEHOLDER, Mentions, TargetFinder, without_spans
 from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatcher, domain_of
 from daemon.understanding.verbs import actions_said
 
@@ -206,8 +206,11 @@ class FastPath:
         """A clause with no target of its own, about the devices talked about: "stop",
         "turn it off", "set to 26" after a device was named. The placeholder stands where
         the object would (`focus_frames` in daemon/data/lang)."""
-        if not focus or self.targets.mentions(text, lang).said:
+        if not focus:
             return None
+        m = self.targets.mentions(text, lang)
+        if m.said and not _only_kinds_of(m, focus):
+            return None  # its own target ("锁上吧" says lock, the kind of the focus)
         if (
             not grammar(lang)
             .fillers.sub("", grammar(lang).skip.sub("", text.lower()))
@@ -216,15 +219,15 @@ class FastPath:
             return None  # "hey", "please": no command at all
         devices = [self.registry.by_id[d] for d in sorted(focus) if d in self.registry.by_id]
         domains = frozenset(domain_of(d.type) for d in devices)
-        m: Match | None = None
+        match: Match | None = None
         for frame in lexicon(lang)["focus_frames"]:
             canon = frame.format(placeholder=PLACEHOLDER, text=text)
-            m = self.matcher.match(canon, lang, None, placeholder=(PLACEHOLDER, domains))
-            if m is not None:
+            match = self.matcher.match(canon, lang, None, placeholder=(PLACEHOLDER, domains))
+            if match is not None:
                 break
-        if m is None or self._placeholder(m) is None:
+        if match is None or self._placeholder(match) is None:
             return None
-        command = self.resolver.resolve_on(m, devices, False, True).command
+        command = self.resolver.resolve_on(match, devices, False, True).command
         return None if command.action == UNKNOWN else command
 
     def _lacking(self, text: str, lang: Lang, area: str | None) -> Command | None:
@@ -411,3 +414,13 @@ def _prepositions(lang: Lang) -> re.Pattern[str]:
     particles = alternation(lex["verb_particles"], words=True).pattern
     determiners = "|".join(lex["determiners"])
     return re.compile(rf"{particles}(?=\s+(?:{determiners})\b(?!\s*\|))")
+
+
+def _only_kinds_of(m: Mentions, focus: frozenset[str]) -> bool:
+    """The clause's only target is a kind that every focused device is of: "锁上吧" (lock
+    it) after the door lock was talked about says its verb, not another target."""
+    return (
+        m.kinds is not None
+        and focus <= m.kinds
+        and not (m.devices or m.areas or m.floors or m.every or m.everywhere or m.here)
+    )
