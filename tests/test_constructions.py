@@ -69,6 +69,18 @@ def _triples(u: Understood) -> list[Triple]:
         ("电视放首歌吧", ("resume", ("tv",), None)),
         # "if" after "tell me" asks a question; it supposes nothing.
         ("can you tell me if the porch light is on", ("query", ("porch_light",), None)),
+        # A timer by its words, in no template's order.
+        ("timer, seven minutes", ("start_timer", (), 420)),
+        ("could you time 12 minutes", ("start_timer", (), 720)),
+        ("定个二十分钟的闹钟", ("start_timer", (), 1200)),
+        ("ditch the timer", ("cancel_timer", (), None)),
+        ("how much time is left on my timer", ("timer_status", (), None)),
+        # The top of a range, said as a superlative.
+        ("put the bedroom fan all the way up", ("set_speed", ("bedroom_fan",), 3)),
+        ("卧室风扇开到最大", ("set_speed", ("bedroom_fan",), 3)),
+        # Other verbs of off.
+        ("shut off the kitchen light", ("turn_off", ("kitchen_light",), None)),
+        ("kill the tv", ("turn_off", ("tv",), None)),
         # A verb Home Assistant uses for one of this device's actions, whatever else.
         ("roomba, start", ("start", ("robot_vacuum",), None)),
     ],
@@ -199,3 +211,29 @@ def test_a_particle_before_something_else_is_a_preposition() -> None:
     u = engine.understand("there's a lovely breeze coming off the lake this evening")
     assert not {c.action for c in u.decision.commands} & ACTUATING, _triples(u)
     assert _triples(engine.understand("breeze off please")) == [("turn_off", ("breeze",), None)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # Two modifiers of one head: two devices.
+        (
+            "switch on the kitchen and bedroom lights",
+            [("turn_on", ("kitchen_light",), None), ("turn_on", ("bedroom_light",), None)],
+        ),
+        # Targets before the verb that is about them all.
+        (
+            "把台灯和卧室灯一起关掉",
+            [("turn_off", ("desk_lamp",), None), ("turn_off", ("bedroom_light",), None)],
+        ),
+    ],
+)
+def test_one_verb_for_several_targets(
+    engine: IntentEngine, text: str, expect: list[Triple]
+) -> None:
+    assert _triples(engine.understand(text)) == expect
+
+
+def test_a_negated_timer_starts_nothing(engine: IntentEngine) -> None:
+    for text in ("don't set a timer for 5 minutes", "别定十分钟的闹钟"):
+        assert {c.action for c in engine.understand(text).decision.commands} <= {"chat"}

@@ -229,6 +229,32 @@ def test_eval_command_on_the_dev_set(config: Path) -> None:
     assert sum(r["exact"] for r in rows) == len(rows), [r for r in rows if not r["exact"]]
 
 
+def test_the_wide_corpus_and_the_probe_sets(config: Path) -> None:
+    """Issue 16's floors on the wide corpus (three homes nothing like the reference one):
+    at least 90% exact per home, and every line tagged safety actuates nothing. The
+    probe sets (tests/data/probe, fresh phrasings for the same homes, tuned on since) are
+    a regression set: 85% per home, and none of their safety lines actuates either."""
+    wide, probe = DATA / "wide", DATA / "probe"
+    pairs = [
+        f"{wide / f'home-{h}.toml'}:{probe / f'home-{h}.jsonl'}"
+        for h in ("house", "cabin", "apartment")
+    ]
+    for args, floor in (([str(wide)], 0.9), (pairs, 0.85)):
+        proc = subprocess.run(
+            [*DIALOGD, "eval", *args, "--config", str(config), "--jsonl"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout.strip().splitlines()[-1])["report"]
+        for home, r in report["homes"].items():
+            assert r["exact"] >= floor * r["n"], (home, r)
+        for home, r in report["safety"].items():
+            assert r["safe"] == r["n"], (home, r)
+
+
 @pytest.mark.parametrize("name", ["heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl"])
 def test_regression_sets(engine: IntentEngine, name: str) -> None:
     """Regression sets: phrasings of the reference home that dialogd's earlier word-list

@@ -227,9 +227,14 @@ class IntentEngine:
         """The language, the clauses to decide (clauses.py), and the focus they inherit
         from the clauses set aside ("don't open the curtains, close them")."""
         lang = detect_lang(text)
-        said = normalize(text, lang)
+        said = self.fast.shared_head(normalize(text, lang), lang)
         # "it's freezing upstairs, bump the heat up 3": one command, upstairs.
-        said = lend(said, lang, lambda c: self.fast.targets.mentions(c, lang))
+        said = lend(
+            said,
+            lang,
+            lambda c: self.fast.targets.mentions(c, lang),
+            lambda c: self.fast.bare_target(c, lang),
+        )
         parts = split_clauses(
             said,
             lang,

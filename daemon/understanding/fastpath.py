@@ -39,11 +39,16 @@ from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver
 from daemon.understanding.targets import PLACEHOLDER, Mentions, TargetFinder, without_spans
 from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatcher, domain_of
+from daemon.understanding.timing import timer_command
 from daemon.understanding.verbs import actions_said
 
 _LOG = logging.getLogger(__name__)
 
 MAX_CLAUSES = 6
+
+
+# "<word> and <word> <head words>": two modifiers of one head ("front and back sprinklers").
+_SHARED_HEAD = re.compile(r"\b(\w+) (and|or) (\w+) (\w+(?: \w+)?)")
 
 
 @cache
@@ -64,6 +69,27 @@ class FastPath:
     @property
     def load_ms(self) -> float:
         return self.matcher.load_ms
+
+    def shared_head(self, text: str, lang: Lang) -> str:
+        """Targets that share their last word, said once: "the front and back
+        sprinklers" is "the front sprinklers and back sprinklers", when both are the
+        home's own names (English; the conjunction would split the clause)."""
+        if lang != "en" or (" and " not in text and " or " not in text):
+            return text
+
+        def spread(m: re.Match[str]) -> str:
+            a, conj, b, head = m.group(1), m.group(2), m.group(3), m.group(4)
+            names = self._targets
+            for n in range(len(head.split()), 0, -1):
+                tail = " ".join(head.split()[:n])
+                rest = head[len(tail) :]
+                # One name each: "the left and right bedside lamps" names two lamps.
+                for one in (tail, tail[:-1] if tail.endswith("s") else tail):
+                    if f"{a} {one}".lower() in names and f"{b} {one}".lower() in names:
+                        return f"{a} {one} {conj} {b} {one}{rest}"
+            return m.group(0)
+
+        return _SHARED_HEAD.sub(spread, text)
 
     @staticmethod
     def _target_pattern(registry: Registry) -> dict[str, tuple[str, str]]:
@@ -106,7 +132,12 @@ class FastPath:
     ) -> Decision | None:
         commands: list[Command] = []
         context = 0
-        for clause in clauses:
+        waiting: list[str] = []  # targets named before the verb that is about them too
+        for i, clause in enumerate(clauses):
+            if not commands and i + 1 < len(clauses) and self.bare_target(clause, lang):
+                # "ba jiashiqi he ciwo deng yiqi guandiao": the verb comes last.
+                waiting.append(clause)
+                continue
             # A later clause that only names targets repeats the last action ("turn off
             # the light and the fan"); Home Assistant would read a bare name as "on".
             refined = self.refine(commands[-1], clause, lang) if commands else None
@@ -123,9 +154,15 @@ class FastPath:
                 continue
             if c is None or c.action == UNKNOWN:
                 return None
+            for named in waiting:
+                before = self.repeat(c, named, lang)
+                if before is None:
+                    return None
+                commands.append(before)
+            waiting = []
             if c not in commands:
                 commands.append(c)
-        if not commands or context >= len(commands) + 1:
+        if waiting or not commands or context >= len(commands) + 1:
             return None
         if any(c.action == CANCEL for c in commands):
             return Decision.one(CANCEL)  # "never mind, forget it": nothing else counts
@@ -178,6 +215,7 @@ class FastPath:
             return (
                 self._canonical(text, lang, area, focus)
                 or self._by_verb(text, lang)
+                or timer_command(text, lang)
                 or self._lacking(text, lang, area)
             )
         everything = bool(grammar(lang).everything.search(text.lower()))

@@ -17,7 +17,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from daemon.core.vocabulary import ACTUATING, CHAT, QUERY, UNKNOWN, Lang, number_rule
+from daemon.core.vocabulary import (
+    ACTUATING,
+    CANCEL_TIMER,
+    CHAT,
+    QUERY,
+    START_TIMER,
+    UNKNOWN,
+    Lang,
+    number_rule,
+)
 from daemon.home.registry import Command, Decision, RangeProblem, Registry
 from daemon.understanding import verbs
 from daemon.understanding.lang import grammar, suspicious
@@ -75,7 +84,7 @@ class Policy:
         if engine == "model" and grounded is not None:
             d = self._grounded(d, text, grounded)
         actions = {c.action for c in d.commands}
-        if not actions & (ACTUATING | {UNKNOWN, QUERY}):
+        if not actions & (ACTUATING | {UNKNOWN, QUERY, START_TIMER, CANCEL_TIMER}):
             return self._valid(self._ranges(d))  # a timer's length has a range too
         m = mood(text, lang)
         if decided is not None and decided != text:
@@ -93,7 +102,7 @@ class Policy:
             _LOG.info("%r asks for nothing to be done (%s): chat", text, m)
             return Decision.one(CHAT)
         if not actions & ACTUATING:
-            return self._valid(d)
+            return self._valid(self._ranges(d))
         if m.question or m.asks_for_nothing:
             return self._valid(Decision(tuple(self._as_query(c) for c in d.commands)))
         if engine == "model":

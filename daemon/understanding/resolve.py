@@ -95,6 +95,9 @@ class Resolved:
     target_said: bool  # the clause named a device, area or floor itself
 
 
+_ON_OFF = re.compile(r"\b(?:on|off|out)\b")
+
+
 class Resolver:
     def __init__(
         self, registry: Registry, motion: dict[str, re.Pattern[str]] | None = None
@@ -144,7 +147,9 @@ class Resolver:
             moving = "open" if m.intent == "HassTurnOn" else "close"
             verb = self.motion.get(moving)
             movers = [d for d in candidates if d.accepts(moving)]
-            if verb is not None and verb.search(m.text.lower()) and movers:
+            low = m.text.lower()
+            # "shut everything off" turns off: with on/off, "shut" is not "close".
+            if verb is not None and verb.search(low) and movers and not _ON_OFF.search(low):
                 candidates, said_kind = movers, True
         by_action: dict[str, list[str]] = {}
         for dev in candidates:

@@ -15,18 +15,27 @@ import re
 from collections.abc import Callable
 
 from daemon.core.vocabulary import QUERY, Lang
-from daemon.understanding.lang import grammar, lexicon
+from daemon.understanding.lang import direction, grammar, lexicon
 from daemon.understanding.targets import Mentions
 from daemon.understanding.verbs import actions_said
 
 
-def lend(text: str, lang: Lang, mentions: Callable[[str], Mentions]) -> str:
+def lend(
+    text: str,
+    lang: Lang,
+    mentions: Callable[[str], Mentions],
+    bare: Callable[[str], bool] = lambda _: False,
+) -> str:
     """`text` with a scene clause folded into the one command it is about; as it was
     when there is none, or when it has more than two clauses."""
     clauses = [c.strip() for c in grammar(lang).separators.split(text) if c and c.strip()]
     if len(clauses) != 2:
         return text
     said = [mentions(c) for c in clauses]
+    if bare(clauses[0]) and not said[1].said and not _asks_nothing(clauses[1], verbs_only=False):
+        # "Amy's lamp, a little dimmer", "客厅的灯，调暗一点": the topic, then what to do.
+        topic: str = lexicon(lang)["focus_frames"][0]
+        return topic.format(text=clauses[1], placeholder=clauses[0])
     for i, j in ((0, 1), (1, 0)):
         scene, command = clauses[i], clauses[j]
         if not _asks_nothing(scene) or grammar(lang).negation.search(scene.lower()):
@@ -56,9 +65,16 @@ def lend(text: str, lang: Lang, mentions: Callable[[str], Mentions]) -> str:
     return text
 
 
-def _asks_nothing(clause: str) -> bool:
-    """No verb of any action (a question word is none) and no number."""
-    return not re.search(r"\d", clause) and not ((actions_said(clause) or frozenset()) - {QUERY})
+def _asks_nothing(clause: str, verbs_only: bool = True) -> bool:
+    """No verb of any action (a question word is none) and no number; without
+    `verbs_only`, no comparative either ("a little dimmer" asks for a change)."""
+    if re.search(r"\d", clause) or (actions_said(clause) or frozenset()) - {QUERY}:
+        return False
+    return verbs_only or direction(clause, _lang_of(clause)) is None
+
+
+def _lang_of(text: str) -> Lang:
+    return "zh" if re.search(r"[\u3400-\u9fff]", text) else "en"
 
 
 def _only_places(m: Mentions) -> bool:
