@@ -205,7 +205,7 @@ def test_a_door_closed_is_locked(text: str, action: str) -> None:
 
 
 def test_a_particle_before_something_else_is_a_preposition() -> None:
-    """"off" is the verb of "breeze off", not of "a breeze coming off the lake"."""
+    """ "off" is the verb of "breeze off", not of "a breeze coming off the lake"."""
     home = HOME.parent / "wide" / "home-cabin.toml"
     engine = IntentEngine(home_registry(load_settings(home)))
     u = engine.understand("there's a lovely breeze coming off the lake this evening")
