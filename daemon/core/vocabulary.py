@@ -97,6 +97,7 @@ RELATIVE_TO_ABSOLUTE = {
     "change_temperature": "set_temperature",
     "change_speed": "set_speed",
 }
+ABSOLUTE_TO_RELATIVE = {b: a for a, b in RELATIVE_TO_ABSOLUTE.items()}
 
 # A property switched on or off is its own action, not the device's ("turn the tv's
 # sound off" mutes it): the property by its absolute action, then (on, off).

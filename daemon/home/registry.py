@@ -140,6 +140,8 @@ class Hint:
     named_directly: bool = False
     # The number is where to go ("to 10%", "set to 26 degrees"), not how far to move.
     absolute: bool = False
+    # The number is how far to move ("up by two"): a set_* action would go there.
+    relative: bool = False
     # The actions the request's verbs ask for (understanding/verbs.py); None: any.
     actions: frozenset[str] | None = None
     # Which way a relative change goes by the request's words (+1 "louder", -1

@@ -234,6 +234,7 @@ class IntentEngine:
             lang,
             lambda c: self.fast.targets.mentions(c, lang),
             lambda c: self.fast.bare_target(c, lang),
+            lambda c: self.fast.decide(c, lang, area, focus) is not None,
         )
         parts = split_clauses(
             said,
@@ -502,7 +503,8 @@ class IntentEngine:
             if any(_says(low, p.lower(), lang) for p in fl.phrases):
                 named.update(d.id for d in reg.on_floor(fl.id))
         numbers = frozenset(abs(int(n)) for n in _NUMBER.findall(low) if len(n) <= 6)
-        absolute = bool(numbers) and bool(_target_value(lang).search(low))
+        absolute = bool(numbers) and bool(_value_pattern(lang, "target_value").search(low))
+        relative = bool(numbers) and bool(_value_pattern(lang, "step_value").search(low))
         colors = frozenset(c for word, c in self._colors.items() if word in low)
         return Hint(
             devices=frozenset(named) or None,
@@ -510,6 +512,7 @@ class IntentEngine:
             colors=colors or None,
             named_directly=directly,
             absolute=absolute,
+            relative=relative and not absolute,
             actions=actions_said(text),
             sign=direction(low, lang),
         )
@@ -557,12 +560,13 @@ def _restated(c: Command, before: Command) -> bool:
 
 
 @cache
-def _target_value(lang: Lang) -> re.Pattern[str]:
-    """A number said as where to go ("to 10%"), not by how much (daemon/data/lang)."""
+def _value_pattern(lang: Lang, key: str) -> re.Pattern[str]:
+    """A number said as where to go ("to 10%", `target_value`) or as how far to move
+    ("by 2", `step_value`; daemon/data/lang)."""
     lex = lexicon(lang)
     words = sorted({w for ws in lex["value_words"].values() for w in ws}, key=len, reverse=True)
     alternatives = "|".join(re.escape(w) for w in words) or "(?!x)x"
-    return re.compile(lex["target_value"].replace("{words}", alternatives))
+    return re.compile(lex[key].replace("{words}", alternatives))
 
 
 def _color_words() -> dict[str, str]:

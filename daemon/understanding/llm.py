@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from daemon.core.vocabulary import (
+    ABSOLUTE_TO_RELATIVE,
     CANCEL,
     CHAT,
     COLORS,
@@ -760,6 +761,8 @@ class LlamaEngine:
                 out.append((node, None, [*toks, self._im_end]))
             elif hint is not None and hint.absolute and action.startswith("change_"):
                 continue  # "to 10%" is where to go, not how far: a set_* action says it
+            elif hint is not None and hint.relative and action in ABSOLUTE_TO_RELATIVE:
+                continue  # "up by two" is how far: the change_* action says it
             elif expand and kind in ("number", "color"):
                 values = self._values(action, device, hint)
                 if len(values) > 4:

@@ -25,17 +25,20 @@ def lend(
     lang: Lang,
     mentions: Callable[[str], Mentions],
     bare: Callable[[str], bool] = lambda _: False,
+    decides: Callable[[str], bool] = lambda _: False,
 ) -> str:
     """`text` with a scene clause folded into the one command it is about; as it was
-    when there is none, or when it has more than two clauses."""
+    when there is none, or when it has more than two clauses. `bare` tells a clause that
+    only names targets; `decides`, one the templates decide by itself (asked last: it
+    costs a match): "start the sauna" has a verb too general to count, and is no scene."""
     clauses = [c.strip() for c in grammar(lang).separators.split(text) if c and c.strip()]
     if len(clauses) != 2:
         return text
     said = [mentions(c) for c in clauses]
     if bare(clauses[0]) and not said[1].said and not _asks_nothing(clauses[1], verbs_only=False):
         # "Amy's lamp, a little dimmer", "客厅的灯，调暗一点": the topic, then what to do.
-        topic: str = lexicon(lang)["focus_frames"][0]
-        return topic.format(text=clauses[1], placeholder=clauses[0])
+        first: str = lexicon(lang)["focus_frames"][0]
+        return first.format(text=clauses[1], placeholder=clauses[0])
     for i, j in ((0, 1), (1, 0)):
         scene, command = clauses[i], clauses[j]
         if not _asks_nothing(scene) or grammar(lang).negation.search(scene.lower()):
@@ -48,6 +51,7 @@ def lend(
             and _only_places(ms)
             and not (mc.areas or mc.floors or mc.devices or mc.here)
             and (mc.kinds is not None or mc.back or not _asks_nothing(command))
+            and not decides(scene)
         ):
             place = " ".join(scene[a:b] for a, b in ms.spans)
             if mc.kinds is not None and mc.spans:
@@ -57,11 +61,30 @@ def lend(
                 return command[:a] + before.format(place=place) + command[a:]
             frame: str = lexicon(lang)["lent_place"]
             return frame.format(text=command, place=place)
-        if ms.devices and not ms.group and mc.back and not mc.devices and len(mc.spans) == 1:
+        if (
+            ms.devices
+            and not ms.group
+            and mc.back
+            and not mc.devices
+            and len(mc.spans) == 1
+            and not decides(scene)
+        ):
             a, b = mc.spans[0]
             name = " ".join(scene[x:y] for x, y in ms.names)
             frame = lexicon(lang)["lent_device"]
             return command[:a] + frame.format(name=name) + command[b:]
+        if (
+            i == 0
+            and ms.devices
+            and not ms.group
+            and not mc.said
+            and not _asks_nothing(command, False)
+            and not decides(scene)
+        ):
+            # "电视太吵了，调小一点" (the tv is too loud, turn it down a bit).
+            name = " ".join(scene[x:y] for x, y in ms.names)
+            topic: str = lexicon(lang)["focus_frames"][0]
+            return topic.format(text=command, placeholder=frame_name(name, lang))
     return text
 
 
@@ -81,3 +104,9 @@ def _only_places(m: Mentions) -> bool:
     return bool(m.areas or m.floors) and not (
         m.devices or m.kinds is not None or m.back or m.anything or m.everywhere
     )
+
+
+def frame_name(name: str, lang: Lang) -> str:
+    """A device's words as the object of a frame ("the tv"; Chinese as said)."""
+    frame: str = lexicon(lang)["lent_device"]
+    return frame.format(name=name)
