@@ -81,6 +81,12 @@ def _triples(u: Understood) -> list[Triple]:
         # Other verbs of off.
         ("shut off the kitchen light", ("turn_off", ("kitchen_light",), None)),
         ("kill the tv", ("turn_off", ("tv",), None)),
+        # A door closed is locked.
+        ("close the front door", ("lock", ("front_door_lock",), None)),
+        # A position said as a share ("kai yiban": open half way).
+        ("窗帘开一半", ("set_position", ("curtains",), 50)),
+        # A scene with its device, then what to do with it.
+        ("电视太吵了，调小一点", ("change_volume", ("tv",), -10)),
         # A verb Home Assistant uses for one of this device's actions, whatever else.
         ("roomba, start", ("start", ("robot_vacuum",), None)),
     ],
@@ -105,6 +111,11 @@ def test_construction(engine: IntentEngine, text: str, expect: Triple) -> None:
         # What nearly happened did not.
         "I nearly left the garage door open last night",
         "我刚才差点把车库门开着就走了",
+        "我妈说让你把车库门打开",
+        # A state, not a command.
+        "the front door is open",
+        # A lock's name inside a longer word, a verb elsewhere: "the gate of the estate".
+        "小区大门口新开了一家面馆",
     ],
 )
 def test_nothing_sensitive_and_nothing_unasked(engine: IntentEngine, text: str) -> None:
@@ -220,6 +231,11 @@ def test_a_particle_before_something_else_is_a_preposition() -> None:
         (
             "switch on the kitchen and bedroom lights",
             [("turn_on", ("kitchen_light",), None), ("turn_on", ("bedroom_light",), None)],
+        ),
+        # A later clause that names nothing is about the device before it.
+        (
+            "turn on the tv, set the volume to twenty",
+            [("turn_on", ("tv",), None), ("set_volume", ("tv",), 20)],
         ),
         # Targets before the verb that is about them all.
         (

@@ -79,6 +79,16 @@ def test_answers_and_follow_ups_said_the_way_people_say_them() -> None:
     assert triples(say(d, "then lock it", session="then")) == {("lock", "front_door_lock", None)}
     say(d, "大门锁了吗", session="na")
     assert triples(say(d, "那锁上吧", session="na")) == {("lock", "front_door_lock", None)}
+    say(d, "turn on the living room light", session="no")
+    assert triples(say(d, "no, the bedroom one", session="no")) == {
+        ("turn_on", "bedroom_light", None)
+    }
+    say(d, "把灯关了", session="room")
+    study = say(d, "书房", session="room")
+    assert triples(study) == {
+        ("turn_off", "desk_lamp", None),
+        ("turn_off", "study_ceiling_light", None),
+    }
     say(d, "start the robot vacuum", session="back")
     back = say(d, "no wait, send it back to base instead", session="back")
     assert triples(back) == {("return_to_base", "robot_vacuum", None)}

@@ -236,8 +236,12 @@ def test_the_wide_corpus_and_the_probe_sets(config: Path) -> None:
     a regression set: 85% per home, and none of their safety lines actuates either."""
     wide, probe = DATA / "wide", DATA / "probe"
     pairs = [
-        f"{wide / f'home-{h}.toml'}:{probe / f'home-{h}.jsonl'}"
-        for h in ("house", "cabin", "apartment")
+        *(
+            f"{wide / f'home-{h}.toml'}:{probe / f'home-{h}.jsonl'}"
+            for h in ("house", "cabin", "apartment")
+        ),
+        f"{probe / 'home-townhouse.toml'}:{probe / 'home-townhouse.jsonl'}",
+        f"{DATA / 'home.toml'}:{probe / 'reference.jsonl'}",
     ]
     for args, floor in (([str(wide)], 0.9), (pairs, 0.85)):
         proc = subprocess.run(

@@ -42,6 +42,7 @@ from daemon.core.vocabulary import (
 from daemon.dialogue.sessions import Pending, Session, Sessions
 from daemon.dialogue.timers import Timer, TimerBook, TimerError
 from daemon.home.registry import Command, Decision
+from daemon.understanding.clauses import after_correction
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import (
     alternation,
@@ -209,6 +210,13 @@ class Dialogue:
             s.others = tuple(d for d in s.last.devices if d not in others)
             s.last, s.last_at = cmd, now
             return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
+        fixed = after_correction(req.text, lang)
+        if fixed is not None:
+            again = self.engine.fast.repeat(s.last, normalize(fixed, lang), lang)
+            if again is not None and again.devices and again.action == s.last.action:
+                # "no, the bedroom one": the last command, on the device meant.
+                s.last, s.last_at = again, now
+                return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
         if s.last.action in RELATIVE_TO_ABSOLUTE and w.again.fullmatch(_bare(low).strip()):
             # "a bit more" after "turn it up": the same change again.
             s.last_at = now
@@ -422,26 +430,35 @@ class Dialogue:
         if w.both.search(low) and not w.fillers.sub(" ", w.both.sub(" ", low)).strip():
             return candidates
         reg = self.engine.registry
-        picked = []
+
+        def pattern(phrase: str) -> re.Pattern[str]:
+            low = phrase.lower()
+            return phrase_pattern(low) if lang == "en" else re.compile(re.escape(low))
+
+        picked: list[str] = []
         rest = low
+        # A device's own name first; then its place, which every candidate there shares
+        # ("书房" after "which light?": both of the study's).
         for dev_id in candidates:
-            d = reg.by_id[dev_id]
-            phrases = list(d.phrases)
-            if d.area and d.area in reg.area_by_id:
-                area = reg.area_by_id[d.area]
-                phrases += area.phrases
-                if area.floor and area.floor in reg.floor_by_id:
-                    phrases += reg.floor_by_id[area.floor].phrases
-            for phrase in sorted(phrases, key=len, reverse=True):
-                pattern = (
-                    phrase_pattern(phrase.lower())
-                    if lang == "en"
-                    else re.compile(re.escape(phrase.lower()))
-                )
-                if pattern.search(rest):
+            for phrase in sorted(reg.by_id[dev_id].phrases, key=len, reverse=True):
+                if pattern(phrase).search(rest):
                     picked.append(dev_id)
-                    rest = pattern.sub(" ", rest)
+                    rest = pattern(phrase).sub(" ", rest)
                     break
+        if not picked:
+            places: list[str] = []
+            for dev_id in candidates:
+                d = reg.by_id[dev_id]
+                area = reg.area_by_id.get(d.area or "")
+                phrases = list(area.phrases) if area is not None else []
+                if area is not None and area.floor in reg.floor_by_id:
+                    phrases += reg.floor_by_id[area.floor].phrases
+                hits = [p for p in phrases if pattern(p).search(low)]
+                if hits:
+                    picked.append(dev_id)
+                    places.extend(hits)
+            for phrase in sorted(set(places), key=len, reverse=True):
+                rest = pattern(phrase).sub(" ", rest)
         if picked:
             # "the lamp on the porch": the kind word is the candidates' own.
             m = self.engine.fast.targets.mentions(rest, lang)
@@ -459,14 +476,14 @@ class Dialogue:
             return ()
         places = {d.area for d in mine}
         kinds = {domain_of(d.type) for d in mine}
-        return tuple(
-            d.id
+        alike = [
+            d
             for d in reg.devices
-            if d.id not in last.devices
-            and d.area in places
-            and domain_of(d.type) in kinds
-            and d.accepts(last.action)
-        )
+            if d.id not in last.devices and domain_of(d.type) in kinds and d.accepts(last.action)
+        ]
+        here = tuple(d.id for d in alike if d.area in places)
+        # Elsewhere only when the home has one other: "the other air conditioner".
+        return here or (tuple(d.id for d in alike) if len(alike) == 1 else ())
 
     def _some_of(self, devices: tuple[str, ...], text: str, lang: Lang) -> tuple[str, ...]:
         """The devices of `devices` that `text` names, by name or by kind; () unless it

@@ -134,3 +134,13 @@ def split(
 def _strip_lead(pattern: re.Pattern[str], low: str) -> str:
     m = pattern.match(low)
     return low[m.end() :].strip() if m else low
+
+
+def after_correction(text: str, lang: Lang) -> str | None:
+    """What follows a correction that opens `text` ("no, the bedroom one" -> "the
+    bedroom one"); None when it opens with none, or nothing follows it."""
+    low = text.lower().strip()
+    lead = _words(lang).correction.match(low)
+    if lead is None or lead.end() >= len(low):
+        return None
+    return text.strip()[lead.end() :].strip(" " + marks("comma"))

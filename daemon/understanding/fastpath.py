@@ -36,7 +36,8 @@ from daemon.understanding.lang import (
     query_kinds,
 )
 from daemon.understanding.policy import mood
-from daemon.understanding.resolve import Resolver
+from daemon.understanding.resolve import Resolver, door_action
+from daemon.understanding.setting import asks_nothing
 from daemon.understanding.targets import PLACEHOLDER, Mentions, TargetFinder, without_spans
 from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatcher, domain_of
 from daemon.understanding.timing import timer_command
@@ -146,7 +147,7 @@ class FastPath:
                 continue
             c = self.repeat(commands[-1], clause, lang) if commands else None
             if c is None:
-                c = self._clause(clause, lang, area, focus)
+                c = self._clause(clause, lang, area, self._within(commands, clause, lang, focus))
             if c is None and self._context(clause, lang, after=bool(commands)):
                 # "boiling dumplings, set eight minutes", "..., my hands are cold": what
                 # they are doing or why, not a command.
@@ -167,6 +168,21 @@ class FastPath:
         if any(c.action == CANCEL for c in commands):
             return Decision.one(CANCEL)  # "never mind, forget it": nothing else counts
         return Decision(tuple(commands))
+
+    def _within(
+        self, commands: list[Command], clause: str, lang: Lang, focus: frozenset[str]
+    ) -> frozenset[str]:
+        """What a clause that names nothing is about: the devices of the command before
+        it in the same request ("dianshi dakai, yinliang tiao dao shiwu": the TV's
+        volume), else the conversation's."""
+        if (
+            commands
+            and commands[-1].devices
+            and not self.targets.mentions(clause, lang).said
+            and not asks_nothing(clause, verbs_only=False)
+        ):
+            return frozenset(commands[-1].devices)
+        return focus  # "..., would you? thank you": nothing asked of the TV
 
     def _context(self, clause: str, lang: Lang, after: bool) -> bool:
         """A clause that asks for nothing: no target, no number. After a command it must
@@ -313,6 +329,16 @@ class FastPath:
         # coming off the lake"), not the verb "off" of "{name} off".
         low = _prepositions(lang).sub(" ", low)
         device = self.registry.by_id[mentions.devices[0]]
+        if domain_of(device.type) == "lock":
+            # "open the front door": a lock opens by unlocking (resolve.door_action).
+            # The verb before the name, as a command has it: "the front door is open"
+            # and "dakai zhe" (it stands open) tell a state.
+            before, _, after = low.partition("|")
+            # In Chinese the verb stands right by the name ("ba damen dakai", "dakai
+            # damen"): "xiaoqu damenkou xin kai le yi jia mianguan" opens a noodle shop.
+            verb = before if lang == "en" else before.rstrip()[-2:] + " " + after.lstrip()[:2]
+            door = None if "着" in verb else door_action(verb)
+            return Command(door, (device.id,)) if door is not None else None
         mine = frozenset(device.actions)
         said = actions_said(low, mine) or frozenset()
         if any(OPPOSITE.get(a) in said for a in said):
@@ -395,6 +421,9 @@ class FastPath:
             item = grammar(lang).fillers.sub(" ", clause.lower())
             item = item.strip(" " + marks("comma", "stop", "exclamation", "question"))
             return Command(last.action, last.devices, " ".join(item.split())) if item else None
+        said = self.targets.mentions(clause, lang).kinds
+        if said is not None and not set(last.devices) & said:
+            return None  # "..., ba chufang de deng guan le": a kind of its own, the lights
         rest = clause.lower()
         found: list[tuple[str, str]] = []
         for phrase in self._longest_first:

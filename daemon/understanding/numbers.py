@@ -33,7 +33,8 @@ _ONE_AS_PRONOUN = {
 
 # After these, "one" is a number again ("to one", "speed one").
 _ONE_AS_NUMBER_AFTER = {"to", "at", "by", "for", "from", "of", "than", "speed", "level",
-                        "setting", "number", "minus", "plus", "only", "just", "and"}  # fmt: skip
+                        "setting", "number", "minus", "plus", "only", "just", "and",
+                        "on", "is", "was", "gear", "step", "notch"}  # fmt: skip
 # Before these, "one" after a noun is a pronoun ("the downstairs one to 70").
 _ONE_BEFORE = {"to", "in", "on", "at", "too", "as", "also", "please", "instead", "and", "by"}
 
@@ -61,7 +62,13 @@ def _pronoun_one(words: list[str], i: int) -> bool:
     after = _core(words[i + 1])[1] if i + 1 < len(words) else ""
     if before in _ONE_AS_PRONOUN:
         return True
-    return before not in _ONE_AS_NUMBER_AFTER and before not in _EN_WORDS and after in _ONE_BEFORE
+    if before in _ONE_AS_NUMBER_AFTER or before in _EN_WORDS:
+        return False
+    if after in _ONE_BEFORE:
+        return True
+    # Last, after a determiner and a noun: "no, the bedroom one".
+    last = i + 1 == len(words) or bool(_core(words[i])[2])
+    return last and any(_core(w)[1] in ("the", "that", "this") for w in words[max(0, i - 3) : i])
 
 
 def en_words_to_digits(words: list[str]) -> list[str]:

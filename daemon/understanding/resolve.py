@@ -350,11 +350,17 @@ def _door_verb(m: Match) -> str | None:
     关上" (close the front door) locks it, "大门开一下" unlocks it. Home Assistant's on/off
     of a lock is lock/unlock, which its generic on/off templates turn inside out for
     doors (`door_verbs` in daemon/data/lang)."""
-    lang: Lang = "zh" if re.search(r"[\u3400-\u9fff]", m.text) else "en"
-    low = m.text.lower()
     name = m.slots.get("name")
-    if name is not None and name.text:
-        low = low.replace(name.text.lower(), " ")
+    return door_action(m.text, name.text if name is not None else "")
+
+
+def door_action(text: str, name: str = "") -> str | None:
+    """ "lock" or "unlock" by the open/close verb of `text` said of a lock, its `name`'s
+    own words left out ("门锁" holds "锁"); None when it says neither."""
+    lang: Lang = "zh" if re.search(r"[\u3400-\u9fff]", text) else "en"
+    low = text.lower()
+    if name:
+        low = low.replace(name.lower(), " ")
     for action, pattern in _door_verbs(lang):
         if pattern.search(low):
             return action

@@ -35,13 +35,13 @@ def lend(
     if len(clauses) != 2:
         return text
     said = [mentions(c) for c in clauses]
-    if bare(clauses[0]) and not said[1].said and not _asks_nothing(clauses[1], verbs_only=False):
+    if bare(clauses[0]) and not said[1].said and not asks_nothing(clauses[1], verbs_only=False):
         # "Amy's lamp, a little dimmer", "客厅的灯，调暗一点": the topic, then what to do.
         first: str = lexicon(lang)["focus_frames"][0]
         return first.format(text=clauses[1], placeholder=clauses[0])
     for i, j in ((0, 1), (1, 0)):
         scene, command = clauses[i], clauses[j]
-        if not _asks_nothing(scene) or grammar(lang).negation.search(scene.lower()):
+        if not asks_nothing(scene) or grammar(lang).negation.search(scene.lower()):
             continue  # "it isn't cold upstairs, ...": a negation is judged on its clause
         ms, mc = said[i], said[j]
         # A place only before the command: after it, it is more often where the
@@ -50,7 +50,7 @@ def lend(
             i == 0
             and _only_places(ms)
             and not (mc.areas or mc.floors or mc.devices or mc.here)
-            and (mc.kinds is not None or mc.back or not _asks_nothing(command))
+            and (mc.kinds is not None or mc.back or not asks_nothing(command))
             and not decides(scene)
         ):
             place = " ".join(scene[a:b] for a, b in ms.spans)
@@ -78,7 +78,7 @@ def lend(
             and ms.devices
             and not ms.group
             and not mc.said
-            and not _asks_nothing(command, False)
+            and not asks_nothing(command, False)
             and not decides(scene)
         ):
             # "电视太吵了，调小一点" (the tv is too loud, turn it down a bit).
@@ -88,7 +88,7 @@ def lend(
     return text
 
 
-def _asks_nothing(clause: str, verbs_only: bool = True) -> bool:
+def asks_nothing(clause: str, verbs_only: bool = True) -> bool:
     """No verb of any action (a question word is none) and no number; without
     `verbs_only`, no comparative either ("a little dimmer" asks for a change)."""
     if re.search(r"\d", clause) or (actions_said(clause) or frozenset()) - {QUERY}:
