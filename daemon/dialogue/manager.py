@@ -438,7 +438,7 @@ class Dialogue:
         picked: list[str] = []
         rest = low
         # A device's own name first; then its place, which every candidate there shares
-        # ("书房" after "which light?": both of the study's).
+        # ("shufang" after "which light?": both of the study's).
         for dev_id in candidates:
             for phrase in sorted(reg.by_id[dev_id].phrases, key=len, reverse=True):
                 if pattern(phrase).search(rest):

@@ -202,7 +202,7 @@ class FastPath:
         return None if c is None else self.property_switched(c, text, lang)
 
     def property_switched(self, c: Command, clause: str, lang: Lang) -> Command:
-        """On/off said of a property that has its own on/off ("把电视声音关了", "turn
+        """On/off said of a property that has its own on/off ("ba dianshi shengyin guan le", "turn
         the sound off on the tv": mute): that action, on the devices that take it."""
         if c.action not in ("turn_on", "turn_off") or not c.devices:
             return c
@@ -264,7 +264,7 @@ class FastPath:
             return None
         m = self.targets.mentions(text, lang)
         if m.said and not _only_kinds_of(m, focus):
-            return None  # its own target ("锁上吧" says lock, the kind of the focus)
+            return None  # its own target ("suo shang ba" says lock, the kind of the focus)
         if (
             not grammar(lang)
             .fillers.sub("", grammar(lang).skip.sub("", text.lower()))
@@ -337,7 +337,8 @@ class FastPath:
             # In Chinese the verb stands right by the name ("ba damen dakai", "dakai
             # damen"): "xiaoqu damenkou xin kai le yi jia mianguan" opens a noodle shop.
             verb = before if lang == "en" else before.rstrip()[-2:] + " " + after.lstrip()[:2]
-            door = None if "着" in verb else door_action(verb)
+            stative = lexicon(lang)["stative"]
+            door = None if stative and stative in verb else door_action(verb)
             return Command(door, (device.id,)) if door is not None else None
         mine = frozenset(device.actions)
         said = actions_said(low, mine) or frozenset()
@@ -491,7 +492,7 @@ def _prepositions(lang: Lang) -> re.Pattern[str]:
 
 
 def _only_kinds_of(m: Mentions, focus: frozenset[str]) -> bool:
-    """The clause's only target is a kind that every focused device is of: "锁上吧" (lock
+    """The clause's only target is a kind that every focused device is of: "suo shang ba" (lock
     it) after the door lock was talked about says its verb, not another target."""
     return (
         m.kinds is not None

@@ -1041,7 +1041,7 @@ class LlamaEngine:
     def _free_item(self, run: _Run) -> str:
         """A list item: words of the request, copied (FORMAT.md: the item as the user
         said it). Each token continues a span of the request or ends the line, so a
-        small model can neither translate "洗洁精" nor write "mow_the_lawn".
+        small model can neither translate "xijiejing" (dish soap) nor write "mow_the_lawn".
 
         The tokens that follow the span in the request are drafted and checked in the
         same batch (prompt lookup decoding): each one the model agrees with saves a

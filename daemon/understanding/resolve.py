@@ -346,17 +346,17 @@ def _timer_seconds(m: Match) -> int | None:
 
 
 def _door_verb(m: Match) -> str | None:
-    """What an on/off template means for a lock by the verb said around its name: "把大门
-    关上" (close the front door) locks it, "大门开一下" unlocks it. Home Assistant's on/off
-    of a lock is lock/unlock, which its generic on/off templates turn inside out for
-    doors (`door_verbs` in daemon/data/lang)."""
+    """What an on/off template means for a lock by the verb said around its name:
+    "ba damen guan shang" (close the front door) locks it, "damen kai yixia" unlocks it.
+    Home Assistant's on/off of a lock is lock/unlock, which its generic on/off templates
+    turn inside out for doors (`door_verbs` in daemon/data/lang)."""
     name = m.slots.get("name")
     return door_action(m.text, name.text if name is not None else "")
 
 
 def door_action(text: str, name: str = "") -> str | None:
     """ "lock" or "unlock" by the open/close verb of `text` said of a lock, its `name`'s
-    own words left out ("门锁" holds "锁"); None when it says neither."""
+    own words left out ("mensuo" holds "suo"); None when it says neither."""
     lang: Lang = "zh" if re.search(r"[\u3400-\u9fff]", text) else "en"
     low = text.lower()
     if name:

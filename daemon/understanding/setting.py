@@ -36,7 +36,8 @@ def lend(
         return text
     said = [mentions(c) for c in clauses]
     if bare(clauses[0]) and not said[1].said and not asks_nothing(clauses[1], verbs_only=False):
-        # "Amy's lamp, a little dimmer", "客厅的灯，调暗一点": the topic, then what to do.
+        # "Amy's lamp, a little dimmer", "keting de deng, tiao an yidian": the topic,
+        # then what to do with it.
         first: str = lexicon(lang)["focus_frames"][0]
         return first.format(text=clauses[1], placeholder=clauses[0])
     for i, j in ((0, 1), (1, 0)):
@@ -81,7 +82,7 @@ def lend(
             and not asks_nothing(command, False)
             and not decides(scene)
         ):
-            # "电视太吵了，调小一点" (the tv is too loud, turn it down a bit).
+            # "dianshi tai chao le, tiao xiao yidian" (the tv is too loud, turn it down a bit).
             name = " ".join(scene[x:y] for x, y in ms.names)
             topic: str = lexicon(lang)["focus_frames"][0]
             return topic.format(text=command, placeholder=frame_name(name, lang))

@@ -6,7 +6,7 @@ A clause about a timer (a timer word, or the verb "time" right before a length) 
 length of time starts one; with a word that ends things, cancels it; with a word that
 asks what is left, asks after it. Lengths are read after normalize() has written number
 words as digits. The words are data (`[timer]` in daemon/data/lang); a Chinese request
-also takes the English words, as mixed requests are common ("set a timer for 十五分钟").
+also takes the English words, as mixed requests are common ("set a timer for shiwu fenzhong").
 """
 
 from __future__ import annotations
