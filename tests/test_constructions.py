@@ -81,6 +81,9 @@ def _triples(u: Understood) -> list[Triple]:
         # Other verbs of off.
         ("shut off the kitchen light", ("turn_off", ("kitchen_light",), None)),
         ("kill the tv", ("turn_off", ("tv",), None)),
+        # Where a change ends: "up to 22" is a setting.
+        ("turn the heating up to 22", ("set_temperature", ("thermostat",), 22)),
+        ("turn the bedroom fan up to 2", ("set_speed", ("bedroom_fan",), 2)),
         # A door closed is locked.
         ("close the front door", ("lock", ("front_door_lock",), None)),
         # A position said as a share ("kai yiban": open half way).
@@ -131,6 +134,8 @@ def test_nothing_sensitive_and_nothing_unasked(engine: IntentEngine, text: str) 
         "switch on the bathroom lamp",  # no bathroom: not the bedroom's, spelt alike
         "把阳台灯打开",  # no balcony: "taideng" across "yangtai deng" is no desk lamp
         "good night",  # "night" heads one scene's name; it names no place's devices
+        "make the bedroom light brown",  # no light here takes brown: unknown, not on
+        "卧室灯调成灰色",
     ],
 )
 def test_words_of_the_language_are_not_the_homes(engine: IntentEngine, text: str) -> None:

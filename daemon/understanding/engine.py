@@ -504,7 +504,11 @@ class IntentEngine:
                 named.update(d.id for d in reg.on_floor(fl.id))
         numbers = frozenset(abs(int(n)) for n in _NUMBER.findall(low) if len(n) <= 6)
         absolute = bool(numbers) and bool(_value_pattern(lang, "target_value").search(low))
-        relative = bool(numbers) and bool(_value_pattern(lang, "step_value").search(low))
+        sign = direction(low, lang)
+        # "by 2", or a number beside a comparative with no "to": "2 degrees cooler".
+        relative = bool(numbers) and (
+            bool(_value_pattern(lang, "step_value").search(low)) or sign is not None
+        )
         colors = frozenset(c for word, c in self._colors.items() if word in low)
         return Hint(
             devices=frozenset(named) or None,
@@ -514,7 +518,7 @@ class IntentEngine:
             absolute=absolute,
             relative=relative and not absolute,
             actions=actions_said(text),
-            sign=direction(low, lang),
+            sign=sign,
         )
 
 

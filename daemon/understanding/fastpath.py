@@ -16,6 +16,7 @@ from functools import cache
 from daemon.core.vocabulary import (
     ACTUATING,
     CANCEL,
+    COLORS,
     DEVICELESS,
     OPPOSITE,
     QUERY,
@@ -29,6 +30,7 @@ from daemon.core.vocabulary import (
 from daemon.home.registry import Command, Decision, Registry
 from daemon.understanding.lang import (
     alternation,
+    color_names,
     grammar,
     lexicon,
     marks,
@@ -50,6 +52,12 @@ MAX_CLAUSES = 6
 
 # "<word> and <word> <head words>": two modifiers of one head ("front and back sprinklers").
 _SHARED_HEAD = re.compile(r"\b(\w+) (and|or) (\w+) (\w+(?: \w+)?)")
+
+
+@cache
+def _known_colors() -> tuple[str, ...]:
+    """Every language's words for FORMAT.md's nine colours."""
+    return (*color_names(), *COLORS)
 
 
 @cache
@@ -231,6 +239,7 @@ class FastPath:
             return (
                 self._canonical(text, lang, area, focus)
                 or self._by_verb(text, lang)
+                or self._odd_color(text, lang)
                 or self._timer(text, lang)
                 or self._lacking(text, lang, area)
             )
@@ -283,6 +292,18 @@ class FastPath:
             return None
         command = self.resolver.resolve_on(match, devices, False, True).command
         return None if command.action == UNKNOWN else command
+
+    def _odd_color(self, text: str, lang: Lang) -> Command | None:
+        """`unknown` for a light asked for a colour no light here takes ("make the lamp
+        brown"): never another colour, nor another action on it (`other_colors`)."""
+        m = self.targets.mentions(text, lang)
+        if not m.said:
+            return None
+        rest = without_spans(text.lower(), m.names)
+        odd = alternation(lexicon(lang)["other_colors"], words=lang == "en")
+        if odd.search(rest) and not any(c in rest for c in _known_colors()):
+            return Command(UNKNOWN)
+        return None
 
     def _timer(self, text: str, lang: Lang) -> Command | None:
         """A timer by its words (timing.py), in a clause that names nothing of the home:
