@@ -299,11 +299,16 @@ class FastPath:
         m = self.targets.mentions(text, lang)
         if not m.said:
             return None
-        rest = without_spans(text.lower(), m.names)
+        low = text.lower()
+        rest = without_spans(low, m.names)
         odd = alternation(lexicon(lang)["other_colors"], words=lang == "en")
-        if odd.search(rest) and not any(c in rest for c in _known_colors()):
-            return Command(UNKNOWN)
-        return None
+        if not odd.search(rest) or any(c in rest for c in _known_colors()):
+            return None
+        # Only where a colour the lights take would set one: "it's pitch black in the
+        # study, lights on" asks for no colour.
+        red = "red" if lang == "en" else next(w for w, c in color_names().items() if c == "red")
+        said = self._clause_of(odd.sub(red, low), lang, None, frozenset())
+        return Command(UNKNOWN) if said is not None and said.action == "set_color" else None
 
     def _timer(self, text: str, lang: Lang) -> Command | None:
         """A timer by its words (timing.py), in a clause that names nothing of the home:
