@@ -242,6 +242,7 @@ def test_the_wide_corpus_and_the_probe_sets(config: Path) -> None:
         ),
         f"{probe / 'home-townhouse.toml'}:{probe / 'home-townhouse.jsonl'}",
         f"{DATA / 'home.toml'}:{probe / 'reference.jsonl'}",
+        f"{probe / 'home-villa.toml'}:{probe / 'home-villa.jsonl'}",
     ]
     for args, floor in (([str(wide)], 0.9), (pairs, 0.85)):
         proc = subprocess.run(

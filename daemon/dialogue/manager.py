@@ -28,6 +28,8 @@ from daemon.core.durations import spoken_duration
 from daemon.core.messages import IntentStatus as Status
 from daemon.core.messages import Request
 from daemon.core.vocabulary import (
+    ABSOLUTE_TO_RELATIVE,
+    ACTUATING,
     CANCEL,
     CANCEL_TIMER,
     CHAT,
@@ -206,6 +208,17 @@ class Dialogue:
         low = normalize(req.text, lang).lower()
         others = s.others or self._beside(s.last)
         if others and w.other.search(low):
+            # With a verb of its own, that ("ling yi ge ye kai yixia": turn the other on).
+            own = self.engine.understand_fast(w.other.sub(" ", low), None, frozenset(others))
+            mine = own.decision.first if own is not None else None
+            if (
+                own is not None
+                and mine is not None
+                and mine.action in ACTUATING
+                and set(mine.devices) <= set(others)
+            ):
+                s.last, s.last_at = mine, now
+                return Turn(own, key)
             cmd = Command(s.last.action, others, s.last.value)
             s.others = tuple(d for d in s.last.devices if d not in others)
             s.last, s.last_at = cmd, now
@@ -221,6 +234,15 @@ class Dialogue:
             # "a bit more" after "turn it up": the same change again.
             s.last_at = now
             return Turn(self.engine.conclude(Decision((s.last,)), req.text, lang), key)
+        relative = ABSOLUTE_TO_RELATIVE.get(s.last.action)
+        if relative is not None and w.again.fullmatch(_bare(low).strip()):
+            # "a bit more" after "set it to 50 percent": one step up from there.
+            first = s.last.devices[0] if s.last.devices else None
+            rule = self.engine.registry.rule(relative, first)
+            if rule is not None and rule.default_step:
+                cmd = Command(relative, s.last.devices, rule.default_step)
+                s.last, s.last_at = cmd, now
+                return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
         said = _bare(req.text).strip()  # not normalised: "the kitchen one" is no number
         lead = w.only.match(said)
         if lead is not None:
@@ -482,8 +504,16 @@ class Dialogue:
             if d.id not in last.devices and domain_of(d.type) in kinds and d.accepts(last.action)
         ]
         here = tuple(d.id for d in alike if d.area in places)
-        # Elsewhere only when the home has one other: "the other air conditioner".
-        return here or (tuple(d.id for d in alike) if len(alike) == 1 else ())
+        if here:
+            return here
+        # Elsewhere only when the home has one other: "the other air conditioner", of
+        # the kind its name says (kongtiao, not the floor heating).
+        named: set[str] = set()
+        for d in mine:
+            m = self.engine.fast.targets.mentions(d.name, detect_lang(d.name))
+            named |= m.kinds or set()
+        same = [d for d in alike if d.id in named] or alike
+        return (same[0].id,) if len(same) == 1 else ()
 
     def _some_of(self, devices: tuple[str, ...], text: str, lang: Lang) -> tuple[str, ...]:
         """The devices of `devices` that `text` names, by name or by kind; () unless it

@@ -235,6 +235,7 @@ class IntentEngine:
             lambda c: self.fast.targets.mentions(c, lang),
             lambda c: self.fast.bare_target(c, lang),
             lambda c: self.fast.decide(c, lang, area, focus) is not None,
+            lambda d: self.registry.by_id[d].area if d in self.registry.by_id else None,
         )
         parts = split_clauses(
             said,

@@ -16,6 +16,7 @@ from functools import cache
 from daemon.core.vocabulary import (
     ACTUATING,
     CANCEL,
+    CLARIFY,
     COLORS,
     DEVICELESS,
     OPPOSITE,
@@ -52,6 +53,13 @@ MAX_CLAUSES = 6
 
 # "<word> and <word> <head words>": two modifiers of one head ("front and back sprinklers").
 _SHARED_HEAD = re.compile(r"\b(\w+) (and|or) (\w+) (\w+(?: \w+)?)")
+
+
+@cache
+def _item_verbs(lang: Lang) -> re.Pattern[str]:
+    """The list verbs at an item's edges (`item_verbs` in daemon/data/lang)."""
+    words = alternation(sorted(lexicon(lang)["item_verbs"], key=len, reverse=True), lang == "en")
+    return re.compile(rf"^\s*(?:{words.pattern})\s*|\s*(?:{words.pattern})\s*$")
 
 
 @cache
@@ -173,6 +181,21 @@ class FastPath:
                 commands.append(c)
         if waiting or not commands or context >= len(commands) + 1:
             return None
+        # "tai chao le, dianshi shengyin xiao yidian": a clause that asks which device,
+        # beside one that names it for the same action, asks nothing more.
+        commands = [
+            c
+            for c in commands
+            if not (
+                c.action == CLARIFY
+                and c.asked is not None
+                and any(
+                    o.action == c.asked.action and set(o.devices) & set(c.devices)
+                    for o in commands
+                    if o is not c
+                )
+            )
+        ]
         if any(c.action == CANCEL for c in commands):
             return Decision.one(CANCEL)  # "never mind, forget it": nothing else counts
         return Decision(tuple(commands))
@@ -445,7 +468,8 @@ class FastPath:
             return None
         if last.action == "add_item" and not self.targets.mentions(clause, lang).said:
             # "and salsa": another item for the same list.
-            item = grammar(lang).fillers.sub(" ", clause.lower())
+            item = _item_verbs(lang).sub("", clause.lower().strip())  # "mianbao ye jia shang"
+            item = grammar(lang).fillers.sub(" ", item)
             item = item.strip(" " + marks("comma", "stop", "exclamation", "question"))
             return Command(last.action, last.devices, " ".join(item.split())) if item else None
         said = self.targets.mentions(clause, lang).kinds

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 
 from daemon.core.vocabulary import QUERY, Lang
-from daemon.understanding.lang import direction, grammar, lexicon
+from daemon.understanding.lang import detect_lang, direction, grammar, lexicon
 from daemon.understanding.targets import Mentions
 from daemon.understanding.verbs import actions_said
 
@@ -26,6 +26,7 @@ def lend(
     mentions: Callable[[str], Mentions],
     bare: Callable[[str], bool] = lambda _: False,
     decides: Callable[[str], bool] = lambda _: False,
+    area_of: Callable[[str], str | None] = lambda _: None,
 ) -> str:
     """`text` with a scene clause folded into the one command it is about; as it was
     when there is none, or when it has more than two clauses. `bare` tells a clause that
@@ -45,6 +46,16 @@ def lend(
         if not asks_nothing(scene) or grammar(lang).negation.search(scene.lower()):
             continue  # "it isn't cold upstairs, ...": a negation is judged on its clause
         ms, mc = said[i], said[j]
+        if (
+            i == 0
+            and _only_places(ms)
+            and mc.devices
+            and all(area_of(d) in ms.areas for d in mc.devices)
+            and not decides(scene)
+        ):
+            # "it's stuffy in the kids' room, could you put the fan on?": the fan is
+            # there; the scene adds nothing to the command.
+            return command
         # A place only before the command: after it, it is more often where the
         # speaker goes ("turn off the lights, I'm going upstairs").
         if (
@@ -94,15 +105,11 @@ def asks_nothing(clause: str, verbs_only: bool = True) -> bool:
     `verbs_only`, no comparative either ("a little dimmer" asks for a change)."""
     if re.search(r"\d", clause) or (actions_said(clause) or frozenset()) - {QUERY}:
         return False
-    return verbs_only or direction(clause, _lang_of(clause)) is None
-
-
-def _lang_of(text: str) -> Lang:
-    return "zh" if re.search(r"[\u3400-\u9fff]", text) else "en"
+    return verbs_only or direction(clause, detect_lang(clause)) is None
 
 
 def _only_places(m: Mentions) -> bool:
-    return bool(m.areas or m.floors) and not (
+    return bool(m.areas or m.floors or m.here) and not (
         m.devices or m.kinds is not None or m.back or m.anything or m.everywhere
     )
 
