@@ -89,6 +89,11 @@ def test_answers_and_follow_ups_said_the_way_people_say_them() -> None:
         ("turn_off", "desk_lamp", None),
         ("turn_off", "study_ceiling_light", None),
     }
+    say(d, "set the bedroom light to 50 percent", session="more")
+    more = say(d, "a bit more", session="more")
+    assert triples(more) == {("change_brightness", "bedroom_light", 10)}
+    say(d, "购物清单加牛奶", session="list")
+    assert triples(say(d, "面包也加上", session="list")) == {("add_item", "shopping_list", "面包")}
     say(d, "start the robot vacuum", session="back")
     back = say(d, "no wait, send it back to base instead", session="back")
     assert triples(back) == {("return_to_base", "robot_vacuum", None)}
