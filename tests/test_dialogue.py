@@ -489,3 +489,14 @@ def test_what_names_a_device_after_a_timer_is_about_the_device() -> None:
     assert triples(say(d, "turn it off, the desk lamp")) == {("turn_off", "desk_lamp", None)}
     # In another conversation "cancel it" is no timer's.
     assert triples(say(d, "cancel it", session="other")) == {("cancel", None, None)}
+
+
+def test_the_other_one_is_of_the_kind_its_name_says() -> None:
+    """ "另一个也开一下" after the master bedroom's air conditioner: the living room's, of
+    the same head noun (kongtiao), not the floor heating, and with the turn's own verb."""
+    registry = home_registry(load_settings(DATA / "probe" / "home-villa.toml"))
+    s = DialogueSettings()
+    d = Dialogue(IntentEngine(registry), s, TimerBook(None, max_timers=s.max_timers), "test")
+    say(d, "打开主卧空调")
+    say(d, "调到26度")
+    assert triples(say(d, "另一个也开一下")) == {("turn_on", "living_ac", None)}

@@ -125,6 +125,13 @@ def words(lang: Lang) -> _Words:
     )
 
 
+def _head(name: str) -> str:
+    """A name's head noun: its last word, or in Chinese its last two characters
+    ("zhuwo kongtiao" and "keting kongtiao" are both kongtiao)."""
+    low = name.lower().strip()
+    return low[-2:] if detect_lang(low) == "zh" else low.split()[-1] if low.split() else low
+
+
 def _leftover(text: str, lang: Lang) -> str:
     """What an answer says besides the words around a target ("the", "one", "please")."""
     rest = words(lang).fillers.sub(" ", text)
@@ -209,7 +216,8 @@ class Dialogue:
         others = s.others or self._beside(s.last)
         if others and w.other.search(low):
             # With a verb of its own, that ("ling yi ge ye kai yixia": turn the other on).
-            own = self.engine.understand_fast(w.other.sub(" ", low), None, frozenset(others))
+            rest = w.also.sub(" ", w.other.sub(" ", low))
+            own = self.engine.understand_fast(rest, None, frozenset(others))
             mine = own.decision.first if own is not None else None
             if (
                 own is not None
@@ -508,11 +516,8 @@ class Dialogue:
             return here
         # Elsewhere only when the home has one other: "the other air conditioner", of
         # the kind its name says (kongtiao, not the floor heating).
-        named: set[str] = set()
-        for d in mine:
-            m = self.engine.fast.targets.mentions(d.name, detect_lang(d.name))
-            named |= m.kinds or set()
-        same = [d for d in alike if d.id in named] or alike
+        heads = {_head(p) for d in mine for p in d.phrases}
+        same = [d for d in alike if heads & {_head(p) for p in d.phrases}] or alike
         return (same[0].id,) if len(same) == 1 else ()
 
     def _some_of(self, devices: tuple[str, ...], text: str, lang: Lang) -> tuple[str, ...]:

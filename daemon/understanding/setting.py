@@ -6,7 +6,11 @@ A clause with no verb of any action and no number asks for nothing by itself; wh
 names a place, or a device, and another clause asks for something without saying
 where, or says "it", that clause is about the place or the device. The scene clause is
 folded into the command, which is then decided alone, by either path: its place is said
-with the command (`lent_place` in daemon/data/lang), its device stands for the pronoun.
+with the command (`lent_place` in daemon/data/lang), its device stands for the pronoun
+or becomes the command's object. A scene that says where the command's own device is
+adds nothing ("it's stuffy in the kids' room, could you put the fan on?"). A clause that
+only names a target, before a command that names none, is the command's topic ("Amy's
+lamp, a little dimmer").
 """
 
 from __future__ import annotations
