@@ -63,6 +63,12 @@ def _item_verbs(lang: Lang) -> re.Pattern[str]:
 
 
 @cache
+def _other_colors(lang: Lang) -> re.Pattern[str]:
+    """Colours no light here takes (`other_colors` in daemon/data/lang)."""
+    return alternation(lexicon(lang)["other_colors"], words=lang == "en")
+
+
+@cache
 def _known_colors() -> tuple[str, ...]:
     """Every language's words for FORMAT.md's nine colours."""
     return (*color_names(), *COLORS)
@@ -324,7 +330,7 @@ class FastPath:
             return None
         low = text.lower()
         rest = without_spans(low, m.names)
-        odd = alternation(lexicon(lang)["other_colors"], words=lang == "en")
+        odd = _other_colors(lang)
         if not odd.search(rest) or any(c in rest for c in _known_colors()):
             return None
         # Only where a colour the lights take would set one: "it's pitch black in the
