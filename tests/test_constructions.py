@@ -258,3 +258,83 @@ def test_one_verb_for_several_targets(
 def test_a_negated_timer_starts_nothing(engine: IntentEngine) -> None:
     for text in ("don't set a timer for 5 minutes", "别定十分钟的闹钟"):
         assert {c.action for c in engine.understand(text).decision.commands} <= {"chat"}
+
+
+LIGHTS = (
+    "living_room_light", "kitchen_light", "bedroom_light", "desk_lamp", "study_ceiling_light",
+    "porch_light",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "action", "left_out"),
+    [
+        ("switch every light off apart from the desk lamp", "turn_off", {"desk_lamp"}),
+        ("all lights on but not the porch light", "turn_on", {"porch_light"}),
+        ("除了书房，其余的灯全部打开", "turn_on", {"desk_lamp", "study_ceiling_light"}),
+        ("把除了卧室灯以外的灯都关了", "turn_off", {"bedroom_light"}),
+    ],
+)
+def test_an_exception_is_taken_out_of_the_group(
+    engine: IntentEngine, text: str, action: str, left_out: set[str]
+) -> None:
+    (command,) = engine.understand(text).decision.commands
+    assert command.action == action
+    assert set(command.devices) == set(LIGHTS) - left_out
+
+
+def test_an_exception_ends_where_the_next_command_starts(engine: IntentEngine) -> None:
+    text = "turn off all the lights except the kitchen light and lock the front door"
+    got = _triples(engine.understand(text))
+    assert ("lock", ("front_door_lock",), None) in got
+    (off,) = [t for t in got if t[0] == "turn_off"]
+    assert set(off[1]) == set(LIGHTS) - {"kitchen_light"}
+
+
+@pytest.mark.parametrize(
+    "text", ["turn off the lights except on weekends", "everything except what I said"]
+)
+def test_an_exception_that_names_nothing_of_the_home_is_none(text: str) -> None:
+    from daemon.understanding.exclusion import set_apart
+
+    assert set_apart(text, "en", lambda c: "light" in c) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # The activity names the kind of device and its start action...
+        ("vacuum the bedroom", ("start", ("robot_vacuum",), None)),
+        ("could you start hoovering", ("start", ("robot_vacuum",), None)),
+        ("开始扫地", ("start", ("robot_vacuum",), None)),
+        ("water the garden", ("open", ("sprinkler",), None)),
+        # ... or, after a verb of stopping, its stop action: no negation.
+        ("please stop hoovering", ("stop", ("robot_vacuum",), None)),
+        ("stop watering the garden", ("close", ("sprinkler",), None)),
+        ("停止扫地", ("stop", ("robot_vacuum",), None)),
+    ],
+)
+def test_a_device_ordered_by_what_it_does(engine: IntentEngine, text: str, expect: Triple) -> None:
+    assert _triples(engine.understand(text)) == [expect]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the bedroom is clean now",  # a statement: the activity is not at the head
+        "the kids are watering the garden",
+        "don't start vacuuming",  # negated
+        "clean the oven",  # an object that is not of the home
+        "water the tomatoes",
+    ],
+)
+def test_an_activity_not_ordered_moves_nothing(engine: IntentEngine, text: str) -> None:
+    assert not {c.action for c in engine.understand(text).decision.commands} & ACTUATING
+
+
+def test_places_that_share_a_kind_word(engine: IntentEngine) -> None:
+    got = _triples(engine.understand("turn off the bedroom and study lights"))
+    assert {d for _, devices, _ in got for d in devices} == {
+        "bedroom_light", "desk_lamp", "study_ceiling_light"
+    }  # fmt: skip
+    assert {a for a, _, _ in got} == {"turn_off"}

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from daemon.core.vocabulary import Lang
+from daemon.understanding.activity import activity
 from daemon.understanding.lang import grammar, lexicon, marks
 from daemon.understanding.verbs import actions_said
 
@@ -114,7 +115,10 @@ def split(
             clause = clause[lead.end() :].strip(" " + marks("comma"))
         elif lead is not None and lead.end() < len(low) and cancelled:
             clause = clause[lead.end() :].strip(" " + marks("comma"))
-        if len(raw) > 1 and (neg.search(low) or (negated_last and bare(clause))):
+        ordered = activity(low, lang)  # "stop vacuuming" is no negation
+        if len(raw) > 1 and (
+            neg.search(ordered.rest if ordered else low) or (negated_last and bare(clause))
+        ):
             negated.append(clause)
             negated_last = True
             continue

@@ -22,6 +22,7 @@ from daemon.core.vocabulary import ACTUATING, CANCEL, CHAT, CLARIFY, COLORS, QUE
 from daemon.home.registry import Command, Decision, Hint, Registry
 from daemon.understanding.clauses import Clauses
 from daemon.understanding.clauses import split as split_clauses
+from daemon.understanding.exclusion import set_apart, without
 from daemon.understanding.fastpath import FastPath
 from daemon.understanding.items import expand as expand_items
 from daemon.understanding.lang import (
@@ -98,6 +99,8 @@ class _Prepared:
     # put them on any clause whose object the home lacks ("don't turn on the ac, opening
     # the window will do").
     fast_focus: frozenset[str] = frozenset()
+    # Devices an exception set apart ("all the lights except the porch light").
+    excluded: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,9 @@ class IntentEngine:
             decision = Decision.one(CANCEL)
         if decision is None:
             return None
-        return self._finish(decision, text, p.lang, "rules", t0, decided_text=p.text)
+        return self._finish(
+            decision, text, p.lang, "rules", t0, decided_text=p.text, excluded=p.excluded
+        )
 
     def _asks_nothing(self, text: str, lang: Lang) -> bool:
         """Text that talks to the assistant about its rules, hearsay, quotes and "what
@@ -227,7 +232,14 @@ class IntentEngine:
         """The language, the clauses to decide (clauses.py), and the focus they inherit
         from the clauses set aside ("don't open the curtains, close them")."""
         lang = detect_lang(text)
-        said = self.fast.shared_head(normalize(text, lang), lang)
+        said = normalize(text, lang)
+        excluded: frozenset[str] = frozenset()
+        apart = set_apart(said, lang, lambda c: self.fast.targets.mentions(c, lang).said)
+        if apart is not None:
+            said = apart.text
+            words = self.fast.targets.mentions(apart.words, lang)
+            excluded = frozenset(d.id for d in self.fast.targets.resolve(words, None).devices)
+        said = self.fast.shared_head(said, lang)
         # "it's freezing upstairs, bump the heat up 3": one command, upstairs.
         said = lend(
             said,
@@ -271,6 +283,7 @@ class IntentEngine:
             focus | frozenset(extra),
             replaced,
             fast_focus=focus | frozenset(aside_devices),
+            excluded=excluded,
         )
 
     def understand_model(
@@ -364,6 +377,7 @@ class IntentEngine:
             decided_ms=decided_ms,
             decided_text=norm,
             margin=margin,
+            excluded=p.excluded,
         )
         if self.check and not u.unsure:
             score = self.check_score(u, text)
@@ -441,10 +455,12 @@ class IntentEngine:
         decided_ms: float = 0.0,
         decided_text: str | None = None,
         margin: float | None = None,
+        excluded: frozenset[str] = frozenset(),
     ) -> Understood:
         """The safety policy, then one reply for the whole request. `decided_text`: the
         clauses that were decided, when some were set aside (a negation is judged on
-        its own clause)."""
+        its own clause). `excluded`: devices an exception set apart (exclusion.py)."""
+        decision = without(decision, excluded)
         if any(c.action == "add_item" for c in decision.commands):
             decision = replace(decision, commands=expand_items(decision.commands, lang))
         decision = self.policy.apply(decision, text, lang, engine, grounded, decided_text)

@@ -29,6 +29,7 @@ from daemon.core.vocabulary import (
     value_kind,
 )
 from daemon.home.registry import Command, Decision, Registry
+from daemon.understanding.activity import ROAMING, activity
 from daemon.understanding.lang import (
     alternation,
     color_names,
@@ -53,6 +54,21 @@ MAX_CLAUSES = 6
 
 # "<word> and <word> <head words>": two modifiers of one head ("front and back sprinklers").
 _SHARED_HEAD = re.compile(r"\b(\w+) (and|or) (\w+) (\w+(?: \w+)?)")
+
+
+def _shared_kind(registry: Registry) -> re.Pattern[str]:
+    """Two places and a kind of device said once after them (English)."""
+    places = sorted(
+        {p.lower() for x in (*registry.areas, *registry.floors) for p in x.phrases if p.isascii()},
+        key=len,
+        reverse=True,
+    )
+    kinds = sorted({k for ws in lexicon("en")["kinds"].values() for k in ws}, key=len, reverse=True)
+    if not places:
+        return re.compile(r"(?!x)x")
+    place = "|".join(map(re.escape, places))
+    kind = "|".join(map(re.escape, kinds))
+    return re.compile(rf"\b({place}) (and|or) ({place}) ({kind})\b")
 
 
 @cache
@@ -87,6 +103,7 @@ class FastPath:
         self.resolver = Resolver(registry, self.matcher.motion["en"])
         self.targets = TargetFinder(registry)
         self._targets = self._target_pattern(registry)
+        self._shared_kind = _shared_kind(registry)
         self._longest_first = sorted(self._targets, key=len, reverse=True)
 
     @property
@@ -112,6 +129,8 @@ class FastPath:
                         return f"{a} {one} {conj} {b} {one}{rest}"
             return m.group(0)
 
+        # "the living room and kitchen lights": each place's lights.
+        text = self._shared_kind.sub(r"\1 \4 \2 \3 \4", text)
         return _SHARED_HEAD.sub(spread, text)
 
     @staticmethod
@@ -268,6 +287,7 @@ class FastPath:
             return (
                 self._canonical(text, lang, area, focus)
                 or self._by_verb(text, lang)
+                or self._activity(text, lang, area, focus)
                 or self._odd_color(text, lang)
                 or self._timer(text, lang)
                 or self._lacking(text, lang, area)
@@ -338,6 +358,44 @@ class FastPath:
         red = "red" if lang == "en" else next(w for w, c in color_names().items() if c == "red")
         said = self._clause_of(odd.sub(red, low), lang, None, frozenset())
         return Command(UNKNOWN) if said is not None and said.action == "set_color" else None
+
+    def _activity(
+        self, text: str, lang: Lang, area: str | None, focus: frozenset[str]
+    ) -> Command | None:
+        """A kind of device ordered by what it does ("vacuum downstairs", "water the
+        front yard"; activity.py): its start or stop action, on the devices of that kind
+        in the place the rest of the clause names, else the site's, else the home's."""
+        said = activity(text, lang)
+        if said is None:
+            return None
+        mentions = self.targets.mentions(said.rest, lang)
+        if _content_left(without_spans(said.rest, mentions.spans), lang):
+            return None  # "clean the filter", "water the plants": an object not of the home
+        reg = self.registry
+        if mentions.devices or mentions.kinds is not None:
+            # "clean the coffee maker": a device of another kind is the object.
+            ids = (*mentions.devices, *sorted(mentions.kinds or ()))
+            devices = [reg.by_id[d] for d in ids if reg.by_id[d].type == said.kind]
+            if not devices:
+                return None
+            settled = True
+        elif mentions.elsewhere or (mentions.strange_room and not mentions.said):
+            return Command(UNKNOWN)  # "water the garden" in a home with no garden
+        else:
+            kind = frozenset({said.kind})
+            target = self.targets.resolve(mentions, area, focus, domains=kind)
+            devices, settled = list(target.devices), target.settled
+            if not devices and said.kind in ROAMING:
+                # "clean the kitchen" with the robot docked in the hall.
+                target = self.targets.resolve(Mentions(), None, frozenset(), domains=kind)
+                devices, settled = list(target.devices), target.settled
+        ids = tuple(d.id for d in devices if d.accepts(said.action))
+        if not ids:
+            return Command(UNKNOWN)
+        if len(ids) > 1 and not settled:
+            return Command(CLARIFY, ids, asked=Command(said.action, ()))
+        _LOG.debug("%r: %s by its activity", text, said.action)
+        return Command(said.action, ids)
 
     def _timer(self, text: str, lang: Lang) -> Command | None:
         """A timer by its words (timing.py), in a clause that names nothing of the home:
@@ -555,3 +613,14 @@ def _only_kinds_of(m: Mentions, focus: frozenset[str]) -> bool:
         and focus <= m.kinds
         and not (m.devices or m.areas or m.floors or m.every or m.everywhere or m.here)
     )
+
+
+def _content_left(text: str, lang: Lang) -> bool:
+    """Whether `text` holds words besides fillers, skip words and the words that lead
+    into a place ("the", "in", "for me")."""
+    g = grammar(lang)
+    lex = lexicon(lang)
+    glue = alternation([*lex["lead"], *lex.get("prepositions", ())], lang == "en")
+    for pattern in (g.skip, g.fillers, glue):
+        text = pattern.sub(" ", text)
+    return bool(re.search(r"\w", text))

@@ -29,6 +29,7 @@ from daemon.core.vocabulary import (
 )
 from daemon.home.registry import Command, Decision, RangeProblem, Registry
 from daemon.understanding import verbs
+from daemon.understanding.activity import activity
 from daemon.understanding.lang import grammar, suspicious
 
 _LOG = logging.getLogger(__name__)
@@ -56,8 +57,11 @@ def mood(text: str, lang: Lang) -> Mood:
     grammars = [grammar(lang)] + ([grammar("en")] if lang != "en" else [])
     polite = any(g.polite.search(low) for g in grammars)
     question = any(g.question.search(low) for g in grammars) and not polite
+    # "stop vacuuming" orders the vacuum to stop; "stop turning on the lights" is a "no".
+    ordered = activity(low, lang)
+    said = ordered.rest if ordered is not None else low
     return Mood(
-        negated=any(g.negation.search(low) for g in grammars),
+        negated=any(g.negation.search(said) for g in grammars),
         question=question,
         hypothetical=any(g.hypothetical.search(low) for g in grammars),
         reported=any(g.reported.search(low) for g in grammars),
