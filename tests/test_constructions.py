@@ -338,3 +338,25 @@ def test_places_that_share_a_kind_word(engine: IntentEngine) -> None:
         "bedroom_light", "desk_lamp", "study_ceiling_light"
     }  # fmt: skip
     assert {a for a, _, _ in got} == {"turn_off"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # A word of one device's name before a kind word names that device.
+        ("switch on the ceiling light", ("turn_on", ("study_ceiling_light",), None)),
+        ("turn the washing appliance on", ("start", ("washing_machine",), None)),
+        # The preposition before such a name is the verb's ("put ... on the ... list").
+        ("put batteries on the shopping list", ("add_item", ("shopping_list",), "batteries")),
+    ],
+)
+def test_a_word_of_a_name_before_a_kind_word(
+    engine: IntentEngine, text: str, expect: Triple
+) -> None:
+    assert _triples(engine.understand(text)) == [expect]
+
+
+def test_a_word_of_several_names_is_no_name(engine: IntentEngine) -> None:
+    # "kitchen" names a place as well as a light: a place word is no word of a name.
+    got = _triples(engine.understand("turn off the kitchen lights"))
+    assert got == [("turn_off", ("kitchen_light",), None)]

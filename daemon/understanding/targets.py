@@ -97,6 +97,7 @@ class TargetFinder:
         words = {w.lower() for lang in ("en", "zh") for ws in lexicon(lang)["kinds"].values()
                  for w in ws}  # fmt: skip
         self._weak = {w for w, ids in self._kinds if len(ids) == 1 and w not in words}
+        self._name_words = _name_words(registry)
 
     # ----------------------------------------------------------------- kinds
 
@@ -134,6 +135,28 @@ class TargetFinder:
 
     # -------------------------------------------------------------- mentions
 
+    def _by_modifier(
+        self,
+        low: str,
+        span: tuple[int, int],
+        ids: frozenset[str],
+        taken: list[tuple[int, int]],
+        lang: Lang,
+    ) -> str | None:
+        """The one device of `ids` whose name holds the word right before the kind word
+        at `span` (English), taking both; None when no word or several devices."""
+        if lang != "en":
+            return None
+        before = re.search(r"([a-z][a-z'-]+)\s+$", low[: span[0]])
+        if before is None or not _free(before.span(1), taken):
+            return None
+        word = before.group(1)
+        owners = {d for w in _forms(word) for d in self._name_words.get(w, ())} & ids
+        if len(owners) != 1:
+            return None
+        taken.append((before.start(1), span[1]))
+        return owners.pop()
+
     def _areas_containing(self, word: str) -> list[str]:
         """Areas with a name that contains a kind of room ("bedroom": "master bedroom";
         in Chinese its first character will do: woshi is zhuwo and ciwo)."""
@@ -152,6 +175,7 @@ class TargetFinder:
         areas = _find(self._areas, low, taken)
         floors = _find(self._floors, low, taken)
         kinds: set[str] | None = None
+        modified: list[tuple[int, int]] = []  # a name's word and a kind word, as a name
         kind_spans: list[tuple[int, int]] = []  # of kinds that may name a place's devices
         for word, ids in self._kinds:
             if not _may_say(word, low):
@@ -164,6 +188,13 @@ class TargetFinder:
                 ):
                     continue  # "switch on the microwave"; "the lamp on the desk" is a lamp
                 if _free(m.span(), taken):
+                    one = self._by_modifier(low, m.span(), ids, taken, lang)
+                    if one is not None:
+                        # "the roborock vacuum", "my task list": the one device of the
+                        # kind whose name has the word before the kind word.
+                        devices.append(one)
+                        modified.append(taken[-1])
+                        continue
                     taken.append(m.span())
                     if word not in self._weak:
                         kind_spans.append(m.span())
@@ -206,7 +237,7 @@ class TargetFinder:
             every=flags["every"],
             back=flags["anaphora"],
             spans=tuple(sorted(taken)),
-            names=names,
+            names=(*names, *modified),
         )
 
     # ------------------------------------------------------------- resolving
@@ -279,6 +310,8 @@ class TargetFinder:
             prep = left is not None and "prep" in left.groupdict() and left.group("prep")
             if left is not None and prep and lex["particle"].search(low[: left.start("prep")]):
                 start = left.end("prep")  # "turn on the ...": a particle, kept
+            elif left is not None and prep and (a, b) in m.names:
+                start = left.end("prep")  # "put it on my task list": the verb's, kept
             right = lex["trail"].match(low, b)
             spans.append([start, right.end() if right else b])
         spans.sort()
@@ -475,3 +508,28 @@ def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
         "trail": trail or re.compile(""),
         "gap": gap,
     }
+
+
+def _forms(word: str) -> tuple[str, ...]:
+    """A word and its singular ("tasks": "task"; "groceries": "grocery")."""
+    if word.endswith("ies") and len(word) > 4:
+        return (word, word[:-3] + "y")
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return (word, word[:-1])
+    return (word,)
+
+
+def _name_words(registry: Registry) -> dict[str, frozenset[str]]:
+    """Each word of the devices' own names (English, singular too) to the devices whose
+    names hold it; not the words that also name a place, or lead into a target."""
+    places = {w for x in (*registry.areas, *registry.floors) for p in x.phrases
+              for w in re.findall(r"[a-z][a-z'-]+", p.lower())}  # fmt: skip
+    closed = {w.lower() for w in (*lexicon("en")["determiners"], *lexicon("en")["lead"])}
+    out: dict[str, set[str]] = {}
+    for d in registry.devices:
+        for phrase in d.phrases:
+            for word in re.findall(r"[a-z][a-z'-]+", phrase.lower()):
+                for form in _forms(word):
+                    if form not in places and form not in closed:
+                        out.setdefault(form, set()).add(d.id)
+    return {w: frozenset(ids) for w, ids in out.items()}
