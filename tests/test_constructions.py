@@ -360,3 +360,45 @@ def test_a_word_of_several_names_is_no_name(engine: IntentEngine) -> None:
     # "kitchen" names a place as well as a light: a place word is no word of a name.
     got = _triples(engine.understand("turn off the kitchen lights"))
     assert got == [("turn_off", ("kitchen_light",), None)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # What someone did is told, not asked for.
+        "I turned the tv off before I left",
+        "the kids left the porch light on all night",
+        "we already locked the front door",
+        "我昨天把电视关了",
+        # Hearsay: "X said to ...".
+        "我老公说把前门打开",
+    ],
+)
+def test_a_narrative_or_hearsay_moves_nothing(engine: IntentEngine, text: str) -> None:
+    assert not {c.action for c in engine.understand(text).decision.commands} & ACTUATING
+
+
+def test_a_narrative_clause_leaves_the_command_beside_it(engine: IntentEngine) -> None:
+    got = _triples(engine.understand("I left the porch light on, turn it off"))
+    assert got == [("turn_off", ("porch_light",), None)]
+    # A relative clause is no narrative: the order is not refused.
+    from daemon.understanding.policy import mood
+
+    assert not mood("turn off the porch light I left on", "en").negated
+
+
+def test_up_here_is_a_place_not_a_way() -> None:
+    from daemon.understanding.lang import direction
+
+    assert direction("make it a bit warmer down here", "en") == 1
+    assert direction("it's too loud up there", "en") == -1
+    assert direction("turn it down", "en") == -1
+
+
+def test_a_request_made_only_of_statements() -> None:
+    from daemon.understanding.engine import _states
+
+    assert _states(["the living room is freezing"], "en")
+    assert _states(["it's pitch dark in the guest room"], "en")
+    assert not _states(["the tv is too loud", "turn it down"], "en")
+    assert not _states(["turn on the light"], "en")

@@ -139,6 +139,9 @@ class IntentEngine:
             self._parts(registry)
         )
         self._colors = _color_words()
+        for lang in ("en", "zh"):
+            # The grammar's patterns compile on first use: pay for them here, once.
+            self.understand_fast(lexicon(lang)["warmup_request"])
 
     def _parts(
         self, registry: Registry
@@ -379,6 +382,10 @@ class IntentEngine:
             margin=margin,
             excluded=p.excluded,
         )
+        if not u.unsure and _states(clauses, lang) and _acts(u.decision):
+            # "the living room is freezing": no one asked for anything; whatever the
+            # model made of it is asked back ("Do you want me to ...?"), never done.
+            u = replace(u, unsure=True)
         if self.check and not u.unsure:
             score = self.check_score(u, text)
             # A no (or a tie) asks back instead of acting.
@@ -599,3 +606,23 @@ def _color_words() -> dict[str, str]:
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000
+
+
+@cache
+def _statement(lang: Lang) -> re.Pattern[str] | None:
+    words = lexicon(lang)["statement"]
+    return re.compile("|".join(f"(?:{w})" for w in words)) if words else None
+
+
+def _states(clauses: Sequence[str], lang: Lang) -> bool:
+    """Every clause tells how things are (`statement` in daemon/data/lang), with no verb
+    of any action in it."""
+    pattern = _statement(lang)
+    return pattern is not None and all(
+        pattern.match(c.lower()) is not None and not (actions_said(c) or frozenset()) - {QUERY}
+        for c in clauses
+    )
+
+
+def _acts(decision: Decision) -> bool:
+    return any(c.action in ACTUATING and c.devices for c in decision.commands)

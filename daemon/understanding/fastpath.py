@@ -72,6 +72,13 @@ def _shared_kind(registry: Registry) -> re.Pattern[str]:
 
 
 @cache
+def _statement(lang: Lang) -> re.Pattern[str]:
+    """A clause's opening subject and "be" (`statement_start` in daemon/data/lang)."""
+    words = sorted(lexicon(lang)["statement_start"], key=len, reverse=True)
+    return re.compile(rf"\s*{alternation(words, lang == 'en').pattern}")
+
+
+@cache
 def _item_verbs(lang: Lang) -> re.Pattern[str]:
     """The list verbs at an item's edges (`item_verbs` in daemon/data/lang)."""
     words = alternation(sorted(lexicon(lang)["item_verbs"], key=len, reverse=True), lang == "en")
@@ -436,6 +443,8 @@ class FastPath:
         if re.search(r"\d", text):
             return None  # "crank the thermostat up to 50": a number is a value to place
         low = text.lower()
+        if _statement(lang).match(low):
+            return None  # "it's so sunny out today": a state, not "{name} out"
         for start, end in sorted(mentions.names, reverse=True):
             low = f"{low[:start]} | {low[end:]}"  # the name's own words are no verb
         # A particle before something else than the name is a preposition ("a breeze

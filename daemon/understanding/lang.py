@@ -97,7 +97,8 @@ def grammar(lang: Lang) -> Grammar:
         question = alternation(raw["question_words"], words=False)
     return Grammar(
         lang=lang,
-        negation=alternation(raw["negation"], words),
+        # A narrative of what was done asks for nothing either, as a negation does.
+        negation=alternation([*raw["negation"], *raw.get("narrative", [])], words),
         question=question,
         polite=alternation(raw["polite_request"], words),
         hypothetical=alternation(raw["hypothetical"], words),
@@ -160,9 +161,23 @@ def _directions(lang: Lang) -> tuple[re.Pattern[str], re.Pattern[str]]:
     return alternation(raw["increase"], spaced), alternation(raw["decrease"], spaced)
 
 
+@cache
+def _deictic(lang: Lang) -> re.Pattern[str] | None:
+    pattern: str = _raw(lang).get("deictic", "")
+    return re.compile(pattern) if pattern else None
+
+
+def without_deictic(text: str, lang: Lang) -> str:
+    """`text` without the particles that point at a place ("up here", "down there";
+    `deictic` in daemon/data/lang): they say no way and no verb."""
+    pattern = _deictic(lang)
+    return pattern.sub(" here", text.lower()) if pattern is not None else text
+
+
 def direction(text: str, lang: Lang) -> int | None:
     """+1 or -1 when the request's comparatives say one way only ("a touch quieter",
     "warmer"; `increase` and `decrease` in daemon/data/lang), else None."""
+    text = without_deictic(text, lang)
     up, down = _directions(lang)
     said_up, said_down = bool(up.search(text)), bool(down.search(text))
     if said_up == said_down:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 
 from daemon.core.vocabulary import QUERY, Lang
-from daemon.understanding.lang import detect_lang, direction, grammar, lexicon
+from daemon.understanding.lang import detect_lang, direction, grammar, lexicon, without_deictic
 from daemon.understanding.targets import Mentions
 from daemon.understanding.verbs import actions_said
 
@@ -107,6 +107,7 @@ def lend(
 def asks_nothing(clause: str, verbs_only: bool = True) -> bool:
     """No verb of any action (a question word is none) and no number; without
     `verbs_only`, no comparative either ("a little dimmer" asks for a change)."""
+    clause = without_deictic(clause, detect_lang(clause))  # "it's freezing up here"
     if re.search(r"\d", clause) or (actions_said(clause) or frozenset()) - {QUERY}:
         return False
     return verbs_only or direction(clause, detect_lang(clause)) is None

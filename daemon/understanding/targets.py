@@ -98,6 +98,11 @@ class TargetFinder:
                  for w in ws}  # fmt: skip
         self._weak = {w for w, ids in self._kinds if len(ids) == 1 and w not in words}
         self._name_words = _name_words(registry)
+        # Compiled now rather than by the first request that holds each name: a request
+        # should not pay for the regular expressions of names it happens to say first.
+        for table in (self._devices, self._areas, self._floors, self._kinds):
+            for phrase, _ in table:
+                _pattern(phrase)
 
     # ----------------------------------------------------------------- kinds
 
@@ -194,6 +199,14 @@ class TargetFinder:
                         # kind whose name has the word before the kind word.
                         devices.append(one)
                         modified.append(taken[-1])
+                        continue
+                    if (
+                        lang == "en"
+                        and word in self._weak
+                        and _modified(low, m.start(), lex["kind_lead"], taken)
+                    ):
+                        # "the front door" in a home whose one door is the garage door: a
+                        # head noun of one name, said of something else, names no device.
                         continue
                     taken.append(m.span())
                     if word not in self._weak:

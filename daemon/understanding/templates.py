@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from hassil import Intents, SlotList, TextSlotList, merge_dict, recognize_best
 from hassil.filter import filter_intents
-from hassil.intents import TextSlotValue
+from hassil.intents import RangeSlotList, TextSlotValue
 from home_assistant_intents import get_intents
 
 from daemon.core.vocabulary import Lang
@@ -81,6 +81,18 @@ def _extend(data: dict[str, Any], own: dict[str, Any]) -> None:
     merge_dict(data, own)
 
 
+def _digits_only(intents: Intents) -> None:
+    """Numbers are matched as digits only: normalisation (lang.py) has written every
+    number word as digits already, and hassil's number words cost a trie of a thousand
+    spelt-out numbers per range, built by the first request that reaches one (about 0.4 s),
+    and a lookup at every position a number could stand."""
+    lists = [intents.slot_lists, *(d.slot_lists for i in intents.intents.values() for d in i.data)]
+    for slot_lists in lists:
+        for value in slot_lists.values():
+            if isinstance(value, RangeSlotList):
+                value.words = False
+
+
 def domain_of(device_type: str) -> str:
     return DOMAIN_OF_TYPE.get(device_type, device_type)
 
@@ -125,6 +137,7 @@ class TemplateMatcher:
             merged = Intents.from_dict(data)
             names = {n for n in merged.intents if n in HASS_INTENTS or n.startswith("dialogd.")}
             self._intents[lang] = filter_intents(merged, domains=domains, intent_names=names)
+            _digits_only(self._intents[lang])
         self._slot_lists = self._lists(registry)
         # The first match compiles hassil's internal caches: pay for it at start-up.
         for lang in HASS_LANG:
