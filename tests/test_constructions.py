@@ -402,3 +402,42 @@ def test_a_request_made_only_of_statements() -> None:
     assert _states(["it's pitch dark in the guest room"], "en")
     assert not _states(["the tv is too loud", "turn it down"], "en")
     assert not _states(["turn on the light"], "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # An amount before the comparative.
+        ("make it 3 degrees warmer", ("change_temperature", ("thermostat",), 3)),
+        ("make the tv 20 percent louder", ("change_volume", ("tv",), 20)),
+        # What an activity works on is no place.
+        ("water the lawn", ("open", ("sprinkler",), None)),
+        ("vacuum the floors", ("start", ("robot_vacuum",), None)),
+        # What the home has run out of goes on the shopping list.
+        ("we're out of oat milk", ("add_item", ("shopping_list",), "oat milk")),
+        ("酱油没了", ("add_item", ("shopping_list",), "酱油")),
+    ],
+)
+def test_amounts_objects_and_shortages(engine: IntentEngine, text: str, expect: Triple) -> None:
+    assert _triples(engine.understand(text)) == [expect]
+
+
+@pytest.mark.parametrize("text", ["I'm out of time", "we're out of the kitchen", "手机没电了"])
+def test_what_is_no_thing_to_buy(engine: IntentEngine, text: str) -> None:
+    assert "add_item" not in {c.action for c in engine.understand(text).decision.commands}
+
+
+def test_a_word_every_device_of_a_kind_has(tmp_path: Path) -> None:
+    home = tmp_path / "home.toml"
+    home.write_text(
+        '[[floors]]\nid = "ground"\nname = "ground floor"\n'
+        '[[areas]]\nid = "kitchen"\nname = "kitchen"\nfloor = "ground"\n'
+        '[[areas]]\nid = "bedroom"\nname = "bedroom"\nfloor = "ground"\n'
+        '[[devices]]\nid = "k"\ntype = "climate"\nname = "kitchen floor heating"\n'
+        'area = "kitchen"\n'
+        '[[devices]]\nid = "b"\ntype = "climate"\nname = "bedroom floor heating"\n'
+        'area = "bedroom"\n'
+    )
+    engine = IntentEngine(home_registry(load_settings(home)))
+    (c,) = engine.understand("set all the floor heating to 20").decision.commands
+    assert (c.action, set(c.devices), c.value) == ("set_temperature", {"k", "b"}, 20)

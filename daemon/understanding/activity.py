@@ -56,3 +56,14 @@ def activity(text: str, lang: Lang) -> Activity | None:
         start, stop = START_STOP[kind]
         return Activity(kind, stop if m.group("stop") else start, low[m.end() :].strip())
     return None
+
+
+@cache
+def objects(kind: str, lang: Lang) -> re.Pattern[str] | None:
+    """What the activity of `kind` works on, said where a place would be ("water the
+    lawn"): `[activity_objects]` in daemon/data/lang."""
+    words = lexicon(lang).get("activity_objects", {}).get(kind, [])
+    if not words:
+        return None
+    body = "|".join(f"(?:{w})" for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"\b(?:{body})\b" if lang == "en" else f"(?:{body})")

@@ -29,7 +29,7 @@ from daemon.core.vocabulary import (
     value_kind,
 )
 from daemon.home.registry import Command, Decision, Registry
-from daemon.understanding.activity import ROAMING, activity
+from daemon.understanding.activity import ROAMING, activity, objects
 from daemon.understanding.lang import (
     alternation,
     color_names,
@@ -65,10 +65,35 @@ def _shared_kind(registry: Registry) -> re.Pattern[str]:
     )
     kinds = sorted({k for ws in lexicon("en")["kinds"].values() for k in ws}, key=len, reverse=True)
     if not places:
-        return re.compile(r"(?!x)x")
+        return re.compile(r"(?!x)(x)(x)(x)(x)")  # the four groups of the replacement
     place = "|".join(map(re.escape, places))
     kind = "|".join(map(re.escape, kinds))
     return re.compile(rf"\b({place}) (and|or) ({place}) ({kind})\b")
+
+
+@cache
+def _shortages(lang: Lang) -> tuple[list[re.Pattern[str]], re.Pattern[str]]:
+    lex = lexicon(lang)
+    return [re.compile(p) for p in lex["shortage"]], alternation(lex["shortage_not"], lang == "en")
+
+
+def shortage(text: str, lang: Lang) -> str | None:
+    """What the clause says the home has run out of (`shortage` in daemon/data/lang),
+    unless it is no thing to buy ("we're out of time"; `shortage_not`) or a definite
+    place ("out of the house")."""
+    patterns, unlike = _shortages(lang)
+    low = text.strip().lower().rstrip(".!。！")
+    for pattern in patterns:
+        m = pattern.match(low)
+        if m is None:
+            continue
+        item = m.group("item").strip()
+        if not item or item.startswith(("the ", "my ", "our ", "this ", "that ")):
+            return None
+        if unlike.fullmatch(item):
+            return None
+        return item
+    return None
 
 
 @cache
@@ -295,6 +320,7 @@ class FastPath:
                 self._canonical(text, lang, area, focus)
                 or self._by_verb(text, lang)
                 or self._activity(text, lang, area, focus)
+                or self._shortage(text, lang)
                 or self._odd_color(text, lang)
                 or self._timer(text, lang)
                 or self._lacking(text, lang, area)
@@ -375,8 +401,14 @@ class FastPath:
         said = activity(text, lang)
         if said is None:
             return None
-        mentions = self.targets.mentions(said.rest, lang)
-        if _content_left(without_spans(said.rest, mentions.spans), lang):
+        rest = said.rest
+        mentions = self.targets.mentions(rest, lang)
+        worked_on = objects(said.kind, lang)
+        if worked_on is not None and not (mentions.areas or mentions.floors or mentions.devices):
+            # "water the lawn", "vacuum the floors": what it works on, not where.
+            rest = worked_on.sub(" ", rest)
+            mentions = self.targets.mentions(rest, lang)
+        if _content_left(without_spans(rest, mentions.spans), lang):
             return None  # "clean the filter", "water the plants": an object not of the home
         reg = self.registry
         if mentions.devices or mentions.kinds is not None:
@@ -403,6 +435,22 @@ class FastPath:
             return Command(CLARIFY, ids, asked=Command(said.action, ()))
         _LOG.debug("%r: %s by its activity", text, said.action)
         return Command(said.action, ids)
+
+    def _shortage(self, text: str, lang: Lang) -> Command | None:
+        """ "we're out of milk", "niunai mei le": the item, for the shopping list (the
+        list whose name has a shopping word, else the home's one list; else which)."""
+        item = shortage(text, lang)
+        if item is None or self.targets.mentions(item, lang).said:
+            return None  # "I'm out of the kitchen": a place, not a thing to buy
+        lists = [d for d in self.registry.devices if d.accepts("add_item")]
+        words = lexicon(lang)["shopping_words"]
+        shopping = [d for d in lists if any(w in p.lower() for p in d.phrases for w in words)]
+        pool = shopping or lists
+        if not pool:
+            return None
+        if len(pool) > 1:
+            return Command(CLARIFY, tuple(d.id for d in pool), asked=Command("add_item", ()))
+        return Command("add_item", (pool[0].id,), item)
 
     def _timer(self, text: str, lang: Lang) -> Command | None:
         """A timer by its words (timing.py), in a clause that names nothing of the home:

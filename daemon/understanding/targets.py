@@ -98,6 +98,7 @@ class TargetFinder:
                  for w in ws}  # fmt: skip
         self._weak = {w for w, ids in self._kinds if len(ids) == 1 and w not in words}
         self._name_words = _name_words(registry)
+        self._every_name_word = _name_words(registry, places_too=True)
         # Compiled now rather than by the first request that holds each name: a request
         # should not pay for the regular expressions of names it happens to say first.
         for table in (self._devices, self._areas, self._floors, self._kinds):
@@ -139,6 +140,25 @@ class TargetFinder:
         return sorted(((w, frozenset(ids)) for w, ids in table.items()), key=lambda x: -len(x[0]))
 
     # -------------------------------------------------------------- mentions
+
+    def _shared_modifier(
+        self,
+        low: str,
+        span: tuple[int, int],
+        ids: frozenset[str],
+        taken: list[tuple[int, int]],
+        lang: Lang,
+    ) -> tuple[int, int]:
+        """The kind word's span, with the word before it when every device of the kind
+        (two or more) has that word in its name: "the floor heating" when each room's is
+        "<room> floor heating" ("floor" is then no place)."""
+        if lang != "en" or len(ids) < 2:
+            return span
+        before = re.search(r"([a-z][a-z'-]+)\s+$", low[: span[0]])
+        if before is None or not _free(before.span(1), taken):
+            return span
+        owners = {d for w in _forms(before.group(1)) for d in self._every_name_word.get(w, ())}
+        return (before.start(1), span[1]) if ids <= owners else span
 
     def _by_modifier(
         self,
@@ -208,9 +228,10 @@ class TargetFinder:
                         # "the front door" in a home whose one door is the garage door: a
                         # head noun of one name, said of something else, names no device.
                         continue
-                    taken.append(m.span())
+                    span = self._shared_modifier(low, m.span(), ids, taken, lang)
+                    taken.append(span)
                     if word not in self._weak:
-                        kind_spans.append(m.span())
+                        kind_spans.append(span)
                     kinds = (kinds or set()) | ids
         flags = {}
         for key in ("anything", "here", "everywhere", "every", "anaphora"):
@@ -532,11 +553,14 @@ def _forms(word: str) -> tuple[str, ...]:
     return (word,)
 
 
-def _name_words(registry: Registry) -> dict[str, frozenset[str]]:
+def _name_words(registry: Registry, places_too: bool = False) -> dict[str, frozenset[str]]:
     """Each word of the devices' own names (English, singular too) to the devices whose
-    names hold it; not the words that also name a place, or lead into a target."""
-    places = {w for x in (*registry.areas, *registry.floors) for p in x.phrases
-              for w in re.findall(r"[a-z][a-z'-]+", p.lower())}  # fmt: skip
+    names hold it; not the words that lead into a target, nor (unless `places_too`) the
+    words that also name a place."""
+    places = set() if places_too else {
+        w for x in (*registry.areas, *registry.floors) for p in x.phrases
+        for w in re.findall(r"[a-z][a-z'-]+", p.lower())
+    }  # fmt: skip
     closed = {w.lower() for w in (*lexicon("en")["determiners"], *lexicon("en")["lead"])}
     out: dict[str, set[str]] = {}
     for d in registry.devices:
