@@ -82,7 +82,7 @@ def shortage(text: str, lang: Lang) -> str | None:
     unless it is no thing to buy ("we're out of time"; `shortage_not`) or a definite
     place ("out of the house")."""
     patterns, unlike = _shortages(lang)
-    low = text.strip().lower().rstrip(".!。！")
+    low = text.strip().lower().rstrip(marks("stop", "exclamation"))
     for pattern in patterns:
         m = pattern.match(low)
         if m is None:
