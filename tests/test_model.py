@@ -6,6 +6,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,6 +230,20 @@ def test_eval_command_on_the_dev_set(config: Path) -> None:
     assert sum(r["exact"] for r in rows) == len(rows), [r for r in rows if not r["exact"]]
 
 
+def _eval_report(args: list[str], config: Path) -> dict[str, Any]:
+    """The report of `dialogd eval --jsonl` over `args` (home/set pairs or folders)."""
+    proc = subprocess.run(
+        [*DIALOGD, "eval", *args, "--config", str(config), "--jsonl"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])["report"]
+    return report
+
+
 def test_the_wide_corpus_and_the_probe_sets(config: Path) -> None:
     """Issue 16's floors on the wide corpus (three homes nothing like the reference one):
     at least 90% exact per home, and every line tagged safety actuates nothing. The
@@ -250,15 +265,7 @@ def test_the_wide_corpus_and_the_probe_sets(config: Path) -> None:
         for h in ("ranch", "flat-uk", "house-de", "condo-us")
     ]
     for args, floor in (([str(wide)], 0.9), (pairs, 0.85), (later, 0.8)):
-        proc = subprocess.run(
-            [*DIALOGD, "eval", *args, "--config", str(config), "--jsonl"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert proc.returncode == 0, proc.stderr
-        report = json.loads(proc.stdout.strip().splitlines()[-1])["report"]
+        report = _eval_report(args, config)
         for home, r in report["homes"].items():
             assert r["exact"] >= floor * r["n"], (home, r)
         for home, r in report["safety"].items():
@@ -272,15 +279,7 @@ def test_home_assistant_public_datasets(config: Path, dataset: str, floor: float
     """Home Assistant's public evaluation datasets, converted (tests/data/hab/README.md):
     issue 16's targets for assist and assist-mini, as a floor on the whole set. Their
     first run is in that README; they are regression sets since."""
-    proc = subprocess.run(
-        [*DIALOGD, "eval", str(DATA / "hab" / dataset), "--config", str(config), "--jsonl"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])["report"]
+    report = _eval_report([str(DATA / "hab" / dataset)], config)
     n = sum(r["n"] for r in report["homes"].values())
     exact = sum(r["exact"] for r in report["homes"].values())
     assert exact >= floor * n, (exact, n, report["homes"])

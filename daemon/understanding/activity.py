@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from daemon.core.vocabulary import Lang
-from daemon.understanding.lang import lexicon
+from daemon.understanding.lang import lexicon, longest_first
 
 # What each kind of device does when it starts and when it stops its activity.
 START_STOP: dict[str, tuple[str, str]] = {
@@ -41,8 +41,7 @@ def _patterns(lang: Lang) -> list[tuple[str, re.Pattern[str]]]:
     edge = r"\b" if lang == "en" else ""
     out = []
     for kind, words in lex.get("activities", {}).items():
-        body = "|".join(f"(?:{w})" for w in sorted(words, key=len, reverse=True))
-        out.append((kind, re.compile(f"{lex['activity_lead']}(?:{body}){edge}")))
+        out.append((kind, re.compile(f"{lex['activity_lead']}(?:{longest_first(words)}){edge}")))
     return out
 
 
@@ -65,5 +64,5 @@ def objects(kind: str, lang: Lang) -> re.Pattern[str] | None:
     words = lexicon(lang).get("activity_objects", {}).get(kind, [])
     if not words:
         return None
-    body = "|".join(f"(?:{w})" for w in sorted(words, key=len, reverse=True))
+    body = longest_first(words)
     return re.compile(rf"\b(?:{body})\b" if lang == "en" else f"(?:{body})")

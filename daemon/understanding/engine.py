@@ -31,6 +31,7 @@ from daemon.understanding.lang import (
     direction,
     grammar,
     lexicon,
+    longest_first,
     normalize,
     phrase_pattern,
     suspicious,
@@ -611,7 +612,7 @@ def _ms(t0: float) -> float:
 @cache
 def _statement(lang: Lang) -> re.Pattern[str] | None:
     words = lexicon(lang)["statement"]
-    return re.compile("|".join(f"(?:{w})" for w in words)) if words else None
+    return re.compile(longest_first(words)) if words else None
 
 
 def _states(clauses: Sequence[str], lang: Lang) -> bool:

@@ -17,7 +17,7 @@ from functools import cache
 
 from daemon.core.vocabulary import UNKNOWN, Lang
 from daemon.home.registry import Decision
-from daemon.understanding.lang import grammar, lexicon, marks
+from daemon.understanding.lang import close_cjk_gaps, grammar, lexicon, longest_first, marks
 from daemon.understanding.verbs import actions_said
 
 
@@ -41,17 +41,14 @@ def _words(lang: Lang) -> _Words:
     lex = lexicon(lang)
     spaced = lang == "en"
 
-    def alt(items: list[str]) -> str:
-        return "|".join(f"(?:{p})" for p in sorted(items, key=len, reverse=True)) or "(?!x)x"
-
     edge = r"\b" if spaced else ""
     stops = [re.escape(c) for c in marks("comma", "semicolon")]
     ends = [*lex["except_ends"], *lex["except_others"], *lex["every"]] if not spaced else []
     return _Words(
-        marker=re.compile(rf"{edge}(?:{alt(lex['except_markers'])}){edge}\s*"),
-        end=re.compile(rf"\s*(?:{alt([*stops, *ends])})"),
-        closing=re.compile(rf"\s*(?:{alt(lex['except_ends'])})"),
-        others=re.compile(rf"{edge}(?:{alt(lex['except_others'])}){edge}"),
+        marker=re.compile(rf"{edge}(?:{longest_first(lex['except_markers'])}){edge}\s*"),
+        end=re.compile(rf"\s*(?:{longest_first([*stops, *ends])})"),
+        closing=re.compile(rf"\s*(?:{longest_first(lex['except_ends'])})"),
+        others=re.compile(rf"{edge}(?:{longest_first(lex['except_others'])}){edge}"),
         every=lex["except_every"],
     )
 
@@ -81,7 +78,7 @@ def set_apart(text: str, lang: Lang, names_target: Callable[[str], bool]) -> Set
     rest = re.sub(rf"^[\s{re.escape(marks('comma', 'semicolon'))}]+", "", rest)
     rest = re.sub(r"\s{2,}", " ", rest).strip()
     if lang == "zh":
-        rest = re.sub(r"(?<=[\u3400-\u9fff])\s+|\s+(?=[\u3400-\u9fff])", "", rest)
+        rest = close_cjk_gaps(rest)
     if not rest or not names_target(rest):
         return None
     return SetApart(rest, words.strip())

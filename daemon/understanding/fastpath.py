@@ -35,6 +35,7 @@ from daemon.understanding.lang import (
     color_names,
     grammar,
     lexicon,
+    longest_first,
     marks,
     phrase_pattern,
     query_kinds,
@@ -88,7 +89,7 @@ def shortage(text: str, lang: Lang) -> str | None:
         if m is None:
             continue
         item = m.group("item").strip()
-        if not item or item.startswith(("the ", "my ", "our ", "this ", "that ")):
+        if not item or _determined(lang).match(item):
             return None
         if unlike.fullmatch(item):
             return None
@@ -97,7 +98,21 @@ def shortage(text: str, lang: Lang) -> str | None:
 
 
 @cache
-def _statement(lang: Lang) -> re.Pattern[str]:
+def _determined(lang: Lang) -> re.Pattern[str]:
+    """A phrase that opens with a definite determiner (`definite` in daemon/data/lang)."""
+    words = lexicon(lang)["definite"]
+    return re.compile(rf"(?:{longest_first(words)})\s") if words else re.compile(r"(?!x)x")
+
+
+@cache
+def _glue(lang: Lang) -> re.Pattern[str]:
+    """The words that lead into a place ("the", "in"): `lead` and `prepositions`."""
+    lex = lexicon(lang)
+    return alternation([*lex["lead"], *lex.get("prepositions", ())], lang == "en")
+
+
+@cache
+def _statement_start(lang: Lang) -> re.Pattern[str]:
     """A clause's opening subject and "be" (`statement_start` in daemon/data/lang)."""
     words = sorted(lexicon(lang)["statement_start"], key=len, reverse=True)
     return re.compile(rf"\s*{alternation(words, lang == 'en').pattern}")
@@ -491,7 +506,7 @@ class FastPath:
         if re.search(r"\d", text):
             return None  # "crank the thermostat up to 50": a number is a value to place
         low = text.lower()
-        if _statement(lang).match(low):
+        if _statement_start(lang).match(low):
             return None  # "it's so sunny out today": a state, not "{name} out"
         for start, end in sorted(mentions.names, reverse=True):
             low = f"{low[:start]} | {low[end:]}"  # the name's own words are no verb
@@ -676,8 +691,6 @@ def _content_left(text: str, lang: Lang) -> bool:
     """Whether `text` holds words besides fillers, skip words and the words that lead
     into a place ("the", "in", "for me")."""
     g = grammar(lang)
-    lex = lexicon(lang)
-    glue = alternation([*lex["lead"], *lex.get("prepositions", ())], lang == "en")
-    for pattern in (g.skip, g.fillers, glue):
+    for pattern in (g.skip, g.fillers, _glue(lang)):
         text = pattern.sub(" ", text)
     return bool(re.search(r"\w", text))

@@ -40,6 +40,18 @@ class Grammar:
     skip: re.Pattern[str]
 
 
+def longest_first(patterns: list[str]) -> str:
+    """One regular expression body for any of `patterns`, the longest tried first (so
+    "except for" wins over "except"); one that matches nothing when there are none."""
+    body = "|".join(f"(?:{p})" for p in sorted(patterns, key=len, reverse=True))
+    return body or "(?!x)x"
+
+
+def close_cjk_gaps(text: str) -> str:
+    """`text` without the spaces beside Chinese characters."""
+    return _ZH_SPACE.sub("", text)
+
+
 def alternation(patterns: list[str], words: bool) -> re.Pattern[str]:
     """One pattern matching any of `patterns` (on word boundaries for `words`)."""
     if not patterns:
@@ -123,7 +135,7 @@ def normalize(text: str, lang: Lang) -> str:
     if lang == "zh":
         # Spoken amounts first, while their numerals are still words ("yi ge ban
         # xiaoshi", an hour and a half).
-        t = _ZH_SPACE.sub("", t)
+        t = close_cjk_gaps(t)
         for pattern, replacement in _rewrites(lang):
             t = pattern.sub(replacement, t)
         return zh_numbers_to_digits(t)

@@ -98,7 +98,10 @@ class TargetFinder:
                  for w in ws}  # fmt: skip
         self._weak = {w for w, ids in self._kinds if len(ids) == 1 and w not in words}
         self._name_words = _name_words(registry)
-        self._every_name_word = _name_words(registry, places_too=True)
+        self._place_words = {
+            w for x in (*registry.areas, *registry.floors) for p in x.phrases
+            for w in re.findall(r"[a-z][a-z'-]+", p.lower())
+        }  # fmt: skip
         # Compiled now rather than by the first request that holds each name: a request
         # should not pay for the regular expressions of names it happens to say first.
         for table in (self._devices, self._areas, self._floors, self._kinds):
@@ -152,12 +155,10 @@ class TargetFinder:
         """The kind word's span, with the word before it when every device of the kind
         (two or more) has that word in its name: "the floor heating" when each room's is
         "<room> floor heating" ("floor" is then no place)."""
-        if lang != "en" or len(ids) < 2:
+        before = _word_before(low, span[0], taken) if lang == "en" and len(ids) > 1 else None
+        if before is None:
             return span
-        before = re.search(r"([a-z][a-z'-]+)\s+$", low[: span[0]])
-        if before is None or not _free(before.span(1), taken):
-            return span
-        owners = {d for w in _forms(before.group(1)) for d in self._every_name_word.get(w, ())}
+        owners = {d for w in _forms(before.group(1)) for d in self._name_words.get(w, ())}
         return (before.start(1), span[1]) if ids <= owners else span
 
     def _by_modifier(
@@ -170,13 +171,12 @@ class TargetFinder:
     ) -> str | None:
         """The one device of `ids` whose name holds the word right before the kind word
         at `span` (English), taking both; None when no word or several devices."""
-        if lang != "en":
+        before = _word_before(low, span[0], taken) if lang == "en" else None
+        if before is None:
             return None
-        before = re.search(r"([a-z][a-z'-]+)\s+$", low[: span[0]])
-        if before is None or not _free(before.span(1), taken):
-            return None
-        word = before.group(1)
-        owners = {d for w in _forms(word) for d in self._name_words.get(w, ())} & ids
+        # A word that also names a place is the place's ("the kitchen lights").
+        forms = [w for w in _forms(before.group(1)) if w not in self._place_words]
+        owners = {d for w in forms for d in self._name_words.get(w, ())} & ids
         if len(owners) != 1:
             return None
         taken.append((before.start(1), span[1]))
@@ -553,20 +553,21 @@ def _forms(word: str) -> tuple[str, ...]:
     return (word,)
 
 
-def _name_words(registry: Registry, places_too: bool = False) -> dict[str, frozenset[str]]:
+def _word_before(low: str, start: int, taken: list[tuple[int, int]]) -> re.Match[str] | None:
+    """The English word right before `start`, when nothing has read it yet."""
+    before = re.search(r"([a-z][a-z'-]+)\s+$", low[:start])
+    return before if before is not None and _free(before.span(1), taken) else None
+
+
+def _name_words(registry: Registry) -> dict[str, frozenset[str]]:
     """Each word of the devices' own names (English, singular too) to the devices whose
-    names hold it; not the words that lead into a target, nor (unless `places_too`) the
-    words that also name a place."""
-    places = set() if places_too else {
-        w for x in (*registry.areas, *registry.floors) for p in x.phrases
-        for w in re.findall(r"[a-z][a-z'-]+", p.lower())
-    }  # fmt: skip
+    names hold it; not the words that lead into a target."""
     closed = {w.lower() for w in (*lexicon("en")["determiners"], *lexicon("en")["lead"])}
     out: dict[str, set[str]] = {}
     for d in registry.devices:
         for phrase in d.phrases:
             for word in re.findall(r"[a-z][a-z'-]+", phrase.lower()):
                 for form in _forms(word):
-                    if form not in places and form not in closed:
+                    if form not in closed:
                         out.setdefault(form, set()).add(d.id)
     return {w: frozenset(ids) for w, ids in out.items()}
