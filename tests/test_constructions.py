@@ -441,3 +441,66 @@ def test_a_word_every_device_of_a_kind_has(tmp_path: Path) -> None:
     engine = IntentEngine(home_registry(load_settings(home)))
     (c,) = engine.understand("set all the floor heating to 20").decision.commands
     assert (c.action, set(c.devices), c.value) == ("set_temperature", {"k", "b"}, 20)
+
+
+def _brand_home(tmp_path: Path) -> IntentEngine:
+    home = tmp_path / "home.toml"
+    home.write_text(
+        '[[areas]]\nid = "lounge"\nname = "lounge"\n'
+        '[[areas]]\nid = "kitchen"\nname = "kitchen"\n'
+        '[[areas]]\nid = "nursery"\nname = "nursery"\n'
+        '[[devices]]\nid = "kettle"\ntype = "switch"\nname = "kettle plug"\narea = "kitchen"\n'
+        '[[devices]]\nid = "counter"\ntype = "light"\nname = "under-cabinet lights"\n'
+        'area = "kitchen"\n'
+        '[[devices]]\nid = "tv"\ntype = "media_player"\nname = "Panasonic TV"\n'
+        'area = "lounge"\n'
+        '[[devices]]\nid = "bar"\ntype = "media_player"\nname = "Bose Soundbar"\n'
+        'aliases = ["soundbar"]\narea = "lounge"\n'
+        '[[devices]]\nid = "fan"\ntype = "fan"\nname = "lounge fan"\narea = "lounge"\n'
+        "speeds = 4\n"
+        '[[devices]]\nid = "lamp"\ntype = "light"\nname = "lounge lamp"\narea = "lounge"\n'
+        "color = true\n"
+        '[[devices]]\nid = "ann"\ntype = "light"\nname = "Ann\'s night light"\n'
+        'area = "nursery"\ncolor = true\n'
+        '[[devices]]\nid = "bob"\ntype = "light"\nname = "Bob\'s night light"\n'
+        'area = "nursery"\ncolor = true\n'
+    )
+    return IntentEngine(home_registry(load_settings(home)))
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "expect"),
+    [
+        # A name said without the kind word it ends in, where a target stands.
+        ("put the kettle on", None, [("turn_on", ("kettle",), None)]),
+        ("is the kettle on?", None, [("query", ("kettle",), None)]),
+        ("pause the Panasonic", None, [("pause", ("tv",), None)]),
+        ("switch on the under cabinet", None, [("turn_on", ("counter",), None)]),
+        # A name beside a kind word: both, the kind resolved where it is said.
+        ("turn the TV and the soundbar off", None, [("turn_off", ("bar", "tv"), None)]),
+        (
+            "turn off the soundbar and the fan",
+            "lounge",
+            [("turn_off", ("bar",), None), ("turn_off", ("fan",), None)],
+        ),
+        # Two possessives before one head noun.
+        ("make Ann's and Bob's night lights pink", None, [("set_color", ("ann", "bob"), "pink")]),
+        # As far as it goes.
+        ("turn the lounge fan up to full", None, [("set_speed", ("fan",), 4)]),
+        ("set the lounge lamp to full brightness", None, [("set_brightness", ("lamp",), 100)]),
+    ],
+)
+def test_names_and_kinds_side_by_side(
+    tmp_path: Path, text: str, area: str | None, expect: list[Triple]
+) -> None:
+    got = _brand_home(tmp_path).understand(text, area)
+    assert [(a, tuple(sorted(d)), v) for a, d, v in _triples(got)] == [
+        (a, tuple(sorted(d)), v) for a, d, v in expect
+    ]
+
+
+def test_a_name_without_its_kind_word_is_no_name_after_a_preposition(tmp_path: Path) -> None:
+    # "for the night" is no "night light": the lights said are every light.
+    targets = _brand_home(tmp_path).fast.targets
+    m = targets.mentions("turn off every light for the night", "en")
+    assert m.devices == () and m.kinds == {"counter", "lamp", "ann", "bob"}

@@ -233,7 +233,7 @@ class Dialogue:
             return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
         fixed = after_correction(req.text, lang)
         if fixed is not None:
-            again = self.engine.fast.repeat(s.last, normalize(fixed, lang), lang)
+            again = self.engine.fast.repeat(s.last, normalize(fixed, lang), lang, req.area)
             if again is not None and again.devices and again.action == s.last.action:
                 # "no, the bedroom one": the last command, on the device meant.
                 s.last, s.last_at = again, now
@@ -261,7 +261,7 @@ class Dialogue:
                 s.last, s.last_at = cmd, now
                 return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
         if w.also.search(low):
-            again = self.engine.fast.repeat(s.last, w.also.sub(" ", low), lang)
+            again = self.engine.fast.repeat(s.last, w.also.sub(" ", low), lang, req.area)
             if again is not None:
                 if again.devices:
                     # "them" now means both: what was talked about, and this one too.

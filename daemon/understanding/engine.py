@@ -213,7 +213,7 @@ class IntentEngine:
                     decision = respelled_decision
         if decision is None and p.replaced is not None:
             # "..., no wait, the dining room ones": the replaced clause's action.
-            again = self.fast.repeat(p.replaced, p.text, p.lang)
+            again = self.fast.repeat(p.replaced, p.text, p.lang, area)
             decision = None if again is None else Decision((again,))
         if decision is None and p.clauses.cancelled:
             # After "never mind", only a clear command counts ("never mind, just turn

@@ -54,7 +54,7 @@ MAX_CLAUSES = 6
 
 
 # "<word> and <word> <head words>": two modifiers of one head ("front and back sprinklers").
-_SHARED_HEAD = re.compile(r"\b(\w+) (and|or) (\w+) (\w+(?: \w+)?)")
+_SHARED_HEAD = re.compile(r"\b([\w']+) (and|or) ([\w']+) (\w+(?: \w+)?)")
 
 
 def _shared_kind(registry: Registry) -> re.Pattern[str]:
@@ -233,7 +233,7 @@ class FastPath:
             if refined is not None:
                 commands[-1] = refined  # "make the telly louder, volume 60": to 60
                 continue
-            c = self.repeat(commands[-1], clause, lang) if commands else None
+            c = self.repeat(commands[-1], clause, lang, area) if commands else None
             if c is None:
                 c = self._clause(clause, lang, area, self._within(commands, clause, lang, focus))
             if c is None and self._context(clause, lang, after=bool(commands)):
@@ -244,7 +244,7 @@ class FastPath:
             if c is None or c.action == UNKNOWN:
                 return None
             for named in waiting:
-                before = self.repeat(c, named, lang)
+                before = self.repeat(c, named, lang, area)
                 if before is None:
                     return None
                 commands.append(before)
@@ -503,6 +503,8 @@ class FastPath:
             return None
         if mentions.areas or mentions.floors or mentions.strange_room or mentions.vague_areas:
             return None  # a place narrows or contradicts the name: a template's job
+        if mentions.kinds is not None and not mentions.kinds & set(mentions.devices):
+            return None  # "the TV and the soundbar": more than the name, a template's job
         if re.search(r"\d", text):
             return None  # "crank the thermostat up to 50": a number is a value to place
         low = text.lower()
@@ -597,9 +599,12 @@ class FastPath:
         ids = tuple(d for d in last.devices if self.registry.by_id[d].accepts(absolute))
         return Command(absolute, ids, int(m.group(1))) if ids else None
 
-    def repeat(self, last: Command, clause: str, lang: Lang) -> Command | None:
+    def repeat(
+        self, last: Command, clause: str, lang: Lang, area: str | None = None
+    ) -> Command | None:
         """A clause that only names targets does what the previous clause did (within a
-        request, or the last turn's command in a conversation: "and the bedroom too")."""
+        request, or the last turn's command in a conversation: "and the bedroom too").
+        `area`: the speaker's, for a kind of device named alone ("..., and the fan")."""
         if last.action in DEVICELESS:
             return None
         if last.action == "add_item" and not self.targets.mentions(clause, lang).said:
@@ -608,9 +613,19 @@ class FastPath:
             item = grammar(lang).fillers.sub(" ", item)
             item = item.strip(" " + marks("comma", "stop", "exclamation", "question"))
             return Command(last.action, last.devices, " ".join(item.split())) if item else None
-        said = self.targets.mentions(clause, lang).kinds
+        mentions = self.targets.mentions(clause, lang)
+        said = mentions.kinds
         if said is not None and not set(last.devices) & said:
-            return None  # "..., ba chufang de deng guan le": a kind of its own, the lights
+            if not self.bare_target(clause, lang):
+                return None  # "..., ba chufang de deng guan le": a kind with its own verb
+            # "turn off the soundbar and the fan": that kind, wherever "the fan" means.
+            target = self.targets.resolve(mentions, area)
+            fit = tuple(d.id for d in target.devices if d.accepts(last.action))
+            if not fit:
+                return None  # "bolt the door": a name that is the verb of its own clause
+            if not target.settled:
+                return Command(CLARIFY, fit, asked=Command(last.action, (), last.value))
+            return Command(last.action, fit, last.value)
         rest = clause.lower()
         found: list[tuple[str, str]] = []
         for phrase in self._longest_first:

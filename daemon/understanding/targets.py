@@ -21,7 +21,7 @@ can match the rest of the clause ("zzthing off") whatever the target looked like
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from daemon.core.vocabulary import Lang
@@ -102,9 +102,10 @@ class TargetFinder:
             w for x in (*registry.areas, *registry.floors) for p in x.phrases
             for w in re.findall(r"[a-z][a-z'-]+", p.lower())
         }  # fmt: skip
+        self._bare = self._bare_table(registry)
         # Compiled now rather than by the first request that holds each name: a request
         # should not pay for the regular expressions of names it happens to say first.
-        for table in (self._devices, self._areas, self._floors, self._kinds):
+        for table in (self._devices, self._areas, self._floors, self._kinds, self._bare):
             for phrase, _ in table:
                 _pattern(phrase)
 
@@ -141,6 +142,67 @@ class TargetFinder:
             elif len(ids) > 1:
                 table.setdefault(_shared_suffix(names[head]), set()).update(ids)
         return sorted(((w, frozenset(ids)) for w, ids in table.items()), key=lambda x: -len(x[0]))
+
+    def _bare_table(self, registry: Registry) -> list[tuple[str, str]]:
+        """Names said without the kind word they end in ("put the kettle on" for the
+        "kettle plug", "pause the Samsung" for the "Samsung TV", "under cabinet" for the
+        "under-cabinet lights"), English: what is left must name one device only, and be
+        no place, no kind and no other device's name."""
+        kinds = dict(self._kinds)
+        closed = {w.lower() for w in (*lexicon("en")["determiners"], *lexicon("en")["lead"])}
+        said = {p for table in (self._devices, self._areas, self._floors) for p, _ in table}
+        left: dict[str, set[str]] = {}
+        for d in registry.devices:
+            for phrase in d.phrases:
+                words = phrase.lower().replace("-", " ").split()
+                if not phrase.isascii() or len(words) < 2:
+                    continue
+                for n in (2, 1):  # "media player", "lights"
+                    if len(words) > n and d.id in kinds.get(" ".join(words[-n:]), ()):
+                        left.setdefault(" ".join(words[:-n]), set()).add(d.id)
+                        break
+        others = [(p.lower(), d.id) for d in registry.devices for p in d.phrases]
+        table = []
+        for rest, ids in left.items():
+            words = rest.split()
+            if (
+                len(ids) != 1
+                or rest in said
+                or rest in kinds
+                or all(w in self._place_words or w in closed for w in words)
+                or words[-1] in closed
+            ):
+                continue
+            ident = next(iter(ids))
+            pattern = phrase_pattern(rest)
+            if any(i != ident and pattern.search(p) for p, i in others):
+                continue  # "kettle" of the "kettle plug" and of the "kettle light"
+            table.append((rest, ident))
+        return sorted(table, key=lambda x: -len(x[0]))
+
+    def _bare_names(
+        self, low: str, taken: list[tuple[int, int]], kinds: set[str] | None
+    ) -> list[tuple[str, tuple[int, int]]]:
+        """The names said without their kind word, where a target stands: not after a
+        preposition ("lights off for the night" is no "night light"), and not when a kind
+        said covers the device anyway ("the lamp on my desk")."""
+        lex = _compiled("en")
+        found = []
+        for phrase, ident in self._bare:
+            if not _may_say(phrase, low) or (kinds is not None and ident in kinds):
+                continue
+            for m in _pattern(phrase).finditer(low):
+                left = lex["lead"].search(low[: m.start()])
+                if (
+                    left is not None
+                    and left.group("prep")
+                    and not lex["particle"].search(low[: left.start("prep")])
+                ):
+                    continue
+                if _free(m.span(), taken):
+                    taken.append(m.span())
+                    found.append((ident, m.span()))
+        return found
 
     # -------------------------------------------------------------- mentions
 
@@ -233,6 +295,10 @@ class TargetFinder:
                     if word not in self._weak:
                         kind_spans.append(span)
                     kinds = (kinds or set()) | ids
+        if lang == "en" and self._bare:
+            for ident, span in self._bare_names(low, taken, kinds):
+                devices.append(ident)
+                modified.append(span)
         flags = {}
         for key in ("anything", "here", "everywhere", "every", "anaphora"):
             hit = False
@@ -287,7 +353,15 @@ class TargetFinder:
         device the rest of the clause implies ("warmer": climate), when none was said."""
         reg = self.registry
         if m.devices:
-            return Target(tuple(reg.by_id[d] for d in m.devices), True, True)
+            named = tuple(reg.by_id[d] for d in m.devices)
+            if m.kinds and not m.kinds & set(m.devices):
+                # "turn the TV and the soundbar off": a kind said beside a name is
+                # resolved as if said alone, and both are meant.
+                rest = self.resolve(replace(m, devices=()), site_area, focus, domains)
+                more = tuple(d for d in rest.devices if d not in named)
+                if more:
+                    return Target(named + more, rest.settled, True)
+            return Target(named, True, True)
         if m.elsewhere:
             return Target((), True, True)
         pool = list(reg.devices)
