@@ -18,7 +18,7 @@ from daemon.core.vocabulary import ACTUATING, Value
 from daemon.pipeline.engines import home_registry
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import normalize
-from daemon.understanding.setting import lend
+from daemon.understanding.setting import lend, states
 
 HOME = Path(__file__).resolve().parent / "data" / "home.toml"
 
@@ -396,12 +396,10 @@ def test_up_here_is_a_place_not_a_way() -> None:
 
 
 def test_a_request_made_only_of_statements() -> None:
-    from daemon.understanding.engine import _states
-
-    assert _states(["the living room is freezing"], "en")
-    assert _states(["it's pitch dark in the guest room"], "en")
-    assert not _states(["the tv is too loud", "turn it down"], "en")
-    assert not _states(["turn on the light"], "en")
+    assert states("the living room is freezing", "en")
+    assert states("it's pitch dark in the guest room", "en")
+    assert states("the tv is too loud", "en") and not states("turn it down", "en")
+    assert not states("turn on the light", "en")
 
 
 @pytest.mark.parametrize(
@@ -504,3 +502,60 @@ def test_a_name_without_its_kind_word_is_no_name_after_a_preposition(tmp_path: P
     targets = _brand_home(tmp_path).fast.targets
     m = targets.mentions("turn off every light for the night", "en")
     assert m.devices == () and m.kinds == {"counter", "lamp", "ann", "bob"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Irony: praise that means the opposite of the command beside it.
+        "oh brilliant, open the garage door while it's pouring, great idea",
+        "真是个好主意，把前门打开吧",
+    ],
+)
+def test_irony_moves_nothing(engine: IntentEngine, text: str) -> None:
+    u = engine.understand(text)
+    assert not {c.action for c in u.decision.commands} & ACTUATING, _triples(u)
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "expect"),
+    [
+        # An apology with nothing after it takes nothing back.
+        ("turn on the porch light, sorry", None, [("turn_on", ("porch_light",), None)]),
+        # A statement that only says "here" is a reason, whatever "here" is.
+        (
+            "open the curtains, the delivery man is here",
+            None,
+            [("open", ("curtains",), None)],
+        ),
+        # "In here" in the scene adds nothing to the speaker's own room.
+        (
+            "it's a bit dark in here, brighten it up",
+            "study",
+            [("change_brightness", ("desk_lamp",), 10)],  # the ceiling light only switches
+        ),
+        ("brighten the bedroom light up", None, [("change_brightness", ("bedroom_light",), 10)]),
+        # English names right against Chinese characters.
+        ("把tv关掉", None, [("turn_off", ("tv",), None)]),
+        ("bedroom 的 light 关掉", None, [("turn_off", ("bedroom_light",), None)]),
+        ("is the washing machine done yet?", None, [("query", ("washing_machine",), None)]),
+    ],
+)
+def test_around_the_command(
+    engine: IntentEngine, text: str, area: str | None, expect: list[Triple]
+) -> None:
+    got = engine.understand(text, area)
+    assert [(a, tuple(sorted(d)), v) for a, d, v in _triples(got)] == [
+        (a, tuple(sorted(d)), v) for a, d, v in expect
+    ]
+
+
+def test_a_trailing_no_wait_still_calls_off(engine: IntentEngine) -> None:
+    u = engine.understand("turn on the porch light, no wait")
+    assert not {c.action for c in u.decision.commands} & ACTUATING
+
+
+def test_a_half_verb_of_a_template_is_no_verb(engine: IntentEngine) -> None:
+    # Home Assistant's "get every light out" makes "get out" a verb of turn_off, not "get".
+    u = engine.understand("get the coffee maker going")
+    assert "turn_off" not in {c.action for c in u.decision.commands}

@@ -500,3 +500,42 @@ def test_the_other_one_is_of_the_kind_its_name_says() -> None:
     say(d, "打开主卧空调")
     say(d, "调到26度")
     assert triples(say(d, "另一个也开一下")) == {("turn_on", "living_ac", None)}
+
+
+def test_follow_ups_by_place_by_kind_and_by_head_noun(tmp_path: Path) -> None:
+    home = tmp_path / "home.toml"
+    home.write_text(
+        '[[areas]]\nid = "ann"\nname = "Ann\'s room"\n'
+        '[[areas]]\nid = "den"\nname = "den"\n'
+        '[[areas]]\nid = "master"\nname = "master bedroom"\n'
+        '[[devices]]\nid = "ann_ac"\ntype = "climate"\nname = "Ann\'s aircon"\narea = "ann"\n'
+        '[[devices]]\nid = "den_ac"\ntype = "climate"\nname = "den aircon"\narea = "den"\n'
+        '[[devices]]\nid = "ann_top"\ntype = "light"\nname = "Ann\'s ceiling light"\n'
+        'aliases = ["Ann房间顶灯"]\narea = "ann"\n'
+        '[[devices]]\nid = "ann_desk"\ntype = "light"\nname = "Ann\'s desk lamp"\n'
+        'aliases = ["Ann的台灯"]\narea = "ann"\n'
+        '[[devices]]\nid = "den_desk"\ntype = "light"\nname = "den desk lamp"\n'
+        'aliases = ["书房的台灯"]\narea = "den"\n'
+        '[[devices]]\nid = "top"\ntype = "light"\nname = "master ceiling light"\narea = "master"\n'
+        '[[devices]]\nid = "his"\ntype = "light"\nname = "his lamp"\narea = "master"\n'
+        '[[devices]]\nid = "hers"\ntype = "light"\nname = "her lamp"\narea = "master"\n'
+        '[[devices]]\nid = "den_fan"\ntype = "fan"\nname = "den fan"\narea = "den"\n'
+        '[[devices]]\nid = "ann_fan"\ntype = "fan"\nname = "Ann\'s fan"\narea = "ann"\n'
+    )
+    rules = IntentEngine(home_registry(load_settings(home)))
+    d = Dialogue(rules, DialogueSettings(), TimerBook(None), "test")
+    # An answer that names a place with an apostrophe in it.
+    assert say(d, "turn on the aircon").understood.decision.first.action == "clarify"
+    assert triples(say(d, "the one in Ann's room")) == {("turn_on", "ann_ac", None)}
+    # A kind said with "too", where the device talked about is; a Chinese name with
+    # "de" inside it.
+    assert triples(say(d, "关掉Ann房间的顶灯", session="zh")) == {("turn_off", "ann_top", None)}
+    assert triples(say(d, "台灯也关掉", session="zh")) == {("turn_off", "ann_desk", None)}
+    # "The other one": of the kind the name says.
+    assert triples(say(d, "turn on his lamp", session="o")) == {("turn_on", "his", None)}
+    assert triples(say(d, "and the other one", session="o")) == {("turn_on", "hers", None)}
+    # "The one in X too": the same kind there.
+    assert triples(say(d, "turn off the den fan", session="f")) == {("turn_off", "den_fan", None)}
+    assert triples(say(d, "the one in Ann's room too", session="f")) == {
+        ("turn_off", "ann_fan", None)
+    }

@@ -142,9 +142,14 @@ def _leftover(text: str, lang: Lang) -> str:
 
 @cache
 def _punctuation() -> re.Pattern[str]:
-    """Punctuation of any language, and the marks people type around words."""
+    """Punctuation of any language, and the marks people type around words (not the
+    apostrophe inside one: "Chloe's room")."""
     kinds = ("comma", "stop", "exclamation", "question", "semicolon", "colon", "enumeration")
-    return re.compile(rf"[\s{re.escape(marks(*kinds))}~…'\"]+")
+    return re.compile(rf"(?:[\s{re.escape(marks(*kinds))}~…\"]|'(?!\w)|(?<!\w)')+")
+
+
+def _undecided(u: Understood | None) -> bool:
+    return u is None or u.decision.first.action in (UNKNOWN, CHAT)
 
 
 def _bare(text: str) -> str:
@@ -268,6 +273,13 @@ class Dialogue:
                     both = tuple(dict.fromkeys((*s.last.devices, *again.devices)))
                     s.last, s.last_at = Command(again.action, both, again.value), now
                 return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
+            focus = self.focus(req.session, now)
+            if _undecided(self.engine.understand_fast(req.text, req.area, focus)):
+                # "taideng ye guandiao" (the desk lamp too, off): its own verb, and the
+                # "too" the templates do not know.
+                own = self.engine.understand_fast(w.also.sub(" ", low), req.area, focus)
+                if own is not None and own.decision.first.action in ACTUATING:
+                    return self.after(req, own, now)
         return None
 
     def after(self, req: Request, u: Understood, now: float | None = None) -> Turn:
@@ -511,12 +523,15 @@ class Dialogue:
             for d in reg.devices
             if d.id not in last.devices and domain_of(d.type) in kinds and d.accepts(last.action)
         ]
-        here = tuple(d.id for d in alike if d.area in places)
+        heads = {_head(p) for d in mine for p in d.phrases}
+        here = [d for d in alike if d.area in places]
         if here:
-            return here
+            # Of the kind its name says, when there is one: after "Dad's lamp", "the
+            # other one" is Mum's lamp, not the ceiling light beside them.
+            named = [d for d in here if heads & {_head(p) for p in d.phrases}]
+            return tuple(d.id for d in named or here)
         # Elsewhere only when the home has one other: "the other air conditioner", of
         # the kind its name says (kongtiao, not the floor heating).
-        heads = {_head(p) for d in mine for p in d.phrases}
         same = [d for d in alike if heads & {_head(p) for p in d.phrases}] or alike
         return (same[0].id,) if len(same) == 1 else ()
 

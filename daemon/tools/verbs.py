@@ -51,7 +51,7 @@ GLUE_KEYS = (
     "possessive",
     "place_nouns",
 )
-PARTICLES = {"on", "off", "up", "down"}
+PARTICLES = {"on", "off", "up", "down", "out"}
 SPREAD = 5
 
 # Intents that daemon/data/ha_intents.toml does not name (the Wyoming server answers
@@ -148,6 +148,7 @@ class _Glue:
         # "to 50%": at a phrase's edge it brings in the value ("set to"); inside one it is
         # part of the verb ("return to base").
         self.edges = set(lex.get("value_prepositions", ()))
+        self.particles = PARTICLES - set(lex.get("prepositions", ()))
         # Particles are part of a verb ("turn on"), never glue.
         self.function = _longest_first(function - PARTICLES)
         self.targets = _longest_first(targets - PARTICLES)
@@ -183,7 +184,13 @@ class _Glue:
         if SLOT not in text:
             return None
         head, _, rest = text.partition(SLOT)
-        tail = rest.rpartition(SLOT)[2]
+        middle, _, tail = rest.rpartition(SLOT)
+        if self.spaced and not self._drop(tail, self.targets).strip():
+            # A particle between two targets, with nothing after them, is the verb's:
+            # "get every <light> out <everywhere>" says "get out", not "get". Not "on"
+            # or "in": before a target they are prepositions ("volume up on <name>").
+            inside = [w for w in re.findall(r"[\w']+", middle) if w in self.particles]
+            head = f"{head} {' '.join(inside)}"
         kept = []
         for n, part in enumerate((head, tail)):
             if self.spaced:

@@ -46,6 +46,7 @@ class _Words:
     discourse: re.Pattern[str]
     cancel: re.Pattern[str]
     correction: re.Pattern[str]
+    apology: re.Pattern[str]
     cessative: re.Pattern[str] | None  # "stop doing it" said with a negation
     cessative_as: str
 
@@ -65,6 +66,7 @@ def _words(lang: Lang) -> _Words:
         whole("discourse"),
         whole("cancel"),
         whole("correction"),
+        whole("apology"),
         cessative,
         lex.get("cessative_as", ""),
     )
@@ -90,15 +92,18 @@ def split(
     cancelled = False
     negated_last = False
     stopped = False
-    for clause in raw:
+    for i, clause in enumerate(raw):
         said = clause.strip(" " + marks("stop", "exclamation"))
         stop = w.cessative.match(said) if w.cessative is not None else None
         if stop is not None and actions_said(stop["verb"]) is None and names(stop["target"]):
             clause, stopped = w.cessative_as.format(target=stop["target"]), True
         low = clause.lower()
         if w.discourse.fullmatch(low):
-            if kept and w.correction.fullmatch(low):
-                before.extend(kept)  # "..., no wait, ...": what came before is replaced
+            # "..., no wait, ...": what came before is replaced. An apology with
+            # nothing after it ("..., sorry") takes nothing back.
+            last = not any(not w.discourse.fullmatch(c.strip().lower()) for c in raw[i + 1 :])
+            if kept and w.correction.fullmatch(low) and not (last and w.apology.fullmatch(low)):
+                before.extend(kept)
                 kept = []
             continue
         core = _strip_lead(w.discourse, low)

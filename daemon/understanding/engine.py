@@ -31,14 +31,13 @@ from daemon.understanding.lang import (
     direction,
     grammar,
     lexicon,
-    longest_first,
     normalize,
     phrase_pattern,
     suspicious,
 )
 from daemon.understanding.policy import Policy, mood
 from daemon.understanding.replies import Replies
-from daemon.understanding.setting import lend
+from daemon.understanding.setting import lend, states
 from daemon.understanding.sounds import Respeller
 from daemon.understanding.targets import Mentions, Target
 from daemon.understanding.verbs import actions_said
@@ -383,7 +382,7 @@ class IntentEngine:
             margin=margin,
             excluded=p.excluded,
         )
-        if not u.unsure and _states(clauses, lang) and _acts(u.decision):
+        if not u.unsure and all(states(c, lang) for c in clauses) and _acts(u.decision):
             # "the living room is freezing": no one asked for anything; whatever the
             # model made of it is asked back ("Do you want me to ...?"), never done.
             u = replace(u, unsure=True)
@@ -607,22 +606,6 @@ def _color_words() -> dict[str, str]:
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000
-
-
-@cache
-def _statement(lang: Lang) -> re.Pattern[str] | None:
-    words = lexicon(lang)["statement"]
-    return re.compile(longest_first(words)) if words else None
-
-
-def _states(clauses: Sequence[str], lang: Lang) -> bool:
-    """Every clause tells how things are (`statement` in daemon/data/lang), with no verb
-    of any action in it."""
-    pattern = _statement(lang)
-    return pattern is not None and all(
-        pattern.match(c.lower()) is not None and not (actions_said(c) or frozenset()) - {QUERY}
-        for c in clauses
-    )
 
 
 def _acts(decision: Decision) -> bool:

@@ -42,7 +42,7 @@ from daemon.understanding.lang import (
 )
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver, door_action
-from daemon.understanding.setting import asks_nothing
+from daemon.understanding.setting import asks_nothing, states
 from daemon.understanding.targets import PLACEHOLDER, Mentions, TargetFinder, without_spans
 from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatcher, domain_of
 from daemon.understanding.timing import timer_command
@@ -292,8 +292,10 @@ class FastPath:
         also have no verb of any action and point back at nothing ("..., I'm cold" is a
         reason; "..., and make it brighter" is a second command for the model)."""
         m = self.targets.mentions(clause, lang)
-        if re.search(r"\d", clause) or m.said:
+        if re.search(r"\d", clause):
             return False
+        if m.said and not (_only_here(m) and states(clause, lang)):
+            return False  # "..., the driver is here": a reason, whatever "here" is
         if not after:
             return True
         return not m.back and not ((actions_said(clause) or frozenset()) - {QUERY})
@@ -340,6 +342,13 @@ class FastPath:
                 or self._timer(text, lang)
                 or self._lacking(text, lang, area)
             )
+        placed = any(m.slots[k].text for k in ("name", "area", "floor") if k in m.slots)
+        if focus and not placed and self._kind_in(text, lang):
+            # "taideng ye guan diao" after the ceiling light: a template's "deng" (the
+            # lights) would take the light talked about; the desk lamp is meant.
+            narrower = self._canonical(text, lang, area, focus)
+            if narrower is not None:
+                return self._narrow_query(narrower, text, lang)
         everything = bool(grammar(lang).everything.search(text.lower()))
         command = self.resolver.resolve(m, area, everything, focus).command
         if command.action == QUERY and not mood(text, lang).question:
@@ -349,6 +358,15 @@ class FastPath:
             if other is not None and other.action in ACTUATING:
                 return other
         return self._narrow_query(command, text, lang)
+
+    def _kind_in(self, text: str, lang: Lang) -> bool:
+        """The clause names a kind of device narrower than a whole domain ("taideng",
+        the desk lamps, not every light)."""
+        kinds = self.targets.mentions(text, lang).kinds
+        if kinds is None:
+            return False
+        types = {self.registry.by_id[d].type for d in kinds}
+        return any(d.type in types and d.id not in kinds for d in self.registry.devices)
 
     def _narrow_query(self, command: Command, text: str, lang: Lang) -> Command:
         """A question about a place, narrowed to the kind of device it asks about
@@ -549,7 +567,10 @@ class FastPath:
             return None
         target = self.targets.resolve(mentions, area, focus)
         if mentions.elsewhere:
-            return Command(UNKNOWN)  # "the bathroom light" in a home with no bathroom
+            # "turn on the bathroom light" in a home with no bathroom; "I love the
+            # colours on these Hue lamps" asks for nothing of them.
+            asks = actions_said(text) is not None or mood(text, lang).question
+            return Command(UNKNOWN) if asks else None
         if not target.devices:
             return None
         domains = frozenset(domain_of(d.type) for d in target.devices)
@@ -618,8 +639,13 @@ class FastPath:
         if said is not None and not set(last.devices) & said:
             if not self.bare_target(clause, lang):
                 return None  # "..., ba chufang de deng guan le": a kind with its own verb
-            # "turn off the soundbar and the fan": that kind, wherever "the fan" means.
-            target = self.targets.resolve(mentions, area)
+            # "turn off the soundbar and the fan", "ketingde deng he fengshan": that
+            # kind, where the devices before it are, else where the speaker is.
+            places = {self.registry.by_id[d].area for d in last.devices}
+            near = places.pop() if len(places) == 1 else None
+            target = self.targets.resolve(mentions, near) if near else None
+            if target is None or not target.settled or not target.devices:
+                target = self.targets.resolve(mentions, area)
             fit = tuple(d.id for d in target.devices if d.accepts(last.action))
             if not fit:
                 return None  # "bolt the door": a name that is the verb of its own clause
@@ -690,6 +716,13 @@ def _prepositions(lang: Lang) -> re.Pattern[str]:
     particles = alternation(lex["verb_particles"], words=True).pattern
     determiners = "|".join(lex["determiners"])
     return re.compile(rf"{particles}(?=\s+(?:{determiners})\b(?!\s*\|))")
+
+
+def _only_here(m: Mentions) -> bool:
+    """ "Here" is all the clause points at."""
+    return m.here and not (
+        m.devices or m.areas or m.floors or m.kinds is not None or m.anything or m.back
+    )
 
 
 def _only_kinds_of(m: Mentions, focus: frozenset[str]) -> bool:

@@ -113,7 +113,8 @@ def grammar(lang: Lang) -> Grammar:
         negation=alternation([*raw["negation"], *raw.get("narrative", [])], words),
         question=question,
         polite=alternation(raw["polite_request"], words),
-        hypothetical=alternation(raw["hypothetical"], words),
+        # Irony asks for nothing either, as a hypothetical does.
+        hypothetical=alternation([*raw["hypothetical"], *raw.get("ironic", [])], words),
         reported=alternation(raw["reported"], words),
         injection=alternation(raw["injection"], words),
         separators=re.compile("|".join(raw["clause_separators"])),
@@ -163,7 +164,9 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
     allowed) for Latin script, as a substring for Chinese. Compiled once per name."""
     if not phrase.isascii():
         return re.compile(re.escape(phrase))
-    return re.compile(rf"\b{re.escape(phrase)}(?:s|es)?\b")
+    # Edges of Latin words, not \b: a Chinese character is a word character too, and
+    # mixed requests put English names right against it ("ba aircon tiao dao 23 du").
+    return re.compile(rf"(?<![a-z0-9_]){re.escape(phrase)}(?:s|es)?(?![a-z0-9_])")
 
 
 @cache

@@ -17,9 +17,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 
 from daemon.core.vocabulary import QUERY, Lang
-from daemon.understanding.lang import detect_lang, direction, grammar, lexicon, without_deictic
+from daemon.understanding.lang import (
+    detect_lang,
+    direction,
+    grammar,
+    lexicon,
+    longest_first,
+    without_deictic,
+)
 from daemon.understanding.targets import Mentions
 from daemon.understanding.verbs import actions_said
 
@@ -69,6 +77,10 @@ def lend(
             and (mc.kinds is not None or mc.back or not asks_nothing(command))
             and not decides(scene)
         ):
+            if ms.here and not (ms.areas or ms.floors):
+                # "it's a bit dark in here, brighten it up": no place said means the
+                # speaker's already.
+                return command
             place = " ".join(scene[a:b] for a, b in ms.spans)
             if mc.kinds is not None and mc.spans:
                 # Before the kind word: "turn the lights on" -> "turn the kitchen lights on".
@@ -123,3 +135,20 @@ def frame_name(name: str, lang: Lang) -> str:
     """A device's words as the object of a frame ("the tv"; Chinese as said)."""
     frame: str = lexicon(lang)["lent_device"]
     return frame.format(name=name)
+
+
+@cache
+def _statement(lang: Lang) -> re.Pattern[str] | None:
+    words = lexicon(lang)["statement"]
+    return re.compile(longest_first(words)) if words else None
+
+
+def states(clause: str, lang: Lang) -> bool:
+    """The clause tells how things are (`statement` in daemon/data/lang), with no verb
+    of any action in it: "the living room is freezing", "the driver is here"."""
+    pattern = _statement(lang)
+    return (
+        pattern is not None
+        and pattern.match(clause.lower()) is not None
+        and not (actions_said(clause) or frozenset()) - {QUERY}
+    )

@@ -132,7 +132,12 @@ class TargetFinder:
                     names.setdefault(head, set()).update(
                         p for p in dev.phrases if p.endswith(head) and len(p) >= 3
                     )
+        # A name's last word that is a word of the grammar names no kind: the "Sonos
+        # One" makes no "one" a speaker ("the one in the dining room").
+        closed = {w.lower() for k in ("target_fillers", "determiners") for w in lexicon("en")[k]}
         for head, ids in heads.items():
+            if head in closed:
+                continue
             # A Chinese suffix is a kind only when several names share it ("keting
             # kongtiao", "zhuwo kongtiao"), and it is as long as they share, up to three
             # characters ("qianyuan sashuiqi", "houyuan sashuiqi": sashuiqi, the
@@ -386,6 +391,10 @@ class TargetFinder:
             return Target(tuple(placed), m.every or one_place, True)
         if m.here and site_area:
             return Target(tuple(d for d in pool if d.area == site_area), True, True)
+        if m.here and m.kinds is None and not domains and not m.anything:
+            # "the driver is here", from a site in no area: no place dialogd knows, and
+            # surely not every device of the home.
+            return Target((), False, True)
         if m.everywhere or m.every:
             return Target(tuple(pool), True, True)
         if m.kinds is None and not domains and m.anything:
@@ -396,6 +405,13 @@ class TargetFinder:
         talked_about = [d for d in pool if d.id in focus]
         if talked_about:
             return Target(tuple(talked_about), True, m.said)
+        places = {reg.by_id[d].area for d in focus if d in reg.by_id}
+        if len(places) == 1 and None not in places:
+            # "turn off Ethan's ceiling light" -> "the desk lamp too": the one in the
+            # place talked about.
+            there = [d for d in pool if d.area in places]
+            if there:
+                return Target(tuple(there), True, m.said)
         if site_area:
             local = [d for d in pool if d.area == site_area]
             if local:
@@ -476,10 +492,15 @@ def _shared_suffix(names: set[str], most: int = 3) -> str:
     """The longest suffix all `names` share, two to `most` characters."""
     n = 2
     while n < most and len({name[-(n + 1) :] for name in names}) == 1:
-        if min(len(name) for name in names) <= n + 1:
-            break
+        if min(len(name) for name in names) <= n + 1 or _char_before(names, n) in _possessive():
+            break  # "baba de taideng", "mama de taideng": the kind is "taideng"
         n += 1
     return next(iter(names))[-n:]
+
+
+def _char_before(names: set[str], n: int) -> str:
+    """The character before the last `n` of (any of) `names`, which share it."""
+    return next(iter(names))[-(n + 1)]
 
 
 def _phrase_table(pairs: object) -> list[tuple[str, str]]:
@@ -496,8 +517,16 @@ def _pattern(phrase: str) -> re.Pattern[str]:
 
 @cache
 def _gapped(phrase: str) -> bool:
-    """A Chinese name that may have a particle inside it where it is said (`_zh_name`)."""
-    return len(phrase) >= 3 and all("\u3400" <= c <= "\u9fff" for c in phrase)
+    """A Chinese name that may have a particle inside it where it is said (`_zh_name`);
+    English words may stand in it ("ethan房间顶灯")."""
+    return (
+        len(phrase) >= 3
+        and not phrase.isascii()
+        and all(
+            "\u3400" <= c <= "\u9fff" or (c.isascii() and (c.isalnum() or c in "' "))
+            for c in phrase
+        )
+    )
 
 
 def _may_say(phrase: str, low: str) -> bool:
@@ -513,7 +542,8 @@ def _zh_name(phrase: str) -> re.Pattern[str]:
     """A Chinese name, also with a possessive particle inside it (`inside_name` in
     daemon/data/lang/zh.toml: "qianyuan de sashuiqi" is "qianyuan sashuiqi")."""
     gap: str = lexicon("zh")["inside_name"]
-    return re.compile(gap.join(re.escape(c) for c in phrase))
+    pieces = re.findall(r"[a-z0-9']+|[^\s]", phrase)  # an English word is one piece
+    return re.compile(rf"{gap}\s*".join(re.escape(p) for p in pieces))
 
 
 @cache
