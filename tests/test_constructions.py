@@ -559,3 +559,29 @@ def test_a_half_verb_of_a_template_is_no_verb(engine: IntentEngine) -> None:
     # Home Assistant's "get every light out" makes "get out" a verb of turn_off, not "get".
     u = engine.understand("get the coffee maker going")
     assert "turn_off" not in {c.action for c in u.decision.commands}
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # A device said to do too much of what it does: one step the other way.
+        ("the telly is way too loud", [("change_volume", ("tv",), -10)]),
+        ("电视太吵了", [("change_volume", ("tv",), -10)]),
+        # ... not a property it has not got, and not a place.
+        ("the telly is too bright", []),
+        ("the living room is too cold", []),
+        # A name said first, then what to do with it.
+        ("扫地机，回去充电吧", [("return_to_base", ("robot_vacuum",), None)]),
+        # Mixed: Chinese discourse words around an English command; English words in a
+        # Chinese one.
+        ("好了，turn off the telly", [("turn_off", ("tv",), None)]),
+        ("帮我 set 一个十分钟的 timer", [("start_timer", (), 600)]),
+        ("电视先停一下", [("pause", ("tv",), None)]),
+        ("resume playing in the kitchen", [("resume", ("kitchen_speaker",), None)]),
+        # "ge" is "a"; "yi ba" (a bunch) is how much, said.
+        ("购物清单里加个鸡蛋", [("add_item", ("shopping_list",), "鸡蛋")]),
+    ],
+)
+def test_complaints_and_mixed_speech(engine: IntentEngine, text: str, expect: list[Triple]) -> None:
+    got = [t for t in _triples(engine.understand(text)) if t[0] in ACTUATING | {"start_timer"}]
+    assert got == expect

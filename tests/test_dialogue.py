@@ -187,11 +187,16 @@ def test_a_follow_up_after_the_window_is_a_fresh_request() -> None:
     assert triples(say(d, "and the bedroom too")) != {("turn_off", "bedroom_light", None)}
 
 
-def test_cancel_ends_the_session() -> None:
+def test_cancel_ends_the_command_not_what_it_was_about() -> None:
     d = dialogue()
     say(d, "turn off the kitchen light")
     assert triples(say(d, "never mind")) == {("cancel", None, None)}
-    assert d.sessions.peek("s") is None and d.focus("s") == frozenset()
+    s = d.sessions.peek("s")
+    assert s is not None and s.last is None and s.pending is None
+    assert d.focus("s") == frozenset({"kitchen_light"})  # "turn it on then"
+    # Nothing is left to repeat.
+    assert "turn_off" not in {a for a, _, _ in triples(say(d, "the bedroom too"))}
+    assert triples(say(d, "turn it on then")) == {("turn_on", "kitchen_light", None)}
 
 
 def test_a_flood_of_session_ids_is_bounded() -> None:
@@ -539,3 +544,23 @@ def test_follow_ups_by_place_by_kind_and_by_head_noun(tmp_path: Path) -> None:
     assert triples(say(d, "the one in Ann's room too", session="f")) == {
         ("turn_off", "ann_fan", None)
     }
+
+
+def test_answers_by_a_part_of_the_name_and_follow_ups_that_say_which_way() -> None:
+    d = dialogue()
+    assert say(d, "turn on the light").understood.decision.first.action == "clarify"
+    assert triples(say(d, "the porch one")) == {("turn_on", "porch_light", None)}
+    assert say(d, "把灯打开", session="zh").understood.decision.first.action == "clarify"
+    assert triples(say(d, "门廊那个", session="zh")) == {("turn_on", "porch_light", None)}
+    # "zai di yidian" after setting a value: one step down, as it says.
+    say(d, "把空调调到二十六度", session="t")
+    assert triples(say(d, "再低一点", session="t")) == {("change_temperature", "thermostat", -1)}
+    # After a list command beside another, "too" adds to the list.
+    say(d, "set the heating to 22", session="l")
+    say(d, "oh, and put batteries on the shopping list", session="l")
+    assert triples(say(d, "light bulbs too", session="l")) == {
+        ("add_item", "shopping_list", "light bulbs")
+    }
+    # Small talk after a command is about nothing.
+    say(d, "turn off the kitchen light", session="n")
+    assert "query" not in {a for a, _, _ in triples(say(d, "good night", session="n"))}

@@ -49,6 +49,7 @@ from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import (
     alternation,
     detect_lang,
+    direction,
     grammar,
     marks,
     normalize,
@@ -176,9 +177,9 @@ class Dialogue:
         """The devices the conversation is about, within the follow-up window."""
         s = self.sessions.peek(key)
         now = time.monotonic() if now is None else now
-        if s is None or s.last is None or now - s.last_at > self.settings.followup_s:
+        if s is None or now - s.last_at > self.settings.followup_s:
             return frozenset()
-        return frozenset(s.last.devices)
+        return s.topic if s.last is None else frozenset(s.last.devices)
 
     def shortcut(self, req: Request, now: float | None = None) -> Turn | None:
         """A turn decided by its conversation alone, or None for the engine."""
@@ -243,17 +244,22 @@ class Dialogue:
                 # "no, the bedroom one": the last command, on the device meant.
                 s.last, s.last_at = again, now
                 return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
+        # "zai di yidian" (a bit lower again) says which way; "a bit more" does not.
+        way = direction(low, lang)
         if s.last.action in RELATIVE_TO_ABSOLUTE and w.again.fullmatch(_bare(low).strip()):
             # "a bit more" after "turn it up": the same change again.
-            s.last_at = now
-            return Turn(self.engine.conclude(Decision((s.last,)), req.text, lang), key)
+            again = s.last
+            if way is not None and isinstance(again.value, int) and way * again.value < 0:
+                again = replace(again, value=-again.value)
+            s.last, s.last_at = again, now
+            return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
         relative = ABSOLUTE_TO_RELATIVE.get(s.last.action)
         if relative is not None and w.again.fullmatch(_bare(low).strip()):
             # "a bit more" after "set it to 50 percent": one step up from there.
             first = s.last.devices[0] if s.last.devices else None
             rule = self.engine.registry.rule(relative, first)
             if rule is not None and rule.default_step:
-                cmd = Command(relative, s.last.devices, rule.default_step)
+                cmd = Command(relative, s.last.devices, rule.default_step * (way or 1))
                 s.last, s.last_at = cmd, now
                 return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
         said = _bare(req.text).strip()  # not normalised: "the kitchen one" is no number
@@ -268,17 +274,21 @@ class Dialogue:
         if w.also.search(low):
             again = self.engine.fast.repeat(s.last, w.also.sub(" ", low), lang, req.area)
             if again is not None:
-                if again.devices:
+                if again.devices and again.action == s.last.action:
                     # "them" now means both: what was talked about, and this one too.
                     both = tuple(dict.fromkeys((*s.last.devices, *again.devices)))
                     s.last, s.last_at = Command(again.action, both, again.value), now
+                elif again.devices:
+                    # "..., and put batteries on the list": its own action, its own device.
+                    s.last, s.last_at = again, now
                 return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
             focus = self.focus(req.session, now)
             if _undecided(self.engine.understand_fast(req.text, req.area, focus)):
                 # "taideng ye guandiao" (the desk lamp too, off): its own verb, and the
                 # "too" the templates do not know.
                 own = self.engine.understand_fast(w.also.sub(" ", low), req.area, focus)
-                if own is not None and own.decision.first.action in ACTUATING:
+                if own is not None and own.decision.first.action in (*ACTUATING, UNKNOWN):
+                    # Unknown too: "the kitchen light purple too" when it takes no colour.
                     return self.after(req, own, now)
         return None
 
@@ -288,7 +298,13 @@ class Dialogue:
         key = req.session
         first = u.decision.first
         if first.action == CANCEL:
-            self.sessions.end(key)
+            # Called off: nothing waits and nothing repeats, but "it" is still the
+            # device talked about.
+            s = self.sessions.peek(key)
+            if s is not None:
+                topic = frozenset(s.last.devices) if s.last is not None else s.topic
+                fresh = self.sessions.reset(key)
+                fresh.topic, fresh.last_at = topic, s.last_at
             return Turn(u, key)
         timers = [c for c in u.decision.commands if c.action in _TIMER_ACTIONS]
         if timers:
@@ -501,6 +517,18 @@ class Dialogue:
                     places.extend(hits)
             for phrase in sorted(set(places), key=len, reverse=True):
                 rest = pattern(phrase).sub(" ", rest)
+        if not picked:
+            # The part of one candidate's name before its kind word: "the porch one",
+            # "menlang na ge" for the "menlang deng".
+            parts = {
+                dev_id: self.engine.fast.targets.name_parts(dev_id, lang) for dev_id in candidates
+            }
+            for dev_id, mine in parts.items():
+                others = {p for other, ps in parts.items() if other != dev_id for p in ps}
+                hits = [p for p in mine - others if pattern(p).search(rest)]
+                if hits:
+                    picked.append(dev_id)
+                    rest = pattern(max(hits, key=len)).sub(" ", rest)
         if picked:
             # "the lamp on the porch": the kind word is the candidates' own.
             m = self.engine.fast.targets.mentions(rest, lang)

@@ -38,6 +38,9 @@ class Session:
     key: str
     last: Command | None = None  # the last command on devices: what "it" refers to
     last_at: float = 0.0
+    # What "it" still refers to once the last command was called off ("never mind",
+    # then "send it back to its dock"); nothing to repeat.
+    topic: frozenset[str] = frozenset()
     question: Command | None = None  # a `clarify` waiting for "the kitchen one"
     question_at: float = 0.0
     others: tuple[str, ...] = ()  # candidates not chosen: "the other one"
@@ -67,8 +70,10 @@ class Sessions:
             self._by_key.move_to_end(key)
         return s
 
-    def end(self, key: str) -> None:
+    def reset(self, key: str) -> Session:
+        """A fresh session in the place of `key`'s."""
         self._by_key.pop(key, None)
+        return self.get(key)
 
     def expired_pending(self, now: float) -> list[tuple[Session, Pending]]:
         """Confirmations whose time ran out, taken out of their sessions."""

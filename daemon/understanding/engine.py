@@ -37,7 +37,7 @@ from daemon.understanding.lang import (
 )
 from daemon.understanding.policy import Policy, mood
 from daemon.understanding.replies import Replies
-from daemon.understanding.setting import lend, states
+from daemon.understanding.setting import asks_nothing, lend, states
 from daemon.understanding.sounds import Respeller
 from daemon.understanding.targets import Mentions, Target
 from daemon.understanding.verbs import actions_said
@@ -198,8 +198,10 @@ class IntentEngine:
             return self._finish(Decision.one(CANCEL), text, p.lang, "rules", t0)
         decision = self.fast.decide(p.text, p.lang, area, p.fast_focus)
         if decision is None and p.lang == "zh" and _ENGLISH_FRAME.search(text):
-            # "add huochai to the pantry": English grammar around a Chinese word.
-            decision = self.fast.decide(normalize(text, "en"), "en", area, p.fast_focus)
+            # "add huochai to the pantry": English grammar around a Chinese word; "hao
+            # le, close it": English once the Chinese discourse words are set aside.
+            english = p.text if p.text.isascii() else text
+            decision = self.fast.decide(normalize(english, "en"), "en", area, p.fast_focus)
         if decision is None or _unknown(decision):
             # Misheard or mistyped names ("the projecter"; in Chinese "deng", wait,
             # written for its homophone "deng", lamp).
@@ -210,6 +212,10 @@ class IntentEngine:
                     decision is None or not _unknown(respelled_decision)
                 ):
                     decision = respelled_decision
+        if decision is None and len(grammar(p.lang).separators.split(p.text)) == 1:
+            # "the TV is way too loud": nothing asked, but one step the other way meant.
+            said = self.fast.complaint(p.text, p.lang, area, p.fast_focus)
+            decision = None if said is None else Decision((said,))
         if decision is None and p.replaced is not None:
             # "..., no wait, the dining room ones": the replaced clause's action.
             again = self.fast.repeat(p.replaced, p.text, p.lang, area)
@@ -315,7 +321,7 @@ class IntentEngine:
         # A compound request is asked clause by clause, each with its own hint, so that
         # each answer is about its own words; the model reads the clauses side by side.
         commands: list[Command] = []
-        grounded = frozenset(d.id for d in self.registry.in_area(area or "")) | focus
+        grounded = frozenset(d.id for d in self.registry.in_area(area or ""))
         reply: str | None = None
         evaluated = sampled = 0
         decided_ms = 0.0
@@ -330,7 +336,10 @@ class IntentEngine:
                 asks.append(None)
                 continue
             group = self._group(mentions, area, focus)
-            by_focus = named.devices is None and bool(focus) and group is None
+            # Only what points back or asks for something is about the devices talked
+            # about: "good night" after "turn off the lights" is no question about them.
+            about = mentions.back or not asks_nothing(clause, verbs_only=False)
+            by_focus = named.devices is None and bool(focus) and group is None and about
             if by_focus:
                 # "turn them on": the devices talked about, as if named.
                 named = replace(named, devices=focus, named_directly=True)
@@ -341,6 +350,11 @@ class IntentEngine:
                 named = replace(named, devices=_representatives(group), named_directly=True)
             grounded |= named.devices or frozenset()
             asks.append(_Ask(clause, named, mentions, group, by_focus))
+        if not any(a is not None and a.named.named_directly and not a.by_focus for a in asks):
+            # The devices talked about, unless the request names its own: "the kitchen
+            # light purple too", when only the living room light takes colours, is
+            # nothing the kitchen light can do, not the living room light again.
+            grounded |= focus
         answers = iter(
             self.model.decide_each(
                 [(a.clause, None if wary else a.named) for a in asks if a is not None], lang

@@ -33,6 +33,7 @@ from daemon.understanding.activity import ROAMING, activity, objects
 from daemon.understanding.lang import (
     alternation,
     color_names,
+    direction,
     grammar,
     lexicon,
     longest_first,
@@ -116,6 +117,30 @@ def _statement_start(lang: Lang) -> re.Pattern[str]:
     """A clause's opening subject and "be" (`statement_start` in daemon/data/lang)."""
     words = sorted(lexicon(lang)["statement_start"], key=len, reverse=True)
     return re.compile(rf"\s*{alternation(words, lang == 'en').pattern}")
+
+
+def _ends(rest: str, lang: Lang) -> bool:
+    """Nothing but particles, a tag question or a few words of time is left."""
+    rest = grammar(lang).skip.sub(" ", rest)
+    if lang == "zh":
+        ends = lexicon(lang)["final_particles"] + marks("comma", "stop", "exclamation", "question")
+        return not re.sub(rf"[\s{re.escape(ends)}]", "", rest)
+    return len(re.findall(r"[a-z']+", rest)) <= 3
+
+
+@cache
+def _complaints(lang: Lang) -> dict[str, re.Pattern[str]]:
+    """What is said to be too much, by the action that undoes it (`complaint`)."""
+    return {a: re.compile(p) for a, p in lexicon(lang).get("complaint", {}).items()}
+
+
+@cache
+def _filler_edges(lang: Lang) -> re.Pattern[str]:
+    """The words around another item, at its start or end (`item_fillers`)."""
+    body = longest_first(lexicon(lang)["item_fillers"])
+    if lang == "en":
+        body = rf"\b(?:{body})\b"
+    return re.compile(rf"^(?:\s*(?:{body}))+\s*|\s*(?:(?:{body})\s*)+$")
 
 
 @cache
@@ -234,6 +259,14 @@ class FastPath:
                 commands[-1] = refined  # "make the telly louder, volume 60": to 60
                 continue
             c = self.repeat(commands[-1], clause, lang, area) if commands else None
+            if c is None and waiting and not self.targets.mentions(clause, lang).said:
+                # "doudou, hui wo qu" (Doudou, back to your dock): the name said first
+                # is what the clause after it is about.
+                said = self.targets.mentions(" ".join(waiting), lang)
+                about = frozenset(d.id for d in self.targets.resolve(said, area).devices)
+                c = self._clause(clause, lang, area, about) if said.devices else None
+                if c is not None and set(c.devices) <= about:
+                    waiting = []
             if c is None:
                 c = self._clause(clause, lang, area, self._within(commands, clause, lang, focus))
             if c is None and self._context(clause, lang, after=bool(commands)):
@@ -407,6 +440,42 @@ class FastPath:
             return None
         command = self.resolver.resolve_on(match, devices, False, True).command
         return None if command.action == UNKNOWN else command
+
+    def complaint(
+        self, text: str, lang: Lang, area: str | None, focus: frozenset[str]
+    ) -> Command | None:
+        """A request that only says a device does too much of what it does: one step
+        the other way ("the TV is way too loud", "dianshi tai chao le"; `complaint` in
+        daemon/data/lang). A place alone ("the living room is freezing") settles no
+        device; a request that goes on after the complaint ("..., drop it by 20") is
+        the scene of its command, not this."""
+        low = text.lower().strip()
+        said_of = set()
+        for action, pattern in _complaints(lang).items():
+            hit = pattern.search(low)
+            if hit is not None and _ends(low[hit.end() :], lang):
+                said_of.add(action)
+        if not said_of or (actions_said(text) or frozenset()) - {QUERY}:
+            return None
+        said = mood(text, lang)
+        way = direction(text, lang)
+        if way is None or said.question or said.asks_for_nothing:
+            return None
+        m = self.targets.mentions(text, lang)
+        if not (m.devices or m.kinds is not None):
+            return None
+        target = self.targets.resolve(m, area, focus)
+        if not target.settled:
+            return None
+        commands = {a: tuple(d.id for d in target.devices if d.accepts(a)) for a in said_of}
+        fit = [(a, ids) for a, ids in commands.items() if ids]
+        if len(fit) != 1:
+            return None  # "the bedroom is too hot": which of its devices, and how?
+        action, ids = fit[0]
+        rule = self.registry.rule(action, ids[0])
+        if rule is None or not rule.default_step:
+            return None
+        return Command(action, ids, way * rule.default_step)
 
     def _odd_color(self, text: str, lang: Lang) -> Command | None:
         """`unknown` for a light asked for a colour no light here takes ("make the lamp
@@ -628,13 +697,20 @@ class FastPath:
         `area`: the speaker's, for a kind of device named alone ("..., and the fan")."""
         if last.action in DEVICELESS:
             return None
-        if last.action == "add_item" and not self.targets.mentions(clause, lang).said:
-            # "and salsa": another item for the same list.
+        mentions = self.targets.mentions(clause, lang)
+        lists = mentions.kinds is not None and any(
+            self.registry.by_id[d].type == "list" for d in mentions.kinds
+        )
+        named = mentions.devices or mentions.areas or mentions.floors or lists
+        if last.action == "add_item" and not named:
+            # "and salsa", "light bulbs too": another item for the same list (a kind of
+            # device said is a thing to buy).
             item = _item_verbs(lang).sub("", clause.lower().strip())  # "mianbao ye jia shang"
-            item = grammar(lang).fillers.sub(" ", item)
+            # Fillers at its edges only: "ba" inside "yi ba xiangcai" (a bunch of
+            # coriander) is a measure word, and "light bulbs" keeps its light.
+            item = _filler_edges(lang).sub("", item)
             item = item.strip(" " + marks("comma", "stop", "exclamation", "question"))
             return Command(last.action, last.devices, " ".join(item.split())) if item else None
-        mentions = self.targets.mentions(clause, lang)
         said = mentions.kinds
         if said is not None and not set(last.devices) & said:
             if not self.bare_target(clause, lang):

@@ -185,6 +185,27 @@ class TargetFinder:
             table.append((rest, ident))
         return sorted(table, key=lambda x: -len(x[0]))
 
+    def name_parts(self, ident: str, lang: Lang) -> frozenset[str]:
+        """What a device's names say before their kind word ("porch" of the "porch
+        light", "menlang" of the "menlang deng"), place words and grammar words aside."""
+        kinds = [w for w, ids in self._kinds if ident in ids]
+        closed = {w.lower() for w in (*lexicon("en")["determiners"], *lexicon("en")["lead"])}
+        out = set()
+        for phrase in self.registry.by_id[ident].phrases:
+            low = phrase.lower().replace("-", " ")
+            if low.isascii() != (lang == "en"):
+                continue
+            for kind in kinds:  # longest first
+                if low.endswith(kind) and len(low) > len(kind):
+                    part = low[: -len(kind)].strip()
+                    words = part.split() if lang == "en" else [part]
+                    own = [w for w in words if w not in self._place_words and w not in closed]
+                    if part and own:
+                        out.add(part)
+                        out.update(own if lang == "en" else ())  # "the ceiling one"
+                    break
+        return frozenset(out)
+
     def _bare_names(
         self, low: str, taken: list[tuple[int, int]], kinds: set[str] | None
     ) -> list[tuple[str, tuple[int, int]]]:
