@@ -585,3 +585,25 @@ def test_a_half_verb_of_a_template_is_no_verb(engine: IntentEngine) -> None:
 def test_complaints_and_mixed_speech(engine: IntentEngine, text: str, expect: list[Triple]) -> None:
     got = [t for t in _triples(engine.understand(text)) if t[0] in ACTUATING | {"start_timer"}]
     assert got == expect
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # A device ordered by what it makes: part of its name.
+        ("make me a coffee", [("turn_on", ("coffee_maker",), None)]),
+        ("brew some coffee please", [("turn_on", ("coffee_maker",), None)]),
+        ("帮我煮杯咖啡", [("turn_on", ("coffee_maker",), None)]),
+        # Not what no device makes, not a target, not a narrative or a negation.
+        ("make the bed", []),
+        ("make it warmer", [("change_temperature", ("thermostat",), 1)]),
+        ("I made coffee", []),
+        ("don't make coffee", []),
+    ],
+)
+def test_a_device_ordered_by_what_it_makes(
+    engine: IntentEngine, text: str, expect: list[Triple]
+) -> None:
+    u = engine.understand_fast(text)
+    got = [] if u is None else _triples(u)
+    assert [t for t in got if t[0] in ACTUATING] == expect

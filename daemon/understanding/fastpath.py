@@ -119,6 +119,32 @@ def _statement_start(lang: Lang) -> re.Pattern[str]:
     return re.compile(rf"\s*{alternation(words, lang == 'en').pattern}")
 
 
+@cache
+def _purposes(lang: Lang) -> list[re.Pattern[str]]:
+    return [re.compile(p) for p in lexicon(lang).get("purpose", [])]
+
+
+@cache
+def _measures(lang: Lang) -> re.Pattern[str]:
+    """How much of a thing made, at its start (`purpose_measures`)."""
+    body = longest_first(lexicon(lang).get("purpose_measures", []))
+    return re.compile(rf"^(?:(?:{body})\s+)+" if lang == "en" else f"^(?:{body})+")
+
+
+def _makes(thing: str, name: str, lang: Lang) -> bool:
+    """`thing` is part of `name`: every word of it begins a word of the name ("dishes",
+    "dishwasher"), or in Chinese it stands inside it ("fan", "dianfanbao")."""
+    name = name.lower()
+    if lang != "en":
+        return not name.isascii() and thing in name
+    words = name.replace("-", " ").split()
+    return all(
+        any(w.startswith(stem) for w in words)
+        for word in thing.split()
+        for stem in [word[:-2] if word.endswith("es") and len(word) > 4 else word.rstrip("s")]
+    )
+
+
 def _ends(rest: str, lang: Lang) -> bool:
     """Nothing but particles, a tag question or a few words of time is left."""
     rest = grammar(lang).skip.sub(" ", rest)
@@ -370,6 +396,7 @@ class FastPath:
                 self._canonical(text, lang, area, focus)
                 or self._by_verb(text, lang)
                 or self._activity(text, lang, area, focus)
+                or self._purpose(text, lang)
                 or self._shortage(text, lang)
                 or self._odd_color(text, lang)
                 or self._timer(text, lang)
@@ -537,6 +564,34 @@ class FastPath:
             return Command(CLARIFY, ids, asked=Command(said.action, ()))
         _LOG.debug("%r: %s by its activity", text, said.action)
         return Command(said.action, ids)
+
+    def _purpose(self, text: str, lang: Lang) -> Command | None:
+        """A device ordered by what it makes: "make me a coffee" starts the coffee maker,
+        "zhu ge fan" (cook some rice) the rice cooker (`purpose` in daemon/data/lang).
+        What is made must be part of the name of one appliance or switch, and nothing
+        else of the home."""
+        low = text.lower().strip()
+        made = next((m for p in _purposes(lang) if (m := p.match(low))), None)
+        if made is None:
+            return None
+        thing = _measures(lang).sub("", made.group("object")).strip()
+        said = self.targets.mentions(thing, lang)
+        if not thing or said.areas or said.floors or said.here or said.back:
+            return None  # "make it warmer": a target, not a thing made
+        makers = [
+            d
+            for d in self.registry.devices
+            if d.type in ("appliance", "switch")
+            and (d.id in said.devices or any(_makes(thing, p, lang) for p in d.phrases))
+        ]
+        if len(makers) != 1:
+            return None
+        device = makers[0]
+        action = "start" if device.accepts("start") else "turn_on"
+        if not device.accepts(action):
+            return None
+        _LOG.debug("%r: %s by what it makes", text, action)
+        return Command(action, (device.id,))
 
     def _shortage(self, text: str, lang: Lang) -> Command | None:
         """ "we're out of milk", "niunai mei le": the item, for the shopping list (the
