@@ -607,3 +607,44 @@ def test_a_device_ordered_by_what_it_makes(
     u = engine.understand_fast(text)
     got = [] if u is None else _triples(u)
     assert [t for t in got if t[0] in ACTUATING] == expect
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # A cover and its way, with no verb.
+        ("living room curtains up", [("open", ("curtains",), None)]),
+        ("curtains all the way down", [("close", ("curtains",), None)]),
+        # "can I", and "get" as the verb of on/off.
+        ("can I get the porch light on", [("turn_on", ("porch_light",), None)]),
+        # An advice question asks for nothing.
+        ("is it safe to leave the tv on overnight?", []),
+        # After a list command, an item and another list.
+        (
+            "add milk to the shopping list and batteries to the shopping list",
+            [
+                ("add_item", ("shopping_list",), "milk"),
+                ("add_item", ("shopping_list",), "batteries"),
+            ],
+        ),
+    ],
+)
+def test_covers_politeness_advice_and_lists(
+    engine: IntentEngine, text: str, expect: list[Triple]
+) -> None:
+    got = [t for t in _triples(engine.understand(text)) if t[0] in ACTUATING]
+    assert got == expect
+
+
+def test_in_leads_into_a_place_with_no_article(tmp_path: Path) -> None:
+    home = tmp_path / "home.toml"
+    home.write_text(
+        '[[areas]]\nid = "maya"\nname = "Maya\'s room"\n'
+        '[[areas]]\nid = "den"\nname = "den"\n'
+        '[[devices]]\nid = "m1"\ntype = "light"\nname = "cloud lamp"\narea = "maya"\n'
+        '[[devices]]\nid = "m2"\ntype = "light"\nname = "ceiling light"\narea = "maya"\n'
+        '[[devices]]\nid = "d1"\ntype = "light"\nname = "den light"\narea = "den"\n'
+    )
+    engine = IntentEngine(home_registry(load_settings(home)))
+    (c,) = engine.understand("is the light on in Maya's room?").decision.commands
+    assert (c.action, set(c.devices)) == ("query", {"m1", "m2"})

@@ -161,6 +161,17 @@ def _complaints(lang: Lang) -> dict[str, re.Pattern[str]]:
 
 
 @cache
+def _list_preposition(lang: Lang) -> re.Pattern[str]:
+    """What leads from an item into its list, at the item's end ("... to the")."""
+    lex = lexicon(lang)
+    body = longest_first(lex.get("list_prepositions", []))
+    lead = longest_first(lex["lead"])
+    if lang == "en":
+        return re.compile(rf"\s*\b(?:{body})\b(?:\s+\b(?:{lead})\b)*\s*$")
+    return re.compile(rf"(?:{body})(?:{lead})*$")
+
+
+@cache
 def _filler_edges(lang: Lang) -> re.Pattern[str]:
     """The words around another item, at its start or end (`item_fillers`)."""
     body = longest_first(lexicon(lang)["item_fillers"])
@@ -757,6 +768,9 @@ class FastPath:
             self.registry.by_id[d].type == "list" for d in mentions.kinds
         )
         named = mentions.devices or mentions.areas or mentions.floors or lists
+        other = self._item_for_list(last, clause, mentions, lang)
+        if other is not None:
+            return other
         if last.action == "add_item" and not named:
             # "and salsa", "light bulbs too": another item for the same list (a kind of
             # device said is a thing to buy).
@@ -820,6 +834,18 @@ class FastPath:
         if not ids:
             return Command(UNKNOWN)
         return Command(last.action, tuple(ids), last.value)
+
+    def _item_for_list(self, last: Command, clause: str, m: Mentions, lang: Lang) -> Command | None:
+        """ "add bananas to the shopping list and dish soap to the Costco list": after a
+        list command, a clause of an item and a list, with no verb, adds it there."""
+        if last.action != "add_item" or len(m.devices) != 1 or m.areas or m.floors:
+            return None
+        target = self.registry.by_id[m.devices[0]]
+        if target.type != "list" or (actions_said(clause) or frozenset()) - {QUERY}:
+            return None
+        item = _list_preposition(lang).sub("", without_spans(clause.lower(), m.spans).strip())
+        item = _filler_edges(lang).sub("", item).strip(" " + marks("comma", "stop"))
+        return Command("add_item", (target.id,), " ".join(item.split())) if item else None
 
     def _own_verb(self, clause: str, lang: Lang, ids: list[str]) -> Command | None:
         if lang == "zh":

@@ -539,7 +539,7 @@ def _pattern(phrase: str) -> re.Pattern[str]:
 @cache
 def _gapped(phrase: str) -> bool:
     """A Chinese name that may have a particle inside it where it is said (`_zh_name`);
-    English words may stand in it ("ethan房间顶灯")."""
+    English words may stand in it ("ethan fangjian dingdeng")."""
     return (
         len(phrase) >= 3
         and not phrase.isascii()
@@ -623,8 +623,11 @@ def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
     if words:
         # A preposition leads into a place ("on the deck"), unless it is the particle of
         # the verb before it ("turn on the deck lights").
+        # "in" leads into a place with no article too ("in Maya's room"); "on" may be a
+        # particle then ("lights on downstairs").
         lead = re.compile(
             rf"(?:(?P<prep>\b(?:{seq('prepositions')})\s+)(?=\w+\s)(?:\b(?:{seq('lead')})\s+)+"
+            rf"|\b(?:{seq('place_prepositions')})\s+(?:\b(?:{seq('lead')})\s+)*"
             rf"|(?:\b(?:{seq('lead')})\s+)*)$"
         )
         particle = re.compile(rf"\b(?:{seq('particle_verbs')})\s+$")
