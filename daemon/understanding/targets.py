@@ -154,7 +154,7 @@ class TargetFinder:
         "under-cabinet lights"), English: what is left must name one device only, and be
         no place, no kind and no other device's name."""
         kinds = dict(self._kinds)
-        closed = {w.lower() for w in (*lexicon("en")["determiners"], *lexicon("en")["lead"])}
+        closed = _closed_words()
         said = {p for table in (self._devices, self._areas, self._floors) for p, _ in table}
         left: dict[str, set[str]] = {}
         for d in registry.devices:
@@ -189,7 +189,7 @@ class TargetFinder:
         """What a device's names say before their kind word ("porch" of the "porch
         light", "menlang" of the "menlang deng"), place words and grammar words aside."""
         kinds = [w for w, ids in self._kinds if ident in ids]
-        closed = {w.lower() for w in (*lexicon("en")["determiners"], *lexicon("en")["lead"])}
+        closed = _closed_words()
         out = set()
         for phrase in self.registry.by_id[ident].phrases:
             low = phrase.lower().replace("-", " ")
@@ -568,6 +568,14 @@ def _zh_name(phrase: str) -> re.Pattern[str]:
 
 
 @cache
+def _closed_words() -> frozenset[str]:
+    """English grammar words that lead into a target ("the", "my", "all"): never part of
+    what names one device."""
+    lex = lexicon("en")
+    return frozenset(w.lower() for w in (*lex["determiners"], *lex["lead"]))
+
+
+@cache
 def _possessive() -> frozenset[str]:
     """Particles that make the last two characters of a Chinese name no head noun ("lili
     de deng", Lili's lamp: the head is "deng", a kind word already)."""
@@ -690,7 +698,7 @@ def _word_before(low: str, start: int, taken: list[tuple[int, int]]) -> re.Match
 def _name_words(registry: Registry) -> dict[str, frozenset[str]]:
     """Each word of the devices' own names (English, singular too) to the devices whose
     names hold it; not the words that lead into a target."""
-    closed = {w.lower() for w in (*lexicon("en")["determiners"], *lexicon("en")["lead"])}
+    closed = _closed_words()
     out: dict[str, set[str]] = {}
     for d in registry.devices:
         for phrase in d.phrases:
