@@ -649,3 +649,133 @@ def test_in_leads_into_a_place_with_no_article(tmp_path: Path) -> None:
     engine = IntentEngine(home_registry(load_settings(home)))
     (c,) = engine.understand("is the light on in Maya's room?").decision.commands
     assert (c.action, set(c.devices)) == ("query", {"m1", "m2"})
+
+
+def _townhouse(tmp_path: Path) -> IntentEngine:
+    """A home whose names are written in traditional characters, with two desk lamps,
+    a water heater beside the sprinklers, and locks beside a garage door."""
+    home = tmp_path / "home.toml"
+    home.write_text(
+        '[[areas]]\nid = "study"\nname = "study"\naliases = ["\u66f8\u623f"]\n'
+        '[[areas]]\nid = "bed"\nname = "bedroom"\naliases = ["\u81e5\u5ba4"]\n'
+        '[[areas]]\nid = "kid"\nname = "Ella\'s room"\n'
+        '[[areas]]\nid = "yard"\nname = "yard"\n'
+        '[[areas]]\nid = "laundry"\nname = "laundry room"\n'
+        '[[devices]]\nid = "lamp"\ntype = "light"\nname = "study desk lamp"\n'
+        'aliases = ["\u66f8\u623f\u6aaf\u71c8"]\narea = "study"\n'
+        '[[devices]]\nid = "ella"\ntype = "light"\nname = "Ella\'s desk lamp"\narea = "kid"\n'
+        '[[devices]]\nid = "ac"\ntype = "climate"\nname = "bedroom air conditioner"\n'
+        'aliases = ["\u81e5\u5ba4\u51b7\u6c23"]\narea = "bed"\n'
+        '[[devices]]\nid = "heat"\ntype = "climate"\nname = "thermostat"\n'
+        '[[devices]]\nid = "boiler"\ntype = "switch"\nname = "water heater"\narea = "laundry"\n'
+        '[[devices]]\nid = "washer"\ntype = "appliance"\nname = "washer"\narea = "laundry"\n'
+        '[[devices]]\nid = "dryer"\ntype = "appliance"\nname = "dryer"\narea = "laundry"\n'
+        '[[devices]]\nid = "spray"\ntype = "valve"\nname = "sprinklers"\narea = "yard"\n'
+        '[[devices]]\nid = "garage"\ntype = "cover"\nname = "garage door"\n'
+        '[[devices]]\nid = "front"\ntype = "lock"\nname = "front door"\n'
+        '[[devices]]\nid = "back"\ntype = "lock"\nname = "back door"\n'
+        '[[devices]]\nid = "list"\ntype = "list"\nname = "shopping list"\n'
+        'aliases = ["\u8cfc\u7269\u6e05\u55ae"]\n'
+    )
+    return IntentEngine(home_registry(load_settings(home)))
+
+
+def _simple(u: Understood | None) -> list[tuple[str, frozenset[str], Value]]:
+    return [(a, frozenset(d), v) for a, d, v in (_triples(u) if u is not None else [])]
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "expect"),
+    [
+        # Traditional characters, in the request and in the names.
+        ("\u628a\u66f8\u623f\u7684\u6aaf\u71c8\u6253\u958b", None, [("turn_on", {"lamp"}, None)]),
+        ("\u81e5\u5ba4\u51b7\u6c23\u95dc\u6389", None, [("turn_off", {"ac"}, None)]),
+        # A Chinese name made of its room and a noun: the noun alone names it.
+        ("\u628a\u51b7\u6c23\u6253\u958b", None, [("turn_on", {"ac"}, None)]),
+        # Two names that end in the same two words: those words are a kind.
+        ("turn on the desk lamp", None, [("clarify", {"lamp", "ella"}, None)]),
+        ("turn on the desk lamp", "study", [("turn_on", {"lamp"}, None)]),
+        # A word first in its clause with an object after it is a verb, not the
+        # first word of a name.
+        ("water the yard", None, [("open", {"spray"}, None)]),
+        ("turn on the water heater", None, [("turn_on", {"boiler"}, None)]),
+        # "everything" is no activity that a "stop" forbids.
+        ("stop everything in the laundry room", None, [("stop", {"washer", "dryer"}, None)]),
+        # What a question asks narrows the devices its words cover.
+        ("are the doors locked", None, [("query", {"front", "back"}, None)]),
+        ("is the garage door open", None, [("query", {"garage"}, None)]),
+    ],
+)
+def test_scripts_shared_tails_and_verbs_first(
+    tmp_path: Path, text: str, area: str | None, expect: list[tuple[str, set[str], Value]]
+) -> None:
+    got = _simple(_townhouse(tmp_path).understand(text, area))
+    assert got == [(a, frozenset(d), v) for a, d, v in expect]
+
+
+def test_a_list_item_keeps_the_script_it_was_said_in(tmp_path: Path) -> None:
+    from daemon.config.settings import DialogueSettings
+    from daemon.core.messages import Request
+    from daemon.dialogue.manager import Dialogue
+    from daemon.dialogue.timers import TimerBook
+    from daemon.pipeline.turns import play
+
+    d = Dialogue(_townhouse(tmp_path), DialogueSettings(), TimerBook(None), "test")
+    text = "\u8cfc\u7269\u6e05\u55ae\u52a0\u91ac\u6cb9"  # add soy sauce, traditionally
+    turn = play(d, Request(text=text, source="mqtt", id="r", session="s"))
+    (c,) = turn.understood.decision.commands
+    assert (c.action, c.devices, c.value) == ("add_item", ("list",), "\u91ac\u6cb9")
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "expect"),
+    [
+        # The assistant's name said before the request.
+        ("alexa, turn on the porch light", None, [("turn_on", ("porch_light",), None)]),
+        (
+            "hey google dim the bedroom light",
+            None,
+            [("change_brightness", ("bedroom_light",), -10)],
+        ),
+        (
+            "\u5c0f\u7231\u540c\u5b66\uff0c\u6253\u5f00\u95e8\u5eca\u706f",
+            None,
+            [("turn_on", ("porch_light",), None)],
+        ),
+        # What plays next or before, and a way with a level.
+        ("play the next track", "kitchen", [("next_track", ("kitchen_speaker",), None)]),
+        ("go back a song", "kitchen", [("previous_track", ("kitchen_speaker",), None)]),
+        ("lower the volume to 15", "kitchen", [("set_volume", ("kitchen_speaker",), 15)]),
+        # "hao ma" after a request asks for it politely; it is no question.
+        ("\u6253\u5f00\u8f66\u5e93\u95e8\u597d\u5417", None, [("open", ("garage_door",), None)]),
+        # What somebody said they did, said by another, asks for nothing.
+        ("my husband said he already switched off the porch light", None, []),
+        ("she says she left the tv on, turn it off", None, [("turn_off", ("tv",), None)]),
+        # A reminder is for later: nothing moves now.
+        ("remind me to turn off the porch light at ten", None, []),
+        ("\u63d0\u9192\u6211\u7761\u524d\u628a\u95e8\u9501\u4e0a", None, []),
+    ],
+)
+def test_addressees_tracks_reports_and_reminders(
+    engine: IntentEngine, text: str, area: str | None, expect: list[Triple]
+) -> None:
+    assert _acting(engine.understand(text, area)) == expect
+
+
+def test_the_name_of_an_assistant_only_at_the_start() -> None:
+    assert normalize("alexander, turn on the lamp", "en") == "alexander, turn on the lamp"
+    assert normalize("OK Google, lights off", "en") == "lights off"
+    assert normalize("alexa", "en") == "alexa"  # nothing after it: left as said
+
+
+def test_a_reminder_is_unknown_on_every_path() -> None:
+    from daemon.home.registry import Decision
+    from daemon.understanding.policy import Policy
+
+    registry = home_registry(load_settings(HOME))
+    asked = Decision.one("turn_off", ("porch_light",))
+    for engine_name in ("rules", "model"):
+        d = Policy(registry).apply(
+            asked, "remind me to turn off the porch light", "en", engine_name
+        )
+        assert [c.action for c in d.commands] == ["unknown"]

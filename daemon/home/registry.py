@@ -13,6 +13,7 @@ from functools import cache
 
 from daemon.config.home import Area, Device, Floor
 from daemon.core.data import load
+from daemon.core.script import simplified
 from daemon.core.vocabulary import (
     CLARIFY,
     COLOR_ACTION,
@@ -174,11 +175,21 @@ class Registry:
     ) -> Registry:
         """The registry of a home as the config (or discovery) describes it."""
 
+        def also_simplified(name: str, aliases: Sequence[str]) -> tuple[str, ...]:
+            # Requests are read in simplified characters (daemon/core/script.py): a
+            # name written in traditional ones is also known in simplified ones.
+            out = list(aliases)
+            for phrase in (name, *aliases):
+                other = simplified(phrase)
+                if other != phrase and other not in out and other != name:
+                    out.append(other)
+            return tuple(out)
+
         def place(p: Area | Floor) -> Place:
             return Place(
                 id=p.id,
                 name=p.name,
-                aliases=tuple(p.aliases),
+                aliases=also_simplified(p.name, p.aliases),
                 floor=p.floor if isinstance(p, Area) else None,
             )
 
@@ -191,7 +202,7 @@ class Registry:
                 id=d.id,
                 type=d.type,
                 name=d.name,
-                aliases=tuple(d.aliases),
+                aliases=also_simplified(d.name, d.aliases),
                 area=d.area,
                 actions=actions,
                 sensitive=tuple(d.sensitive),

@@ -13,7 +13,10 @@ The dispatcher runs the same steps as stages, the engine's on their own worker t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from daemon.core.messages import Request
+from daemon.core.script import in_script_of, simplified
 from daemon.dialogue.manager import Dialogue, Turn
 from daemon.understanding.engine import IntentEngine, Understood
 
@@ -23,24 +26,50 @@ def focus(dialogue: Dialogue | None, req: Request) -> frozenset[str]:
     return dialogue.focus(req.session) if dialogue is not None else frozenset()
 
 
+def read(req: Request) -> Request:
+    """The request as understanding reads it: Chinese in simplified characters
+    (core/script.py). The outputs keep the words as they were said."""
+    text = simplified(req.text)
+    return req if text == req.text else replace(req, text=text)
+
+
+def as_said(turn: Turn, req: Request) -> Turn:
+    """`turn` with the words it keeps (a list item) in the script they were said in."""
+    u = turn.understood
+    items = [c for c in u.decision.commands if isinstance(c.value, str) and c.action == "add_item"]
+    if not items or read(req) is req:
+        return turn
+    commands, reply = [], u.reply
+    for c in u.decision.commands:
+        if c in items and isinstance(c.value, str):
+            said = in_script_of(c.value, req.text)
+            reply = reply.replace(c.value, said)
+            c = replace(c, value=said)
+        commands.append(c)
+    decision = replace(u.decision, commands=tuple(commands))
+    return replace(turn, understood=replace(u, decision=decision, reply=reply))
+
+
 def by_conversation(dialogue: Dialogue | None, req: Request) -> Turn | None:
-    return dialogue.shortcut(req) if dialogue is not None else None
+    turn = dialogue.shortcut(read(req)) if dialogue is not None else None
+    return as_said(turn, req) if turn is not None else None
 
 
 def by_rules(
     engine: IntentEngine, req: Request, area: str | None, about: frozenset[str]
 ) -> Understood | None:
-    return engine.understand_fast(req.text, area, about)
+    return engine.understand_fast(read(req).text, area, about)
 
 
 def by_model(
     engine: IntentEngine, req: Request, area: str | None, about: frozenset[str]
 ) -> Understood:
-    return engine.understand_model(req.text, area, about)
+    return engine.understand_model(read(req).text, area, about)
 
 
 def conclude(dialogue: Dialogue | None, req: Request, u: Understood) -> Turn:
-    return dialogue.after(req, u) if dialogue is not None else Turn(u, req.session)
+    turn = dialogue.after(read(req), u) if dialogue is not None else Turn(u, req.session)
+    return as_said(turn, req)
 
 
 def play(dialogue: Dialogue, req: Request, area: str | None = None) -> Turn:

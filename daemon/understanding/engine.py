@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal, Protocol
 
+from daemon.core.script import simplified
 from daemon.core.vocabulary import ACTUATING, CANCEL, CHAT, CLARIFY, COLORS, QUERY, UNKNOWN, Lang
 from daemon.home.registry import Command, Decision, Hint, Registry
 from daemon.understanding.clauses import Clauses
@@ -191,6 +192,7 @@ class IntentEngine:
     ) -> Understood | None:
         """The templates alone: a decision in milliseconds, or None for the model."""
         t0 = time.perf_counter()
+        text = simplified(text)
         p = self._prepare(text, area, focus)
         if self._asks_nothing(text, p.lang):
             return self._finish(Decision.one(CHAT), text, p.lang, "rules", t0)
@@ -300,6 +302,7 @@ class IntentEngine:
     ) -> Understood:
         """The model path (what the templates do not match), constrained to the registry."""
         t0 = time.perf_counter()
+        text = simplified(text)
         p = self._prepare(text, area, focus)
         lang, norm, focus = p.lang, p.text, p.focus
         if self._asks_nothing(text, lang) or self.policy.refuses_any(norm, lang):

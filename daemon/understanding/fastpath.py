@@ -414,7 +414,7 @@ class FastPath:
                 or self._lacking(text, lang, area)
             )
         placed = any(m.slots[k].text for k in ("name", "area", "floor") if k in m.slots)
-        if focus and not placed and self._kind_in(text, lang):
+        if not placed and self._kind_in(text, lang):
             # "taideng ye guan diao" after the ceiling light: a template's "deng" (the
             # lights) would take the light talked about; the desk lamp is meant.
             narrower = self._canonical(text, lang, area, focus)
@@ -446,9 +446,11 @@ class FastPath:
             return command
         kinds = self.targets.mentions(text, lang).kinds or frozenset()
         types = query_kinds(text, lang)
-        narrowed = tuple(
-            d for d in command.devices if d in kinds or self.registry.by_id[d].type in types
-        )
+        # What is asked decides first: "are the doors locked" asks the locks, not the
+        # garage door, though the word "doors" covers it.
+        narrowed = tuple(d for d in command.devices if self.registry.by_id[d].type in types)
+        if not narrowed:
+            narrowed = tuple(d for d in command.devices if d in kinds)
         return Command(QUERY, narrowed) if narrowed else command
 
     def _on_focus(self, text: str, lang: Lang, focus: frozenset[str]) -> Command | None:

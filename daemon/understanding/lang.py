@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from daemon.core.data import load
+from daemon.core.script import simplified
 from daemon.core.vocabulary import Lang
 from daemon.understanding.numbers import en_words_to_digits, zh_numbers_to_digits
 
@@ -32,6 +33,7 @@ class Grammar:
     polite: re.Pattern[str]
     hypothetical: re.Pattern[str]
     reported: re.Pattern[str]
+    reminder: re.Pattern[str]
     injection: re.Pattern[str]
     separators: re.Pattern[str]
     fillers: re.Pattern[str]
@@ -116,6 +118,7 @@ def grammar(lang: Lang) -> Grammar:
         # Irony asks for nothing either, as a hypothetical does.
         hypothetical=alternation([*raw["hypothetical"], *raw.get("ironic", [])], words),
         reported=alternation(raw["reported"], words),
+        reminder=alternation(raw.get("reminder", []), words),
         injection=alternation(raw["injection"], words),
         separators=re.compile("|".join(raw["clause_separators"])),
         fillers=alternation(raw["target_fillers"], words),
@@ -132,8 +135,9 @@ def normalize(text: str, lang: Lang) -> str:
     ("kitchen light kai yixia"); both languages get spelt-out numbers as digits, which
     is what speech recognisers produce ("twenty two", "ershiwu").
     """
-    t = " ".join(text.replace("’", "'").split())
+    t = _without_addressee(" ".join(text.replace("’", "'").split()))
     if lang == "zh":
+        t = simplified(t)
         # Spoken amounts first, while their numerals are still words ("yi ge ban
         # xiaoshi", an hour and a half).
         t = close_cjk_gaps(t)
@@ -144,6 +148,22 @@ def normalize(text: str, lang: Lang) -> str:
     for pattern, replacement in _rewrites(lang):
         t = pattern.sub(replacement, t)
     return t
+
+
+def _without_addressee(text: str) -> str:
+    """`text` without the assistant's name said before it, when more follows."""
+    m = _addressee().match(text)
+    return text[m.end() :] if m is not None and m.end() < len(text) else text
+
+
+@cache
+def _addressee() -> re.Pattern[str]:
+    names = [n for lang in ("en", "zh") for n in _raw(lang).get("addressee", ())]
+    # A Latin name ends at a word's edge; a Chinese one runs straight into the request.
+    return re.compile(
+        rf"(?:{longest_first(names)})(?:(?<=[^\x00-\x7f])|(?![\w'-]))[\s,:!.\uff0c\uff1a\uff01\u3002]*",
+        re.IGNORECASE,
+    )
 
 
 @cache

@@ -4,6 +4,8 @@
   the garage"), a hypothetical ("I wonder if I should ..."), reported speech ("he said
   to unlock ...") becomes `chat`; a question ("why is the kitchen light on?", "did you
   turn off the porch light?") becomes a `query` of the devices it names.
+- A request for a reminder or an alarm ("remind me to turn off the heater") is
+  `unknown`: dialogd keeps timers, not reminders, and nothing it names moves now.
 - A value out of a device's range is never clamped or changed: the command becomes
   `unknown`, and the reply names the range.
 - The model may choose a `sensitive` action (unlocking a door, opening the garage) only
@@ -43,6 +45,7 @@ class Mood:
     question: bool
     hypothetical: bool
     reported: bool
+    reminder: bool = False  # "remind me to ...": for later, which dialogd cannot do
 
     @property
     def asks_for_nothing(self) -> bool:
@@ -65,6 +68,7 @@ def mood(text: str, lang: Lang) -> Mood:
         question=question,
         hypothetical=any(g.hypothetical.search(low) for g in grammars),
         reported=any(g.reported.search(low) for g in grammars),
+        reminder=any(g.reminder.search(low) for g in grammars),
     )
 
 
@@ -88,6 +92,9 @@ class Policy:
         if engine == "model" and grounded is not None:
             d = self._grounded(d, text, grounded)
         actions = {c.action for c in d.commands}
+        if actions != {START_TIMER} and mood(text, lang).reminder:
+            _LOG.info("%r asks for a reminder, which dialogd does not keep: unknown", text)
+            return Decision.one(UNKNOWN)
         if not actions & (ACTUATING | {UNKNOWN, QUERY, START_TIMER, CANCEL_TIMER}):
             return self._valid(self._ranges(d))  # a timer's length has a range too
         m = mood(text, lang)

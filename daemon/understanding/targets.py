@@ -132,6 +132,36 @@ class TargetFinder:
                     names.setdefault(head, set()).update(
                         p for p in dev.phrases if p.endswith(head) and len(p) >= 3
                     )
+        # A Chinese name that is its room and a noun ("woshi kongtiao" in the bedroom):
+        # the noun alone is a kind too, as "the air conditioner" is in English.
+        places = {a.id: a.phrases for a in registry.areas}
+        for dev in registry.devices:
+            for phrase in dev.phrases:
+                for place in places.get(dev.area or "", ()):
+                    rest = phrase[len(place) :].lstrip("".join(_possessive()))
+                    if (
+                        not phrase.isascii()
+                        and phrase.startswith(place)
+                        and len(rest) >= 2
+                        and all("\u3400" <= c <= "\u9fff" for c in rest)
+                    ):
+                        table.setdefault(rest, set()).add(dev.id)
+        # The last two words that several English names share are a kind as well ("Ella's
+        # desk lamp", "office desk lamp": "the desk lamp"), unless they start with a place.
+        places_en = {
+            w for x in (*registry.areas, *registry.floors) for p in x.phrases
+            for w in p.lower().split()
+        }  # fmt: skip
+        tails: dict[str, set[str]] = {}
+        for dev in registry.devices:
+            for phrase in dev.phrases:
+                words = phrase.lower().replace("-", " ").split()
+                if phrase.isascii() and len(words) >= 3 and "'" not in "".join(words[-2:]):
+                    tails.setdefault(" ".join(words[-2:]), set()).add(dev.id)
+        for tail, ids in tails.items():
+            first = tail.split()[0]
+            if len(ids) > 1 and first not in places_en and first not in _closed_words():
+                table.setdefault(tail, set()).update(ids)
         # A name's last word that is a word of the grammar names no kind: the "Sonos
         # One" makes no "one" a speaker ("the one in the dining room").
         closed = {w.lower() for k in ("target_fillers", "determiners") for w in lexicon("en")[k]}
@@ -225,6 +255,8 @@ class TargetFinder:
                     and not lex["particle"].search(low[: left.start("prep")])
                 ):
                     continue
+                if _verb_place(low, m.span()):
+                    continue  # "water the garden": the "water heater" is not meant
                 if _free(m.span(), taken):
                     taken.append(m.span())
                     found.append((ident, m.span()))
@@ -565,6 +597,16 @@ def _zh_name(phrase: str) -> re.Pattern[str]:
     gap: str = lexicon("zh")["inside_name"]
     pieces = re.findall(r"[a-z0-9']+|[^\s]", phrase)  # an English word is one piece
     return re.compile(rf"{gap}\s*".join(re.escape(p) for p in pieces))
+
+
+_OPENING = re.compile(r"^(?:(?:please|can you|could you|would you|will you|go|now)\s+)*$")
+
+
+def _verb_place(low: str, span: tuple[int, int]) -> bool:
+    """A word first in its clause with an object after it is the clause's verb: a name's
+    part said there names nothing."""
+    after = low[span[1] :].split(maxsplit=1)
+    return bool(_OPENING.match(low[: span[0]])) and bool(after) and after[0] in _closed_words()
 
 
 @cache
