@@ -779,3 +779,28 @@ def test_a_reminder_is_unknown_on_every_path() -> None:
             asked, "remind me to turn off the porch light", "en", engine_name
         )
         assert [c.action for c in d.commands] == ["unknown"]
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "expect"),
+    [
+        # A question asked indirectly is a question; wondering what to do asks nothing.
+        ("i wonder if the porch light is on", None, [("query", ("porch_light",), None)]),
+        ("do you know if I left the tv on", None, [("query", ("tv",), None)]),
+        ("I wonder if we should close the garage", None, [("chat", (), None)]),
+        # A device and its way, with no verb.
+        ("heating up by 2", None, [("change_temperature", ("thermostat",), 2)]),
+        ("fan down", None, [("change_speed", ("bedroom_fan",), -1)]),
+        # A complaint about a place is about what there does the thing complained of.
+        ("it's too bright in here", "bedroom", [("change_brightness", ("bedroom_light",), -10)]),
+        ("the kitchen is too dark", None, [("change_brightness", ("kitchen_light",), 10)]),
+        ("the tv volume is too low", None, [("change_volume", ("tv",), 10)]),
+        # A want for what a machine makes.
+        ("I'd like a cup of coffee", None, [("turn_on", ("coffee_maker",), None)]),
+    ],
+)
+def test_indirect_questions_verbless_ways_complaints_and_wants(
+    engine: IntentEngine, text: str, area: str | None, expect: list[Triple]
+) -> None:
+    got = engine.understand(text, area)
+    assert _acting(got, frozenset({"query", "chat"})) == expect

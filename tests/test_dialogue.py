@@ -564,3 +564,48 @@ def test_answers_by_a_part_of_the_name_and_follow_ups_that_say_which_way() -> No
     # Small talk after a command is about nothing.
     say(d, "turn off the kitchen light", session="n")
     assert "query" not in {a for a, _, _ in triples(say(d, "good night", session="n"))}
+
+
+def test_them_that_one_and_a_correction_to_a_place(tmp_path: Path) -> None:
+    home = tmp_path / "home.toml"
+    home.write_text(
+        '[[floors]]\nid = "up"\nname = "upstairs"\naliases = ["\u697c\u4e0a"]\n'
+        '[[floors]]\nid = "down"\nname = "downstairs"\n'
+        '[[areas]]\nid = "lounge"\nname = "lounge"\nfloor = "down"\n'
+        '[[areas]]\nid = "den"\nname = "den"\nfloor = "down"\n'
+        '[[areas]]\nid = "master"\nname = "master bedroom"\nfloor = "up"\n'
+        '[[areas]]\nid = "yard"\nname = "yard"\n'
+        '[[devices]]\nid = "lounge_main"\ntype = "light"\nname = "lounge main light"\n'
+        'aliases = ["\u5ba2\u5385\u4e3b\u706f"]\narea = "lounge"\n'
+        '[[devices]]\nid = "lounge_lamp"\ntype = "light"\nname = "lounge lamp"\narea = "lounge"\n'
+        '[[devices]]\nid = "den_main"\ntype = "light"\nname = "den main light"\narea = "den"\n'
+        '[[devices]]\nid = "master_main"\ntype = "light"\nname = "master main light"\n'
+        'aliases = ["\u4e3b\u5367\u4e3b\u706f"]\narea = "master"\n'
+        '[[devices]]\nid = "master_lamp"\ntype = "light"\nname = "bedside lamp"\narea = "master"\n'
+        '[[devices]]\nid = "path"\ntype = "light"\nname = "path lights"\narea = "yard"\n'
+        '[[devices]]\nid = "pond"\ntype = "switch"\nname = "pond pump"\narea = "yard"\n'
+    )
+    d = Dialogue(IntentEngine(home_registry(load_settings(home))), DialogueSettings(),
+                 TimerBook(None), "test")  # fmt: skip
+    # Two commands of one action: "them" is all of their devices.
+    say(d, "turn on the path lights and the pond pump", session="a")
+    assert triples(say(d, "now turn them off again", session="a")) == {
+        ("turn_off", "path", None),
+        ("turn_off", "pond", None),
+    }
+    # After "X too", "that one" is X; "them" still both.
+    say(d, "switch the lounge main light on", session="b")
+    say(d, "and the den one too", session="b")
+    assert triples(say(d, "make that one dimmer", session="b")) == {
+        ("change_brightness", "den_main", -10)
+    }
+    # A correction to another place: the same narrow kind there (a main light, not
+    # every light upstairs), in Chinese with "not this one, the one upstairs".
+    say(d, "\u5f00\u5ba2\u5385\u4e3b\u706f", session="c")
+    assert triples(
+        say(d, "\u4e0d\u662f\u8fd9\u4e2a\uff0c\u662f\u697c\u4e0a\u90a3\u4e2a", session="c")
+    ) == {("turn_on", "master_main", None)}
+    say(d, "turn on the lounge main light", session="e")
+    assert triples(say(d, "no, the one upstairs", session="e")) == {
+        ("turn_on", "master_main", None)
+    }

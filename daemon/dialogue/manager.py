@@ -90,6 +90,8 @@ class _Words:
     only: re.Pattern[str]
     both: re.Pattern[str]
     other: re.Pattern[str]
+    one_back: re.Pattern[str]
+    many_back: re.Pattern[str]
     fillers: re.Pattern[str]
     what: dict[str, str]
     and_: str  # between the devices' names of a confirmation
@@ -116,6 +118,8 @@ def words(lang: Lang) -> _Words:
         only=alt("only"),
         both=alt("both"),
         other=alt("other"),
+        one_back=alt("one_back"),
+        many_back=alt("many_back"),
         fillers=alt("answer_fillers"),
         what=dict(raw["what"]),
         and_=raw["and"],
@@ -173,13 +177,21 @@ class Dialogue:
 
     # ------------------------------------------------------------------ turns
 
-    def focus(self, key: str, now: float | None = None) -> frozenset[str]:
-        """The devices the conversation is about, within the follow-up window."""
+    def focus(self, key: str, now: float | None = None, text: str = "") -> frozenset[str]:
+        """The devices the conversation is about, within the follow-up window; for
+        `text` that points back at one device, the one a follow-up added last."""
         s = self.sessions.peek(key)
         now = time.monotonic() if now is None else now
         if s is None or now - s.last_at > self.settings.followup_s:
             return frozenset()
-        return s.topic if s.last is None else frozenset(s.last.devices)
+        if s.last is None:
+            return s.topic
+        if s.added and s.added_at == s.last_at and text:
+            w = words(detect_lang(text))
+            low = text.lower()
+            if w.one_back.search(low) and not w.many_back.search(low):
+                return frozenset(s.added)
+        return frozenset(s.last.devices)
 
     def shortcut(self, req: Request, now: float | None = None) -> Turn | None:
         """A turn decided by its conversation alone, or None for the engine."""
@@ -219,6 +231,27 @@ class Dialogue:
             return None
         w = words(lang)
         low = normalize(req.text, lang).lower()
+        fixed = after_correction(req.text, lang)
+        again = None
+        if fixed is not None:
+            again = self.engine.fast.repeat(s.last, normalize(fixed, lang), lang, req.area)
+            if (again is None or not again.devices) and s.last.action not in (CLARIFY, QUERY):
+                # "not this one, Ann's": part of the name of another of the same kind.
+                kind = self.engine.fast.targets.narrowest_kind(s.last.devices)
+                pool = tuple(sorted(kind - set(s.last.devices)))
+                picked = self._which(pool, fixed, lang) if pool else ()
+                if picked:
+                    again = Command(s.last.action, picked, s.last.value)
+            if (
+                again is not None
+                and again.devices
+                and again.action == s.last.action
+                and set(again.devices) != set(s.last.devices)
+            ):
+                # "no, the bedroom one", "not this one, the one upstairs": the last
+                # command, on the device meant (before "the other one" is guessed).
+                s.last, s.last_at = again, now
+                return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
         others = s.others or self._beside(s.last)
         if others and w.other.search(low):
             # With a verb of its own, that ("ling yi ge ye kai yixia": turn the other on).
@@ -237,13 +270,9 @@ class Dialogue:
             s.others = tuple(d for d in s.last.devices if d not in others)
             s.last, s.last_at = cmd, now
             return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
-        fixed = after_correction(req.text, lang)
-        if fixed is not None:
-            again = self.engine.fast.repeat(s.last, normalize(fixed, lang), lang, req.area)
-            if again is not None and again.devices and again.action == s.last.action:
-                # "no, the bedroom one": the last command, on the device meant.
-                s.last, s.last_at = again, now
-                return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
+        if again is not None and again.devices and again.action == s.last.action:
+            s.last, s.last_at = again, now  # the device it was already about
+            return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
         # "zai di yidian" (a bit lower again) says which way; "a bit more" does not.
         way = direction(low, lang)
         if s.last.action in RELATIVE_TO_ABSOLUTE and w.again.fullmatch(_bare(low).strip()):
@@ -278,11 +307,12 @@ class Dialogue:
                     # "them" now means both: what was talked about, and this one too.
                     both = tuple(dict.fromkeys((*s.last.devices, *again.devices)))
                     s.last, s.last_at = Command(again.action, both, again.value), now
+                    s.added, s.added_at = again.devices, now
                 elif again.devices:
                     # "..., and put batteries on the list": its own action, its own device.
                     s.last, s.last_at = again, now
                 return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
-            focus = self.focus(req.session, now)
+            focus = self.focus(req.session, now, req.text)
             if _undecided(self.engine.understand_fast(req.text, req.area, focus)):
                 # "taideng ye guandiao" (the desk lamp too, off): its own verb, and the
                 # "too" the templates do not know.
@@ -337,7 +367,9 @@ class Dialogue:
             return None  # it names a target of its own
         # Matched as the rules stage would (its focus too), so a request that means
         # something by itself is decided here once, not matched again there.
-        alone = self.engine.understand_fast(req.text, req.area, self.focus(req.session, now))
+        alone = self.engine.understand_fast(
+            req.text, req.area, self.focus(req.session, now, req.text)
+        )
         if alone is not None and alone.decision.first.action not in (CHAT, CANCEL, UNKNOWN):
             return self.after(req, alone, now)
         w = words(lang)
@@ -577,6 +609,11 @@ class Dialogue:
     def _remember(self, s: Session, d: Decision, now: float) -> None:
         acting = [c for c in d.commands if c.devices and c.action not in (CLARIFY, QUERY)]
         talked = acting or [c for c in d.commands if c.devices]
+        if len({(c.action, c.value) for c in talked}) == 1 and len(talked) > 1:
+            # "turn on the patio lights and the fountain", then "turn them off": one
+            # command on all of them.
+            devices = tuple(dict.fromkeys(x for c in talked for x in c.devices))
+            talked = [Command(talked[0].action, devices, talked[0].value)]
         if talked:
             s.last, s.last_at = talked[-1], now
 

@@ -44,6 +44,10 @@ class Session:
     question: Command | None = None  # a `clarify` waiting for "the kitchen one"
     question_at: float = 0.0
     others: tuple[str, ...] = ()  # candidates not chosen: "the other one"
+    # The devices a follow-up added to the last command ("and the dining room one
+    # too"), while that command is the last: what "that one" means.
+    added: tuple[str, ...] = ()
+    added_at: float = 0.0
     pending: Pending | None = None
     timer_at: float = 0.0  # when the conversation last talked about a timer
 

@@ -23,7 +23,7 @@ from daemon.understanding.engine import IntentEngine, Understood
 
 def focus(dialogue: Dialogue | None, req: Request) -> frozenset[str]:
     """The devices the request's conversation is about ("it", "them")."""
-    return dialogue.focus(req.session) if dialogue is not None else frozenset()
+    return dialogue.focus(req.session, text=read(req).text) if dialogue is not None else frozenset()
 
 
 def read(req: Request) -> Request:

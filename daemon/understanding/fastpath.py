@@ -486,29 +486,34 @@ class FastPath:
     ) -> Command | None:
         """A request that only says a device does too much of what it does: one step
         the other way ("the TV is way too loud", "dianshi tai chao le"; `complaint` in
-        daemon/data/lang). A place alone ("the living room is freezing") settles no
-        device; a request that goes on after the complaint ("..., drop it by 20") is
-        the scene of its command, not this."""
+        daemon/data/lang). Said of a place ("it's too bright in here", "the bedroom is
+        too hot"), it is about the devices there that do it, when they are of one kind of
+        action; a request that goes on after the complaint ("..., drop it by 20") is the
+        scene of its command, not this."""
         low = text.lower().strip()
         said_of = set()
         for action, pattern in _complaints(lang).items():
             hit = pattern.search(low)
             if hit is not None and _ends(low[hit.end() :], lang):
                 said_of.add(action)
-        if not said_of or (actions_said(text) or frozenset()) - {QUERY}:
+        if not said_of or (actions_said(text) or frozenset()) - {QUERY} - said_of:
             return None
         said = mood(text, lang)
         way = direction(text, lang)
         if way is None or said.question or said.asks_for_nothing:
             return None
         m = self.targets.mentions(text, lang)
-        if not (m.devices or m.kinds is not None):
+        if not (m.devices or m.kinds is not None or m.areas or m.here or area):
             return None
         target = self.targets.resolve(m, area, focus)
         if not target.settled:
             return None
         commands = {a: tuple(d.id for d in target.devices if d.accepts(a)) for a in said_of}
         fit = [(a, ids) for a, ids in commands.items() if ids]
+        if not fit and said_of == {"change_brightness"} and way > 0:
+            # Too dark where the lights only switch: on is the step towards more light.
+            ids = tuple(d.id for d in target.devices if d.type == "light" and d.accepts("turn_on"))
+            return Command("turn_on", ids) if ids else None
         if len(fit) != 1:
             return None  # "the bedroom is too hot": which of its devices, and how?
         action, ids = fit[0]
@@ -591,6 +596,10 @@ class FastPath:
         said = self.targets.mentions(thing, lang)
         if not thing or said.areas or said.floors or said.here or said.back:
             return None  # "make it warmer": a target, not a thing made
+        if made.groupdict().get("want") and any(
+            thing == p.lower() for d in self.registry.devices for p in d.phrases
+        ):
+            return None  # "I want a coffee machine": a thing to buy
         makers = [
             d
             for d in self.registry.devices
@@ -814,12 +823,22 @@ class FastPath:
             if kind == "device":
                 ids.append(ident)
                 continue
-            # "and the bedroom": the same kind of device as before, in that place.
+            # "and the bedroom": the same kind of device as before, in that place; as
+            # narrow a kind as there is there ("the one upstairs" after the living-room
+            # main light: the main light upstairs, not every light).
             kinds = {self.registry.by_id[d].type for d in last.devices}
-            for dev in self.registry.devices:
-                here = dev.area == ident if kind == "area" else self.registry.floor_of(dev) == ident
-                if here and dev.type in kinds:
-                    ids.append(dev.id)
+            narrow = self.targets.narrowest_kind(last.devices)
+            there = [
+                dev
+                for dev in self.registry.devices
+                if dev.type in kinds
+                and (
+                    dev.area == ident
+                    if kind == "area"
+                    else self.registry.floor_of(dev) == ident
+                )
+            ]
+            ids += [d.id for d in there if d.id in narrow] or [d.id for d in there]
         ids = list(dict.fromkeys(ids))
         value = _new_value(lang).fullmatch(leftover.strip())
         if value is not None and isinstance(last.value, int):

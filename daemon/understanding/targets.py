@@ -148,9 +148,11 @@ class TargetFinder:
                         table.setdefault(rest, set()).add(dev.id)
         # The last two words that several English names share are a kind as well ("Ella's
         # desk lamp", "office desk lamp": "the desk lamp"), unless they start with a place.
+        # ("kitchen light", "room light" of "living room light"; not "main light",
+        # though there is a "main floor").
         places_en = {
-            w for x in (*registry.areas, *registry.floors) for p in x.phrases
-            for w in p.lower().split()
+            p.lower().split()[-1] for x in (*registry.areas, *registry.floors)
+            for p in x.phrases if p.isascii() and p.strip()
         }  # fmt: skip
         tails: dict[str, set[str]] = {}
         for dev in registry.devices:
@@ -214,6 +216,20 @@ class TargetFinder:
                 continue  # "kettle" of the "kettle plug" and of the "kettle light"
             table.append((rest, ident))
         return sorted(table, key=lambda x: -len(x[0]))
+
+    def narrowest_kind(self, ids: tuple[str, ...]) -> frozenset[str]:
+        """The fewest devices a kind word covers that covers all of `ids` ("main light"
+        for the living-room main light, not every light); their type when none does."""
+        covering = [(w, found) for w, found in self._kinds if set(ids) <= found]
+        if covering:
+            # The kind its own name says first ("main light" of the "living room main
+            # light", though an alias makes it a "ceiling light" too).
+            names = [self.registry.by_id[d].name.lower() for d in ids]
+            return min(
+                covering, key=lambda x: (not all(x[0] in n for n in names), len(x[1]))
+            )[1]
+        types = {self.registry.by_id[d].type for d in ids if d in self.registry.by_id}
+        return frozenset(d.id for d in self.registry.devices if d.type in types)
 
     def name_parts(self, ident: str, lang: Lang) -> frozenset[str]:
         """What a device's names say before their kind word ("porch" of the "porch
