@@ -32,6 +32,7 @@ from daemon.understanding.lang import (
     direction,
     grammar,
     lexicon,
+    marks,
     normalize,
     phrase_pattern,
     suspicious,
@@ -49,6 +50,7 @@ MAX_MODEL_COMMANDS = 4
 _NUMBER = re.compile(r"-?\d+")
 # Two English words in a row: the request may be English around a Chinese name or item.
 _ENGLISH_FRAME = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 class Model(Protocol):
@@ -199,11 +201,17 @@ class IntentEngine:
         if not p.clauses.kept:
             return self._finish(Decision.one(CANCEL), text, p.lang, "rules", t0)
         decision = self.fast.decide(p.text, p.lang, area, p.fast_focus)
-        if decision is None and p.lang == "zh" and _ENGLISH_FRAME.search(text):
+        if (
+            decision is None
+            and p.lang == "zh"
+            and (_ENGLISH_FRAME.search(text) or p.text.isascii())
+        ):
             # "add huochai to the pantry": English grammar around a Chinese word; "hao
             # le, close it": English once the Chinese discourse words are set aside.
             english = p.text if p.text.isascii() else text
             decision = self.fast.decide(normalize(english, "en"), "en", area, p.fast_focus)
+        if decision is None and p.lang == "zh" and _LATIN_WORD.search(p.text):
+            decision = self._each_in_its_language(p.text, area, p.fast_focus)
         if decision is None or _unknown(decision):
             # Misheard or mistyped names ("the projecter"; in Chinese "deng", wait,
             # written for its homophone "deng", lamp).
@@ -214,6 +222,13 @@ class IntentEngine:
                     decision is None or not _unknown(respelled_decision)
                 ):
                     decision = respelled_decision
+        if decision is None and p.lang == "en":
+            # Names heard by their sound ("the porch lite"): only a clear command.
+            heard = self.respeller.respell(p.text, p.lang, by_sound=True)
+            if heard != p.text:
+                by_sound = self.fast.decide(heard, p.lang, area, p.fast_focus)
+                if by_sound is not None and not _unknown(by_sound):
+                    decision = by_sound
         if decision is None and len(grammar(p.lang).separators.split(p.text)) == 1:
             # "the TV is way too loud": nothing asked, but one step the other way meant.
             said = self.fast.complaint(p.text, p.lang, area, p.fast_focus)
@@ -231,6 +246,23 @@ class IntentEngine:
         return self._finish(
             decision, text, p.lang, "rules", t0, decided_text=p.text, excluded=p.excluded
         )
+
+    def _each_in_its_language(
+        self, text: str, area: str | None, focus: frozenset[str]
+    ) -> Decision | None:
+        """Clauses in two languages ("touyingji on, ranhou movie mode"): each decided in
+        its own; None unless every clause is."""
+        commands: list[Command] = []
+        for clause in grammar("zh").separators.split(text):
+            clause = clause.strip(" " + marks("comma", "stop", "exclamation", "question"))
+            if not clause:
+                continue
+            lang: Lang = "en" if clause.isascii() else "zh"
+            d = self.fast.decide(normalize(clause, lang), lang, area, focus)
+            if d is None:
+                return None
+            commands += d.commands
+        return Decision(tuple(commands)) if len(commands) > 1 else None
 
     def _asks_nothing(self, text: str, lang: Lang) -> bool:
         """Text that talks to the assistant about its rules, hearsay, quotes and "what

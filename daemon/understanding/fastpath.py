@@ -409,7 +409,7 @@ class FastPath:
                 or self._activity(text, lang, area, focus)
                 or self._purpose(text, lang)
                 or self._shortage(text, lang)
-                or self._odd_color(text, lang)
+                or self._odd_color(text, lang, area)
                 or self._timer(text, lang)
                 or self._lacking(text, lang, area)
             )
@@ -522,7 +522,7 @@ class FastPath:
             return None
         return Command(action, ids, way * rule.default_step)
 
-    def _odd_color(self, text: str, lang: Lang) -> Command | None:
+    def _odd_color(self, text: str, lang: Lang, area: str | None = None) -> Command | None:
         """`unknown` for a light asked for a colour no light here takes ("make the lamp
         brown"): never another colour, nor another action on it (`other_colors`)."""
         m = self.targets.mentions(text, lang)
@@ -536,7 +536,9 @@ class FastPath:
         # Only where a colour the lights take would set one: "it's pitch black in the
         # study, lights on" asks for no colour.
         red = "red" if lang == "en" else next(w for w, c in color_names().items() if c == "red")
-        said = self._clause_of(odd.sub(red, low), lang, None, frozenset())
+        said = self._clause_of(odd.sub(red, low), lang, area, frozenset())
+        if said is not None and said.action == CLARIFY and said.asked is not None:
+            said = said.asked  # which light is asked after the colour is known
         return Command(UNKNOWN) if said is not None and said.action == "set_color" else None
 
     def _activity(
@@ -832,11 +834,7 @@ class FastPath:
                 dev
                 for dev in self.registry.devices
                 if dev.type in kinds
-                and (
-                    dev.area == ident
-                    if kind == "area"
-                    else self.registry.floor_of(dev) == ident
-                )
+                and (dev.area == ident if kind == "area" else self.registry.floor_of(dev) == ident)
             ]
             ids += [d.id for d in there if d.id in narrow] or [d.id for d in there]
         ids = list(dict.fromkeys(ids))

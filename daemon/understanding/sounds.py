@@ -8,7 +8,8 @@ area, floor or kind of device put back:
 
 - Chinese: the same syllables without tones (pypinyin), character for character;
 - English: a word, two or three words, or two words run together, within a small edit
-  distance of a name and starting with the same letter (rapidfuzz).
+  distance of a name and starting with the same letter (rapidfuzz), or sounding the same
+  by Metaphone (jellyfish: "lite" for "light", "vacume" for "vacuum").
 
 It only ever proposes a respelling; the request is then understood as usual, so a
 respelled text that means nothing is no worse than the original.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from jellyfish import metaphone
 from pypinyin import lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
@@ -30,6 +32,7 @@ from daemon.understanding.lang import lexicon
 MIN_SIMILARITY = 0.75
 _WORD = re.compile(r"[a-z][a-z'-]*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_VOWELS = re.compile(r"[aeiouy]+")
 
 
 class Respeller:
@@ -43,6 +46,11 @@ class Respeller:
             for words in lexicon(lang)["kinds"].values():
                 phrases.update(w.lower() for w in words)
         self._en = sorted(p for p in phrases if p.isascii() and len(p) >= 4)
+        # What may be heard by its sound alone: names of devices and kinds, not places
+        # ("stat" sounds like "study").
+        self._things = {p.lower() for d in registry.devices for p in d.phrases} | {
+            w.lower() for lang in ("en", "zh") for ws in lexicon(lang)["kinds"].values() for w in ws
+        }
         # Words of the language that are right as they are, whatever home word they look
         # like: "the bathroom light" in a home with a bedroom is not the bedroom's.
         self._words = {w.lower() for w in lexicon("en")["rooms"]}
@@ -52,9 +60,14 @@ class Respeller:
                 by_sound.setdefault(_sound(p), p)
         self._zh = sorted(by_sound.items(), key=lambda x: -len(x[0]))
 
-    def respell(self, text: str, lang: Lang) -> str:
-        """`text` with misheard names put right (the same text when none are)."""
-        return self._zh_respell(text) if lang == "zh" else self._en_respell(text)
+    def respell(self, text: str, lang: Lang, by_sound: bool = False) -> str:
+        """`text` with misheard names put right (the same text when none are).
+        `by_sound`: English words that sound like a name count too, when spelt far from
+        it; common words do ("like" sounds like "lock"), so the caller only takes what
+        such a respelling makes a clear command of."""
+        if lang == "zh":
+            return self._zh_respell(text)
+        return self._en_respell(text, by_sound)
 
     # ---------------------------------------------------------------- Chinese
 
@@ -77,12 +90,12 @@ class Respeller:
 
     # ---------------------------------------------------------------- English
 
-    def _en_respell(self, text: str) -> str:
+    def _en_respell(self, text: str, by_sound: bool) -> str:
         low = text.lower()
         words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(low)]
         out, pos, i = [], 0, 0
         while i < len(words):
-            best = self._best_at(words, i)
+            best = self._best_at(words, i, by_sound)
             if best is None:
                 i += 1
                 continue
@@ -94,7 +107,9 @@ class Respeller:
         out.append(low[pos:])
         return "".join(out)
 
-    def _best_at(self, words: list[tuple[str, int, int]], i: int) -> tuple[str, int] | None:
+    def _best_at(
+        self, words: list[tuple[str, int, int]], i: int, by_sound: bool
+    ) -> tuple[str, int] | None:
         best: tuple[float, str, int] | None = None
         for n in (3, 2, 1):
             window = [w for w, _, _ in words[i : i + n]]
@@ -110,9 +125,37 @@ class Respeller:
                     if phrase[0] != said[0] or abs(len(phrase) - len(said)) > 2:
                         continue
                     sim = Levenshtein.normalized_similarity(said, phrase)
+                    if (
+                        by_sound
+                        and sim < MIN_SIMILARITY
+                        and phrase in self._things
+                        and _sounds_alike(said, phrase)
+                    ):
+                        sim = MIN_SIMILARITY
                     if sim >= MIN_SIMILARITY and (best is None or sim > best[0]):
                         best = (sim, phrase, n)
         return None if best is None else (best[1], best[2])
+
+
+@lru_cache(maxsize=4096)
+def _spoken(text: str) -> str:
+    return " ".join(metaphone(w) for w in text.split())
+
+
+def _sounds_alike(said: str, phrase: str) -> bool:
+    """Two English words (or as many) that sound the same; words of four letters or
+    more, so that short words ("lot", "lit") are never taken for names."""
+    return (
+        min(len(w) for w in said.split()) >= 4
+        and _spoken(said) == _spoken(phrase)
+        and _beats(said) == _beats(phrase)
+    )
+
+
+def _beats(text: str) -> int:
+    """Syllables, roughly: groups of vowels, a final silent "e" aside ("road" has one,
+    "radio" two: alike to Metaphone, not to the ear)."""
+    return sum(len(_VOWELS.findall(re.sub(r"(?<=[^aeiouy])e$", "", w))) for w in text.split())
 
 
 @lru_cache(maxsize=4096)

@@ -166,7 +166,12 @@ class TargetFinder:
                 table.setdefault(tail, set()).update(ids)
         # A name's last word that is a word of the grammar names no kind: the "Sonos
         # One" makes no "one" a speaker ("the one in the dining room").
-        closed = {w.lower() for k in ("target_fillers", "determiners") for w in lexicon("en")[k]}
+        # Nor is a particle ("wake up" scene: "heat up" names no scene).
+        closed = {
+            w.lower()
+            for k in ("target_fillers", "determiners", "verb_particles")
+            for w in lexicon("en")[k]
+        }
         for head, ids in heads.items():
             if head in closed:
                 continue
@@ -225,9 +230,7 @@ class TargetFinder:
             # The kind its own name says first ("main light" of the "living room main
             # light", though an alias makes it a "ceiling light" too).
             names = [self.registry.by_id[d].name.lower() for d in ids]
-            return min(
-                covering, key=lambda x: (not all(x[0] in n for n in names), len(x[1]))
-            )[1]
+            return min(covering, key=lambda x: (not all(x[0] in n for n in names), len(x[1])))[1]
         types = {self.registry.by_id[d].type for d in ids if d in self.registry.by_id}
         return frozenset(d.id for d in self.registry.devices if d.type in types)
 
