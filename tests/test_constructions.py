@@ -804,3 +804,106 @@ def test_indirect_questions_verbless_ways_complaints_and_wants(
 ) -> None:
     got = engine.understand(text, area)
     assert _acting(got, frozenset({"query", "chat"})) == expect
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "expect"),
+    [
+        # Commands one after another with nothing between them; a name alone is none.
+        (
+            "\u5173\u7535\u89c6\u5f00\u7a97\u5e18",
+            None,
+            [("turn_off", ("tv",), None), ("open", ("curtains",), None)],
+        ),
+        (
+            "lock the front door turn off the porch light",
+            None,
+            [("lock", ("front_door_lock",), None), ("turn_off", ("porch_light",), None)],
+        ),
+        # A lock's own name wins over a word a template reads as a kind of door.
+        ("\u5f00\u4e00\u4e0b\u5927\u95e8", None, [("unlock", ("front_door_lock",), None)]),
+        # "bie de" (the others) is no "bie" (don't).
+        (
+            "\u9664\u4e86\u5ba2\u5385\u548c\u4e66\u623f\uff0c\u522b\u7684\u706f\u90fd\u5173\u4e86",
+            None,
+            [("turn_off", ("kitchen_light", "bedroom_light", "porch_light"), None)],
+        ),
+        # Colloquial verbs and particles; a climate turned up; the top of a volume.
+        (
+            "\u5367\u5ba4\u706f\u518d\u6697\u70b9\u5457",
+            None,
+            [("change_brightness", ("bedroom_light",), -10)],
+        ),
+        (
+            "\u628a\u5367\u5ba4\u706f\u6574\u4eae\u4e00\u4e9b",
+            None,
+            [("change_brightness", ("bedroom_light",), 10)],
+        ),
+        ("\u6696\u6c14\u5f00\u5927\u70b9", None, [("change_temperature", ("thermostat",), 1)]),
+        (
+            "\u97f3\u7bb1\u58f0\u97f3\u8c03\u5230\u6700\u5927",
+            None,
+            [("set_volume", ("kitchen_speaker",), 100)],
+        ),
+        # A timer by its length alone, and a coffee asked for.
+        ("\u5e2e\u6211\u5b9a\u4e94\u5206\u949f", None, [("start_timer", (), 300)]),
+        ("timer \u4e09\u5206\u949f", None, [("start_timer", (), 180)]),
+        ("\u6765\u676f\u5496\u5561", None, [("turn_on", ("coffee_maker",), None)]),
+        # A place and a possessive with no noun: the kind said in the clause set aside.
+        (
+            "\u522b\u5173\u5ba2\u5385\u7684\u706f\uff0c\u628a\u5367\u5ba4\u7684\u5173\u4e86",
+            None,
+            [("turn_off", ("bedroom_light",), None)],
+        ),
+        # Somebody's words about what to do ask for nothing.
+        ("\u6211\u5988\u8bf4\u7761\u524d\u8981\u628a\u95e8\u9501\u4e0a", None, []),
+        # A list item keeps its amount; "zai jia" adds one more.
+        (
+            "\u8d2d\u7269\u6e05\u5355\u518d\u52a0\u4e00\u888b\u5927\u7c73",
+            None,
+            [("add_item", ("shopping_list",), "\u4e00\u888b\u5927\u7c73")],
+        ),
+        # The assistant's name heard as homophones, and after a greeting.
+        (
+            "\u5c0f\u827e\u540c\u5b66\uff0c\u6253\u5f00\u95e8\u5eca\u706f",
+            None,
+            [("turn_on", ("porch_light",), None)],
+        ),
+        ("Hey \u5c0f\u7231\uff0c\u5173\u7535\u89c6", None, [("turn_off", ("tv",), None)]),
+        # A complaint about here, then what to do about it.
+        (
+            "\u8fd9\u5c4b\u592a\u6697\u4e86\uff0c\u4eae\u4e00\u70b9",
+            "bedroom",
+            [("change_brightness", ("bedroom_light",), 10)],
+        ),
+        # A name heard by its sound; a common word that sounds like one is left alone.
+        ("turn off the porch lite", None, [("turn_off", ("porch_light",), None)]),
+        ("what's the weather like tomorrow", None, []),
+    ],
+)
+def test_run_ons_colloquial_chinese_and_sounds(
+    engine: IntentEngine, text: str, area: str | None, expect: list[Triple]
+) -> None:
+    got = [
+        (a, tuple(sorted(d)), v)
+        for a, d, v in _acting(engine.understand(text, area), frozenset({"start_timer"}))
+    ]
+    assert got == [(a, tuple(sorted(d)), v) for a, d, v in expect]
+
+
+def test_a_kind_word_in_the_other_language(tmp_path: Path) -> None:
+    home = tmp_path / "home.toml"
+    home.write_text(
+        '[[areas]]\nid = "lr"\nname = "living room"\naliases = ["\u5ba2\u5385"]\n'
+        '[[areas]]\nid = "br"\nname = "bedroom"\naliases = ["\u5367\u5ba4"]\n'
+        '[[devices]]\nid = "lr_ac"\ntype = "climate"\n'
+        'name = "\u5ba2\u5385\u7a7a\u8c03"\narea = "lr"\n'
+        '[[devices]]\nid = "br_ac"\ntype = "climate"\n'
+        'name = "\u5367\u5ba4\u7a7a\u8c03"\narea = "br"\n'
+        '[[devices]]\nid = "heat"\ntype = "climate"\nname = "\u5730\u6696"\n'
+    )
+    engine = IntentEngine(home_registry(load_settings(home)))
+    (c,) = engine.understand("\u628a AC \u6253\u5f00").decision.commands
+    assert (c.action, set(c.devices)) == ("clarify", {"lr_ac", "br_ac"})
+    (c,) = engine.understand("AC \u8c03\u5230 24 \u5ea6", "br").decision.commands
+    assert (c.action, c.devices, c.value) == ("set_temperature", ("br_ac",), 24)

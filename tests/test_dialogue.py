@@ -609,3 +609,32 @@ def test_them_that_one_and_a_correction_to_a_place(tmp_path: Path) -> None:
     assert triples(say(d, "no, the one upstairs", session="e")) == {
         ("turn_on", "master_main", None)
     }
+
+
+def test_yes_words_before_another_command_steps_and_talk_about_a_device() -> None:
+    d = dialogue()
+    # A yes-word, then another command: a new request; the question is dropped.
+    first = say(d, "unlock the front door", session="y")
+    assert first.status == "needs_confirmation"
+    turn = say(d, "\u597d\u4e86\uff0c\u9501\u4e0a\u5427", session="y")  # "hao le, suo shang ba"
+    assert (turn.status, triples(turn)) == ("decided", {("lock", "front_door_lock", None)})
+    # "A bit lower" is one step of its own; "a bit more" repeats the change.
+    say(d, "\u6696\u6c14\u8c03\u4f4e\u4e24\u5ea6", session="t")
+    assert triples(say(d, "\u518d\u4f4e\u4e00\u70b9", session="t")) == {
+        ("change_temperature", "thermostat", -1)
+    }
+    say(d, "turn the tv up by 20", session="v")
+    assert triples(say(d, "a bit more", session="v")) == {("change_volume", "tv", 20)}
+    # Talk about a device that asks for nothing, then "then do it".
+    assert triples(say(d, "\u8981\u4e0d\u8981\u5f00\u98ce\u6247\u554a", session="c")) == {
+        ("chat", None, None)
+    }
+    assert triples(say(d, "\u90a3\u5c31\u5f00\u5427", session="c")) == {
+        ("turn_on", "bedroom_fan", None)
+    }
+    # After "X too", a change with no pointer is about X.
+    say(d, "turn on the kitchen light", session="k")
+    say(d, "the bedroom too", session="k")
+    assert triples(say(d, "a bit brighter", session="k")) == {
+        ("change_brightness", "bedroom_light", 10)
+    }

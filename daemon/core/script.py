@@ -9,6 +9,7 @@ ones. Simplified text comes out unchanged.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import opencc
@@ -27,12 +28,14 @@ def simplified(text: str) -> str:
 
 
 def in_script_of(words: str, original: str) -> str:
-    """`words`, read out of `simplified(original)`, as `original` writes them: a list
-    item keeps the characters it was said in ("jidan" written traditionally)."""
+    """`words`, read out of `simplified(original)` with its spaces tidied, as `original`
+    writes them: a list item keeps the characters and the spaces it was said with
+    ("jidan" written traditionally, "liang dai Oreo")."""
     plain = simplified(original)
-    at = plain.find(words)
     # OpenCC's table maps characters one to one here; a length that changed would put
     # the span elsewhere.
-    if at < 0 or len(plain) != len(original):
+    if len(plain) != len(original):
         return words
-    return original[at : at + len(words)]
+    pattern = r"\s*".join(re.escape(c) for c in words if not c.isspace())
+    found = re.search(pattern, plain, re.IGNORECASE) if pattern else None
+    return original[found.start() : found.end()] if found is not None else words

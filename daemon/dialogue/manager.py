@@ -186,11 +186,11 @@ class Dialogue:
             return frozenset()
         if s.last is None:
             return s.topic
-        if s.added and s.added_at == s.last_at and text:
-            w = words(detect_lang(text))
-            low = text.lower()
-            if w.one_back.search(low) and not w.many_back.search(low):
-                return frozenset(s.added)
+        # After "X too", what follows is about X unless it says "them" ("zai liang
+        # yidian" after "zhuwo ye kai yixia": the master bedroom's lights).
+        many = bool(text) and bool(words(detect_lang(text)).many_back.search(text.lower()))
+        if s.added and s.added_at == s.last_at and text and not many:
+            return frozenset(s.added)
         return frozenset(s.last.devices)
 
     def shortcut(self, req: Request, now: float | None = None) -> Turn | None:
@@ -200,7 +200,9 @@ class Dialogue:
         lang = detect_lang(req.text)
         s = self.sessions.peek(key)
         if s is not None and s.pending is not None:
-            if s.pending.pin or not self._moves_on(req.text, lang):
+            if s.pending.pin or not (
+                self._moves_on(req.text, lang) or self._asks_other(req, s.pending, lang)
+            ):
                 return self._answer_confirmation(req, s, s.pending, lang, now)
             # Neither a yes nor a no: a new request ("louder" after "do you want me to
             # turn up the speaker?"). The question is dropped, and nothing it asked runs.
@@ -276,10 +278,14 @@ class Dialogue:
         # "zai di yidian" (a bit lower again) says which way; "a bit more" does not.
         way = direction(low, lang)
         if s.last.action in RELATIVE_TO_ABSOLUTE and w.again.fullmatch(_bare(low).strip()):
-            # "a bit more" after "turn it up": the same change again.
+            # "a bit more" after "turn it up": the same change again; "zai di yidian"
+            # (a bit lower) one step of its own, the way it says.
             again = s.last
-            if way is not None and isinstance(again.value, int) and way * again.value < 0:
-                again = replace(again, value=-again.value)
+            rule = (
+                self.engine.registry.rule(again.action, again.devices[0]) if again.devices else None
+            )
+            if way is not None and rule is not None and rule.default_step:
+                again = replace(again, value=way * rule.default_step)
             s.last, s.last_at = again, now
             return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
         relative = ABSOLUTE_TO_RELATIVE.get(s.last.action)
@@ -345,6 +351,14 @@ class Dialogue:
         if first.action == CLARIFY:
             s.question, s.question_at = first, now
             return Turn(u, key, expect_reply=True)
+        if first.action == CHAT:
+            named = self.engine.fast.targets.mentions(normalize(req.text, u.lang), u.lang)
+            if named.devices:
+                # "should I turn the humidifier on?", then "then do it": what was talked
+                # about, though nothing was done to it.
+                fresh = self.sessions.reset(key)
+                fresh.topic, fresh.last_at = frozenset(named.devices), now
+                return Turn(u, key)
         self._remember(s, u.decision, now)
         if any(self.engine.registry.is_sensitive(c) for c in u.decision.commands):
             mode = self._mode(req)
@@ -484,6 +498,19 @@ class Dialogue:
         w = words(lang)
         low = _bare(normalize(text, lang))
         return bool(low.strip()) and not w.yes.search(low) and not w.not_yes.search(low)
+
+    def _asks_other(self, req: Request, p: Pending, lang: Lang) -> bool:
+        """A yes-word, then a command other than the one waiting ("hao le, guandiao ba"
+        after "open it halfway?"): a new request, not the answer."""
+        clauses = grammar(lang).separators.split(normalize(req.text, lang))
+        if len(clauses) < 2:
+            return False
+        rest = " ".join(c for c in clauses[1:] if c.strip())
+        devices = frozenset(d for c in p.decision.commands for d in c.devices)
+        u = self.engine.understand_fast(rest, req.area, devices)
+        if u is None or not any(c.action in ACTUATING for c in u.decision.commands):
+            return False
+        return set(u.decision.commands) != set(p.decision.commands)
 
     def _whole_yes(self, text: str, lang: Lang) -> bool:
         w = words(lang)

@@ -36,8 +36,13 @@ def read(req: Request) -> Request:
 def as_said(turn: Turn, req: Request) -> Turn:
     """`turn` with the words it keeps (a list item) in the script they were said in."""
     u = turn.understood
-    items = [c for c in u.decision.commands if isinstance(c.value, str) and c.action == "add_item"]
-    if not items or read(req) is req:
+    # Chinese items: an English item is as the templates read it, in their case.
+    items = [
+        c
+        for c in u.decision.commands
+        if isinstance(c.value, str) and c.action == "add_item" and not c.value.isascii()
+    ]
+    if not items:
         return turn
     commands, reply = [], u.reply
     for c in u.decision.commands:

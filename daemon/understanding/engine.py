@@ -42,7 +42,7 @@ from daemon.understanding.replies import Replies
 from daemon.understanding.setting import asks_nothing, lend, states
 from daemon.understanding.sounds import Respeller
 from daemon.understanding.targets import Mentions, Target
-from daemon.understanding.verbs import actions_said
+from daemon.understanding.verbs import actions_said, verb_starts
 
 _LOG = logging.getLogger(__name__)
 
@@ -153,13 +153,14 @@ class IntentEngine:
             p for place in (*registry.areas, *registry.floors) for p in place.phrases
         ]
         names = sorted({p.lower() for p in phrases}, key=len, reverse=True)
+        fast = FastPath(registry)
         return (
             registry,
-            FastPath(registry),
+            fast,
             Policy(registry),
             Replies(registry, self._replies_cfg),
             names,
-            Respeller(registry),
+            Respeller(registry, fast.targets.kind_words),
         )
 
     def with_registry(self, registry: Registry, replies: dict[str, dict[str, str]]) -> IntentEngine:
@@ -230,6 +231,10 @@ class IntentEngine:
                 if by_sound is not None and not _unknown(by_sound):
                     decision = by_sound
         if decision is None and len(grammar(p.lang).separators.split(p.text)) == 1:
+            # "guandiao dianshi dakai chuanglian", "lock the door turn off the lights":
+            # commands one after another with nothing between them (speech has no commas).
+            decision = self._run_on(p.text, p.lang, area, p.fast_focus)
+        if decision is None and len(grammar(p.lang).separators.split(p.text)) == 1:
             # "the TV is way too loud": nothing asked, but one step the other way meant.
             said = self.fast.complaint(p.text, p.lang, area, p.fast_focus)
             decision = None if said is None else Decision((said,))
@@ -246,6 +251,31 @@ class IntentEngine:
         return self._finish(
             decision, text, p.lang, "rules", t0, decided_text=p.text, excluded=p.excluded
         )
+
+    def _run_on(
+        self, text: str, lang: Lang, area: str | None, focus: frozenset[str], depth: int = 0
+    ) -> Decision | None:
+        """Two or more commands said without a break: split where a verb or a target
+        starts, when the part before and the rest each move something."""
+        if depth > 2:
+            return None
+        mentions = self.fast.targets.mentions(text, lang)
+        points = sorted({a for a, _ in mentions.spans} | set(verb_starts(text)))
+        for at in points:
+            if at <= 0 or (lang == "en" and text[at - 1] != " "):
+                continue
+            left, right = text[:at].strip(), text[at:].strip()
+            if not (verb_starts(left) and verb_starts(right)):
+                continue  # a name alone ("the pool pump") is no command here
+            first = self.fast.decide(left, lang, area, focus)
+            if first is None or not _acts(first):
+                continue
+            rest = self.fast.decide(right, lang, area, focus)
+            if rest is None or not _acts(rest):
+                rest = self._run_on(right, lang, area, focus, depth + 1)
+            if rest is not None and _acts(rest):
+                return Decision(first.commands + rest.commands)
+        return None
 
     def _each_in_its_language(
         self, text: str, area: str | None, focus: frozenset[str]
@@ -277,11 +307,18 @@ class IntentEngine:
         lang = detect_lang(text)
         said = normalize(text, lang)
         excluded: frozenset[str] = frozenset()
-        apart = set_apart(said, lang, lambda c: self.fast.targets.mentions(c, lang).said)
+
+        def names_target(clause: str) -> bool:
+            m = self.fast.targets.mentions(clause, lang)
+            return m.said or (m.here and area is not None)  # "except in here"
+
+        apart = set_apart(said, lang, names_target)
         if apart is not None:
             said = apart.text
             words = self.fast.targets.mentions(apart.words, lang)
-            excluded = frozenset(d.id for d in self.fast.targets.resolve(words, None).devices)
+            # The speaker's area only for "here": "except the lamps" is every lamp.
+            where = area if words.here else None
+            excluded = frozenset(d.id for d in self.fast.targets.resolve(words, where).devices)
         said = self.fast.shared_head(said, lang)
         # "it's freezing upstairs, bump the heat up 3": one command, upstairs.
         said = lend(
@@ -307,7 +344,9 @@ class IntentEngine:
         # Only with clauses set aside: the common request pays for nothing here.
         kept = [self.fast.targets.mentions(c, lang) for c in parts.kept] if aside else []
         aside_devices: set[str] = set()
-        if any(m.back or not m.said for m in kept):
+        # A clause with only a place is one too, for a kind it leaves out ("bie guan
+        # keting de deng, ba zhuwo de guan le": the master bedroom's lights).
+        if any(m.back or not m.said or not (m.devices or m.kinds) for m in kept):
             for clause in aside:
                 m = self.fast.targets.mentions(clause, lang)
                 if m.said:

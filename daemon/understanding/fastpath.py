@@ -364,8 +364,11 @@ class FastPath:
         m = self.targets.mentions(clause, lang)
         if re.search(r"\d", clause):
             return False
-        if m.said and not (_only_here(m) and states(clause, lang)):
-            return False  # "..., the driver is here": a reason, whatever "here" is
+        complains = any(p.search(clause.lower()) for p in _complaints(lang).values())
+        if m.said and not (_only_here(m) and (states(clause, lang) or complains)):
+            # "..., the driver is here": a reason, whatever "here" is; "zhe wu tai an le,
+            # liang yidian": a complaint about here, then what to do about it.
+            return False
         if not after:
             return True
         return not m.back and not ((actions_said(clause) or frozenset()) - {QUERY})
@@ -422,13 +425,44 @@ class FastPath:
                 return self._narrow_query(narrower, text, lang)
         everything = bool(grammar(lang).everything.search(text.lower()))
         command = self.resolver.resolve(m, area, everything, focus).command
+        named = self.targets.mentions(text, lang)
+        if command.action == UNKNOWN and "device_class" in m.slots and named.names:
+            # A device's own name wins over a word a template took for a class of device
+            # ("kai yixia damen": the front door lock called "damen", not a gate).
+            other = self._canonical(text, lang, area, focus) or self._door(text, named)
+            if other is not None and other.action != UNKNOWN:
+                return other
         if command.action == QUERY and not mood(text, lang).question:
             # "every lamp off on the ground floor" fits "[are] all lights off ...": a
             # statement that reads as a command is one.
             other = self._canonical(text, lang, area, focus)
             if other is not None and other.action in ACTUATING:
                 return other
-        return self._narrow_query(command, text, lang)
+        return self._elided(self._narrow_query(command, text, lang), text, lang, focus)
+
+    def _elided(self, c: Command, text: str, lang: Lang, focus: frozenset[str]) -> Command:
+        """A place with a possessive and no noun after it ("ertongfang de guan le", "na
+        zhuwo de ne"): the kind of device talked about, in that place."""
+        if not focus or len(c.devices) < 2 or lang != "zh":
+            return c
+        m = self.targets.mentions(text, lang)
+        if m.devices or m.kinds is not None or not (m.areas or m.floors):
+            return c
+        particles = tuple(lexicon("zh")["possessive"])
+        if not any(text[b:].startswith(particles) for _, b in m.spans):
+            return c
+        kind = self.targets.narrowest_kind(tuple(sorted(focus)))
+        kept = tuple(d for d in c.devices if d in kind)
+        return Command(c.action, kept, c.value) if kept else c
+
+    def _door(self, text: str, named: Mentions) -> Command | None:
+        """One lock named, and an open or close verb said of it: unlock or lock."""
+        if len(named.devices) != 1 or len(named.names) != 1:
+            return None
+        device = self.registry.by_id[named.devices[0]]
+        a, b = named.names[0]
+        action = door_action(text, text[a:b]) if device.type == "lock" else None
+        return Command(action, (device.id,)) if action and device.accepts(action) else None
 
     def _kind_in(self, text: str, lang: Lang) -> bool:
         """The clause names a kind of device narrower than a whole domain ("taideng",

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from pypinyin import lazy_pinyin
+
 from daemon.core.data import load
 from daemon.core.script import simplified
 from daemon.core.vocabulary import Lang
@@ -135,9 +137,11 @@ def normalize(text: str, lang: Lang) -> str:
     ("kitchen light kai yixia"); both languages get spelt-out numbers as digits, which
     is what speech recognisers produce ("twenty two", "ershiwu").
     """
-    t = _without_addressee(" ".join(text.replace("’", "'").split()))
+    t = " ".join(text.replace("’", "'").split())
     if lang == "zh":
         t = simplified(t)
+    t = _without_addressee(t)
+    if lang == "zh":
         # Spoken amounts first, while their numerals are still words ("yi ge ban
         # xiaoshi", an hour and a half).
         t = close_cjk_gaps(t)
@@ -151,17 +155,28 @@ def normalize(text: str, lang: Lang) -> str:
 
 
 def _without_addressee(text: str) -> str:
-    """`text` without the assistant's name said before it, when more follows."""
+    """`text` without the assistant's name said before it, when more follows; a Chinese
+    name also when it is heard as its homophones ("xiao ai tongxue" in other
+    characters)."""
     m = _addressee().match(text)
+    if m is None and text[:1] >= "\u3400":
+        for name in _raw("zh").get("addressee", ()):
+            if lazy_pinyin(text[: len(name)]) == lazy_pinyin(name):
+                return _without_addressee(text[len(name) :].lstrip(_AFTER_NAME)) or text
     return text[m.end() :] if m is not None and m.end() < len(text) else text
+
+
+_AFTER_NAME = " ,:!.\uff0c\uff1a\uff01\u3002"
 
 
 @cache
 def _addressee() -> re.Pattern[str]:
     names = [n for lang in ("en", "zh") for n in _raw(lang).get("addressee", ())]
+    greeting = longest_first([g for lang in ("en", "zh") for g in _raw(lang).get("greeting", ())])
     # A Latin name ends at a word's edge; a Chinese one runs straight into the request.
     return re.compile(
-        rf"(?:{longest_first(names)})(?:(?<=[^\x00-\x7f])|(?![\w'-]))[\s,:!.\uff0c\uff1a\uff01\u3002]*",
+        rf"(?:(?:{greeting})[\s,\uff0c]*)?(?:{longest_first(names)})"
+        rf"(?:(?<=[^\x00-\x7f])|(?![\w'-]))[\s,:!.\uff0c\uff1a\uff01\u3002]*",
         re.IGNORECASE,
     )
 

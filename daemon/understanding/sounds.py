@@ -18,6 +18,7 @@ respelled text that means nothing is no worse than the original.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from jellyfish import metaphone
@@ -36,8 +37,12 @@ _VOWELS = re.compile(r"[aeiouy]+")
 
 
 class Respeller:
-    def __init__(self, registry: Registry) -> None:
-        phrases: set[str] = set()
+    def __init__(self, registry: Registry, kinds: Iterable[str] = ()) -> None:
+        """`kinds`: the home's words for kinds of device, beyond the language's
+        ("chuanglian" that several names end in)."""
+        # Chinese ones only: an English head noun is a common word ("mode" of "party
+        # mode" is no respelling of "more").
+        phrases: set[str] = {k for k in kinds if not k.isascii()}
         for d in registry.devices:
             phrases.update(p.lower() for p in d.phrases)
         for place in (*registry.areas, *registry.floors):

@@ -183,6 +183,11 @@ class TargetFinder:
                 table.setdefault(head, set()).update(ids)
             elif len(ids) > 1:
                 table.setdefault(_shared_suffix(names[head]), set()).update(ids)
+        # A kind word of one language is the same kind in the other ("AC" for the
+        # "kongtiao" of three rooms; `kind_translations` in daemon/data/lang/zh.toml).
+        for zh, english in lexicon("zh").get("kind_translations", {}).items():
+            for w in english if zh in table else ():
+                table.setdefault(w, set()).update(table[zh])
         return sorted(((w, frozenset(ids)) for w, ids in table.items()), key=lambda x: -len(x[0]))
 
     def _bare_table(self, registry: Registry) -> list[tuple[str, str]]:
@@ -221,6 +226,11 @@ class TargetFinder:
                 continue  # "kettle" of the "kettle plug" and of the "kettle light"
             table.append((rest, ident))
         return sorted(table, key=lambda x: -len(x[0]))
+
+    @property
+    def kind_words(self) -> tuple[str, ...]:
+        """Every word for a kind of device here, the names' shared head nouns too."""
+        return tuple(w for w, _ in self._kinds)
 
     def narrowest_kind(self, ids: tuple[str, ...]) -> frozenset[str]:
         """The fewest devices a kind word covers that covers all of `ids` ("main light"

@@ -93,3 +93,22 @@ def says(text: str, action: str) -> bool:
     spaced, unspaced = _all_phrases(action)
     low = text.lower()
     return bool(spaced.search(low)) or any(p in low for p in unspaced)
+
+
+def verb_starts(text: str) -> list[int]:
+    """Where in `text` a template verb phrase begins (an English phrase at a word's
+    start, a Chinese one anywhere): where a command said right after another, with
+    nothing between them, may start."""
+    spaced, unspaced = _index()
+    low = text.lower()
+    starts: set[int] = set()
+    for m in re.finditer(r"[a-z][a-z']*", low):
+        if low[m.start() :].split(" ", 1)[0] in spaced:
+            starts.add(m.start())
+    if re.search(r"[\u4e00-\u9fff]", low):
+        for phrase in unspaced:
+            at = low.find(phrase)
+            while at >= 0:
+                starts.add(at)
+                at = low.find(phrase, at + 1)
+    return sorted(starts)
