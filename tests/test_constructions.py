@@ -907,3 +907,95 @@ def test_a_kind_word_in_the_other_language(tmp_path: Path) -> None:
     assert (c.action, set(c.devices)) == ("clarify", {"lr_ac", "br_ac"})
     (c,) = engine.understand("AC \u8c03\u5230 24 \u5ea6", "br").decision.commands
     assert (c.action, c.devices, c.value) == ("set_temperature", ("br_ac",), 24)
+
+
+def _big_home(tmp_path: Path) -> IntentEngine:
+    home = tmp_path / "home.toml"
+    home.write_text(
+        '[[areas]]\nid = "kid"\nname = "Lily\'s room"\n'
+        '[[areas]]\nid = "suite"\nname = "primary suite"\n'
+        '[[areas]]\nid = "yard"\nname = "yard"\n'
+        '[[devices]]\nid = "lily_shade"\ntype = "cover"\nname = "Lily\'s shade"\narea = "kid"\n'
+        '[[devices]]\nid = "blackout"\ntype = "cover"\nname = "blackout shades"\narea = "suite"\n'
+        '[[devices]]\nid = "lamp"\ntype = "light"\nname = "suite lamp"\narea = "suite"\n'
+        '[[devices]]\nid = "xmas"\ntype = "switch"\nname = "Christmas lights"\narea = "yard"\n'
+        '[[devices]]\nid = "mower"\ntype = "appliance"\nname = "robot mower"\narea = "yard"\n'
+        '[[devices]]\nid = "oven"\ntype = "appliance"\nname = "oven"\n'
+        '[[devices]]\nid = "haiku"\ntype = "fan"\nname = "Haiku"\narea = "suite"\n'
+    )
+    return IntentEngine(home_registry(load_settings(home)))
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # A head noun and its plural are one kind.
+        ("close all the shades", [("close", {"lily_shade", "blackout"}, None)]),
+        # The language's word for a type is that type's alone.
+        ("turn off all the lights", [("turn_off", {"lamp"}, None)]),
+        # A verb whose "-er" noun names one machine; a verb of a template does not.
+        ("go mow the lawn", [("start", {"mower"}, None)]),
+        ("preheat the oven", [("start", {"oven"}, None)]),
+        # A name with "a" before it is no device (nothing of the home: the model's, and
+        # `unknown` with none).
+        ("tell me a haiku", [("unknown", set(), None)]),
+        ("Haiku up one", [("change_speed", {"haiku"}, 1)]),
+        # A property said of a device that has none.
+        ("dim the Christmas lights", [("unknown", set(), None)]),
+    ],
+)
+def test_kinds_agents_articles_and_properties(
+    tmp_path: Path, text: str, expect: list[tuple[str, set[str], Value]]
+) -> None:
+    got = _simple(_big_home(tmp_path).understand(text))
+    acting = [t for t in got if t[0] in ACTUATING | {"unknown", "query"}]
+    assert acting == [(a, frozenset(d), v) for a, d, v in expect]
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # A scene said alone beside another command is activated.
+        (
+            "movie night and pause the kitchen speaker",
+            [("activate", ("movie_night",), None), ("pause", ("kitchen_speaker",), None)],
+        ),
+        # "also" between two commands; "a degree" is one.
+        (
+            "turn off the tv also the porch light",
+            [("turn_off", ("tv",), None), ("turn_off", ("porch_light",), None)],
+        ),
+        ("make it a degree cooler", [("change_temperature", ("thermostat",), -1)]),
+        ("fan up 2", [("change_speed", ("bedroom_fan",), 2)]),
+        # Items with commas between them.
+        (
+            "add apples, pears and milk to the shopping list",
+            [
+                ("add_item", ("shopping_list",), "apples"),
+                ("add_item", ("shopping_list",), "pears"),
+                ("add_item", ("shopping_list",), "milk"),
+            ],
+        ),
+        # Liking how something looks asks for nothing.
+        ("I love how the bedroom light looks when it's blue", []),
+    ],
+)
+def test_scenes_alone_also_items_and_opinions(
+    engine: IntentEngine, text: str, expect: list[Triple]
+) -> None:
+    assert _acting(engine.understand(text)) == expect
+
+
+def test_an_item_keeps_its_number_words() -> None:
+    from daemon.config.settings import DialogueSettings
+    from daemon.core.messages import Request
+    from daemon.dialogue.manager import Dialogue
+    from daemon.dialogue.timers import TimerBook
+    from daemon.pipeline.turns import play
+
+    d = Dialogue(IntentEngine(home_registry(load_settings(HOME))), DialogueSettings(),
+                 TimerBook(None), "test")  # fmt: skip
+    turn = play(d, Request("add two bags of rice to the shopping list", "mqtt", id="r"))
+    assert [c.value for c in turn.understood.decision.commands] == ["two bags of rice"]
+    turn = play(d, Request("oh and bread", "mqtt", id="s"))
+    assert [c.value for c in turn.understood.decision.commands] == ["bread"]

@@ -19,6 +19,7 @@ from daemon.core.messages import Request
 from daemon.core.script import in_script_of, simplified
 from daemon.dialogue.manager import Dialogue, Turn
 from daemon.understanding.engine import IntentEngine, Understood
+from daemon.understanding.numbers import as_spoken
 
 
 def focus(dialogue: Dialogue | None, req: Request) -> frozenset[str]:
@@ -36,18 +37,25 @@ def read(req: Request) -> Request:
 def as_said(turn: Turn, req: Request) -> Turn:
     """`turn` with the words it keeps (a list item) in the script they were said in."""
     u = turn.understood
-    # Chinese items: an English item is as the templates read it, in their case.
+    # Chinese items in their script; English ones with their numbers as said, in the
+    # templates' case.
     items = [
         c
         for c in u.decision.commands
-        if isinstance(c.value, str) and c.action == "add_item" and not c.value.isascii()
+        if isinstance(c.value, str)
+        and c.action == "add_item"
+        and (not c.value.isascii() or any(ch.isdigit() for ch in c.value))
     ]
     if not items:
         return turn
     commands, reply = [], u.reply
     for c in u.decision.commands:
         if c in items and isinstance(c.value, str):
-            said = in_script_of(c.value, req.text)
+            said = (
+                as_spoken(c.value, req.text)
+                if c.value.isascii()
+                else in_script_of(c.value, req.text)
+            )
             reply = reply.replace(c.value, said)
             c = replace(c, value=said)
         commands.append(c)

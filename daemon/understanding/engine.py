@@ -557,7 +557,8 @@ class IntentEngine:
         its own clause). `excluded`: devices an exception set apart (exclusion.py)."""
         decision = without(decision, excluded)
         if any(c.action == "add_item" for c in decision.commands):
-            decision = replace(decision, commands=expand_items(decision.commands, lang))
+            said = normalize(decided_text or text, lang)
+            decision = replace(decision, commands=expand_items(decision.commands, lang, said))
         decision = self.policy.apply(decision, text, lang, engine, grounded, decided_text)
         if decision.commands[0].action == CHAT:
             reply = model_reply or self.replies.small_talk(text, lang)

@@ -17,6 +17,7 @@ from daemon.core.vocabulary import (
     ACTUATING,
     CANCEL,
     CLARIFY,
+    COLOR_ACTION,
     COLORS,
     DEVICELESS,
     OPPOSITE,
@@ -47,7 +48,7 @@ from daemon.understanding.setting import asks_nothing, states
 from daemon.understanding.targets import PLACEHOLDER, Mentions, TargetFinder, without_spans
 from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatcher, domain_of
 from daemon.understanding.timing import timer_command
-from daemon.understanding.verbs import actions_said
+from daemon.understanding.verbs import actions_said, verb_starts
 
 _LOG = logging.getLogger(__name__)
 
@@ -173,8 +174,10 @@ def _list_preposition(lang: Lang) -> re.Pattern[str]:
 
 @cache
 def _filler_edges(lang: Lang) -> re.Pattern[str]:
-    """The words around another item, at its start or end (`item_fillers`)."""
-    body = longest_first(lexicon(lang)["item_fillers"])
+    """The words around another item, at its start or end (`item_fillers`, and the
+    fillers every request may have: "oh and coffee creamer")."""
+    lex = lexicon(lang)
+    body = longest_first([*lex["item_fillers"], *lex["skip_words"]])
     if lang == "en":
         body = rf"\b(?:{body})\b"
     return re.compile(rf"^(?:\s*(?:{body}))+\s*|\s*(?:(?:{body})\s*)+$")
@@ -315,6 +318,12 @@ class FastPath:
                 return None
             for named in waiting:
                 before = self.repeat(c, named, lang, area)
+                if before is None or before.action == UNKNOWN:
+                    # "movie night and pause the speaker": a scene said alone is its own
+                    # command (a device said alone is not: Home Assistant reads "on").
+                    alone = self._clause(named, lang, area, focus)
+                    if alone is not None and alone.action == "activate":
+                        before = alone
                 if before is None:
                     return None
                 commands.append(before)
@@ -411,6 +420,7 @@ class FastPath:
                 or self._by_verb(text, lang)
                 or self._activity(text, lang, area, focus)
                 or self._purpose(text, lang)
+                or self._agent(text, lang)
                 or self._shortage(text, lang)
                 or self._odd_color(text, lang, area)
                 or self._timer(text, lang)
@@ -651,6 +661,31 @@ class FastPath:
         _LOG.debug("%r: %s by what it makes", text, action)
         return Command(action, (device.id,))
 
+    def _agent(self, text: str, lang: Lang) -> Command | None:
+        """A machine ordered by the verb it is named after ("go mow the lawn": the robot
+        mower; "dry the towels": the dryer): the verb's "-er" noun is a word of exactly
+        one machine's names. English; no numbers, which need a template."""
+        if lang != "en" or re.search(r"\d", text):
+            return None
+        m = _AGENT_LEAD.match(text.lower())
+        if m is None:
+            return None
+        verb = m.group("verb")
+        if verb_starts(verb):
+            return None  # a template's verb ("make the tv brighter") means what it says
+        nouns = {verb + "er", verb + "r", verb + verb[-1] + "er"}
+        machines = [
+            d
+            for d in self.registry.devices
+            if d.type in ("appliance", "vacuum", "switch")
+            and any(nouns & set(p.lower().replace("-", " ").split()) for p in d.phrases)
+        ]
+        if len(machines) != 1:
+            return None
+        device = machines[0]
+        action = "start" if device.accepts("start") else "turn_on"
+        return Command(action, (device.id,)) if device.accepts(action) else None
+
     def _shortage(self, text: str, lang: Lang) -> Command | None:
         """ "we're out of milk", "niunai mei le": the item, for the shopping list (the
         list whose name has a shopping word, else the home's one list; else which)."""
@@ -685,9 +720,15 @@ class FastPath:
             return None
         every = frozenset(domain_of(t) for t in TYPES)
         m = self.matcher.match(canon, lang, area, placeholder=(PLACEHOLDER, every))
-        if m is None or self._placeholder(m) is None or not m.intent.startswith("Hass"):
+        said = m.intent.split(".")[-1] if m is not None else ""
+        if (
+            m is None
+            or self._placeholder(m) is None
+            or not (m.intent.startswith("Hass") or _says_property(said, text, lang))
+        ):
             # dialogd's own verb lists are broad ("kill", "fire up"): only Home
-            # Assistant's intents name one capability.
+            # Assistant's intents, and dialogd's of a property ("dim", "louder"), name
+            # one capability.
             return None
         devices = [self.registry.by_id[d] for d in mentions.devices]
         command = self.resolver.resolve_on(m, devices, True, True).command
@@ -914,6 +955,22 @@ class FastPath:
             return None
         command = self.resolver.resolve_on(m, devices, True, True).command
         return None if command.action == UNKNOWN else command
+
+
+# A clause that opens with its verb (after "please", "go", "can you"), then an object.
+_AGENT_LEAD = re.compile(
+    r"^(?:(?:please|can you|could you|would you|will you|go|go and|now)\s+)*"
+    r"(?P<verb>[a-z]{3,})\s+(?:the|my|our|some|all the)\s+[a-z]"
+)
+
+
+def _says_property(action: str, text: str, lang: Lang) -> bool:
+    """The text names the property `action` changes (`property_words`), or a colour."""
+    if action == COLOR_ACTION:
+        return True
+    prop = action.split("_", 1)[-1]
+    words = lexicon(lang).get("property_words", {}).get(prop)
+    return bool(words) and re.search(words, text.lower()) is not None
 
 
 @cache

@@ -37,14 +37,26 @@ def items(value: str, lang: Lang) -> list[str]:
     return out or [value]
 
 
-def expand(commands: tuple[Command, ...], lang: Lang) -> tuple[Command, ...]:
-    """Each add_item command once per item it holds."""
+def expand(commands: tuple[Command, ...], lang: Lang, said: str = "") -> tuple[Command, ...]:
+    """Each add_item command once per item it holds. `said`: the request, whose commas
+    between items the templates do not keep ("apples, pears and milk")."""
     out: list[Command] = []
     for c in commands:
         if c.action != "add_item" or not isinstance(c.value, str):
             out.append(c)
             continue
         item_lang: Lang = "zh" if re.search(r"[\u3400-\u9fff]", c.value) else "en"
-        for item in items(c.value, item_lang if lang == "zh" or item_lang == "zh" else lang):
+        value = _with_commas(c.value, said) if item_lang == "en" else c.value
+        for item in items(value, item_lang if lang == "zh" or item_lang == "zh" else lang):
             out.append(Command(c.action, c.devices, item))
     return tuple(out)
+
+
+def _with_commas(value: str, said: str) -> str:
+    """`value` as `said` has it, with the commas between its words."""
+    words = value.split()
+    if len(words) < 2 or not said:
+        return value
+    pattern = r"[\s,;]+".join(re.escape(w) for w in words)
+    found = re.search(pattern, said, re.IGNORECASE)
+    return found.group(0) if found is not None else value

@@ -172,9 +172,17 @@ class TargetFinder:
             for k in ("target_fillers", "determiners", "verb_particles")
             for w in lexicon("en")[k]
         }
+        # A word the language has for one type is that type's alone: "all the lights"
+        # are the lights, not the "Christmas lights" plug (as in Home Assistant).
+        typed = {
+            w.lower(): t for lang in ("en", "zh") for t, ws in lexicon(lang)["kinds"].items()
+            for w in ws
+        }  # fmt: skip
         for head, ids in heads.items():
             if head in closed:
                 continue
+            if head in typed:
+                ids = {d for d in ids if registry.by_id[d].type == typed[head]}
             # A Chinese suffix is a kind only when several names share it ("keting
             # kongtiao", "zhuwo kongtiao"), and it is as long as they share, up to three
             # characters ("qianyuan sashuiqi", "houyuan sashuiqi": sashuiqi, the
@@ -183,6 +191,17 @@ class TargetFinder:
                 table.setdefault(head, set()).update(ids)
             elif len(ids) > 1:
                 table.setdefault(_shared_suffix(names[head]), set()).update(ids)
+        # A head noun and its plural are one kind ("Lily's shade", "blackout shades":
+        # "all the shades").
+        by_singular: dict[str, set[str]] = {}
+        for w, ids in table.items():
+            if w.isascii():
+                *lead, last = w.split()
+                by_singular.setdefault(" ".join([*lead, _forms(last)[-1]]), set()).update(ids)
+        for w in list(table):
+            if w.isascii():
+                *lead, last = w.split()
+                table[w] |= by_singular[" ".join([*lead, _forms(last)[-1]])]
         # A kind word of one language is the same kind in the other ("AC" for the
         # "kongtiao" of three rooms; `kind_translations` in daemon/data/lang/zh.toml).
         for zh, english in lexicon("zh").get("kind_translations", {}).items():
@@ -345,6 +364,8 @@ class TargetFinder:
         room_words = list(lex["rooms"].finditer(low))
         taken: list[tuple[int, int]] = []
         devices = _find(self._devices, low, taken, across=[r.span() for r in room_words])
+        if lang == "en" and devices:
+            devices, taken = _definite(devices, taken, low)
         names = tuple(taken)
         areas = _find(self._areas, low, taken)
         floors = _find(self._floors, low, taken)
@@ -662,6 +683,16 @@ def without_spans(text: str, spans: tuple[tuple[int, int], ...]) -> str:
 
 def _free(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
     return all(span[1] <= a or span[0] >= b for a, b in taken)
+
+
+def _definite(
+    devices: list[str], taken: list[tuple[int, int]], low: str
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """The names not said with "a" or "an" before them: a device is "the" one, and "tell
+    me a haiku" asks for no fan called Haiku."""
+    kept = [(d, span) for d, span in zip(devices, taken, strict=True)
+            if not re.search(r"\ban?\s+$", low[: span[0]])]  # fmt: skip
+    return [d for d, _ in kept], [span for _, span in kept]
 
 
 def _find(
