@@ -262,7 +262,19 @@ def test_the_wide_corpus_and_the_probe_sets(config: Path) -> None:
     # Written later, in the style of Home Assistant's assist dataset: a lower floor.
     later = [
         f"{probe / f'home-{h}.toml'}:{probe / f'home-{h}.jsonl'}"
-        for h in ("ranch", "flat-uk", "house-de", "condo-us", "sg", "nl", "bj", "bench", "tw")
+        for h in (
+            "ranch",
+            "flat-uk",
+            "house-de",
+            "condo-us",
+            "sg",
+            "nl",
+            "bj",
+            "bench",
+            "tw",
+            "us",
+            "sh",
+        )
     ]
     later.append(f"{DATA / 'home.toml'}:{probe / 'reference-conversations.jsonl'}")
     for args, floor in (([str(wide)], 0.9), (pairs, 0.85), (later, 0.8)):
