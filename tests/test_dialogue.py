@@ -638,3 +638,15 @@ def test_yes_words_before_another_command_steps_and_talk_about_a_device() -> Non
     assert triples(say(d, "a bit brighter", session="k")) == {
         ("change_brightness", "bedroom_light", 10)
     }
+
+
+def test_what_about_another_place() -> None:
+    d = dialogue()
+    say(d, "is the kitchen light on?", session="q")
+    assert triples(say(d, "what about the bedroom?", session="q")) == {
+        ("query", "bedroom_light", None)
+    }
+    say(d, "turn on the kitchen light", session="c")
+    assert triples(say(d, "how about the porch light", session="c")) == {
+        ("turn_on", "porch_light", None)
+    }

@@ -265,7 +265,7 @@ class IntentEngine:
             if at <= 0 or (lang == "en" and text[at - 1] != " "):
                 continue
             left, right = text[:at].strip(), text[at:].strip()
-            if not (verb_starts(left) and verb_starts(right)):
+            if not all(verb_starts(x) or not self.fast.bare_target(x, lang) for x in (left, right)):
                 continue  # a name alone ("the pool pump") is no command here
             first = self.fast.decide(left, lang, area, focus)
             if first is None or not _acts(first):
