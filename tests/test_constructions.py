@@ -999,3 +999,40 @@ def test_an_item_keeps_its_number_words() -> None:
     assert [c.value for c in turn.understood.decision.commands] == ["two bags of rice"]
     turn = play(d, Request("oh and bread", "mqtt", id="s"))
     assert [c.value for c in turn.understood.decision.commands] == ["bread"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("how come the porch light is still on?", [("query", ("porch_light",), None)]),
+        ("let's watch a film, set up movie night", [("activate", ("movie_night",), None)]),
+        ("set a timer for an hour and a quarter", [("start_timer", (), 4500)]),
+        ("give me ten minutes on the clock", [("start_timer", (), 600)]),
+        ("brr, it's chilly, warm the place up a bit", [("change_temperature", ("thermostat",), 1)]),
+        ("bit warmer please", [("change_temperature", ("thermostat",), 1)]),
+        ("full speed on the fan", [("set_speed", ("bedroom_fan",), 3)]),
+        ("chuck bread on the shopping list", [("add_item", ("shopping_list",), "bread")]),
+        # A narrative that starts with when it happened asks for nothing.
+        ("last night I left the porch light on until morning", []),
+        # An English negation right against Chinese words.
+        ("don't \u5f00\u8f66\u5e93\u95e8 okay", []),
+        # Somebody else's home: none of this one's devices.
+        ("turn off the lights at my mum's place", [("unknown", (), None)]),
+        ("\u628a\u90bb\u5c45\u5bb6\u7684\u706f\u5173\u4e86", [("unknown", (), None)]),
+    ],
+)
+def test_how_come_set_up_timers_narratives_and_other_homes(
+    engine: IntentEngine, text: str, expect: list[Triple]
+) -> None:
+    got = engine.understand(text)
+    assert _acting(got, frozenset({"query", "start_timer", "unknown"})) == expect
+
+
+def test_a_channel_is_unknown_on_every_path() -> None:
+    from daemon.home.registry import Decision
+    from daemon.understanding.policy import Policy
+
+    policy = Policy(home_registry(load_settings(HOME)))
+    for said in (Decision.one("change_volume", ("tv",), 10), Decision.one("chat")):
+        d = policy.apply(said, "switch the tv to channel 4", "en", "model")
+        assert [c.action for c in d.commands] == ["unknown"]

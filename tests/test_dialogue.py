@@ -650,3 +650,17 @@ def test_what_about_another_place() -> None:
     assert triples(say(d, "how about the porch light", session="c")) == {
         ("turn_on", "porch_light", None)
     }
+
+
+def test_rather_and_i_meant_correct_the_command_before() -> None:
+    d = dialogue()
+    say(d, "\u7535\u89c6\u58f0\u97f3\u5927\u4e00\u70b9", session="r")  # the TV louder
+    assert triples(say(d, "\u8fd8\u662f\u9759\u97f3\u5427", session="r")) == {("mute", "tv", None)}
+    say(d, "set the bedroom light to 30 percent", session="m")
+    assert triples(say(d, "sorry, I meant sixty", session="m")) == {
+        ("set_brightness", "bedroom_light", 60)
+    }
+    say(d, "add eggs to the shopping list", session="l")
+    assert triples(say(d, "and Weet-Bix", session="l")) == {
+        ("add_item", "shopping_list", "Weet-Bix")
+    }

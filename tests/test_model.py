@@ -274,9 +274,11 @@ def test_the_wide_corpus_and_the_probe_sets(config: Path) -> None:
             "tw",
             "us",
             "sh",
+            "au",
         )
     ]
     later.append(f"{DATA / 'home.toml'}:{probe / 'reference-conversations.jsonl'}")
+    later.append(f"{DATA / 'home.toml'}:{probe / 'reference-phrasings.jsonl'}")
     for args, floor in (([str(wide)], 0.9), (pairs, 0.85), (later, 0.8)):
         report = _eval_report(args, config)
         for home, r in report["homes"].items():

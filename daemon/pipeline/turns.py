@@ -37,15 +37,8 @@ def read(req: Request) -> Request:
 def as_said(turn: Turn, req: Request) -> Turn:
     """`turn` with the words it keeps (a list item) in the script they were said in."""
     u = turn.understood
-    # Chinese items in their script; English ones with their numbers as said, in the
-    # templates' case.
-    items = [
-        c
-        for c in u.decision.commands
-        if isinstance(c.value, str)
-        and c.action == "add_item"
-        and (not c.value.isascii() or any(ch.isdigit() for ch in c.value))
-    ]
+    # Chinese items in their script; English ones with their numbers and capitals.
+    items = [c for c in u.decision.commands if isinstance(c.value, str) and c.action == "add_item"]
     if not items:
         return turn
     commands, reply = [], u.reply

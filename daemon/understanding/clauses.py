@@ -47,6 +47,7 @@ class _Words:
     cancel: re.Pattern[str]
     correction: re.Pattern[str]
     apology: re.Pattern[str]
+    rather: re.Pattern[str]
     cessative: re.Pattern[str] | None  # "stop doing it" said with a negation
     cessative_as: str
 
@@ -67,6 +68,7 @@ def _words(lang: Lang) -> _Words:
         whole("cancel"),
         whole("correction"),
         whole("apology"),
+        whole("rather"),
         cessative,
         lex.get("cessative_as", ""),
     )
@@ -91,12 +93,12 @@ def split(
     negated: list[str] = []
     cancelled = False
     negated_last = False
-    stopped = False
+    reworded = False
     for i, clause in enumerate(raw):
         said = clause.strip(" " + marks("stop", "exclamation"))
         stop = w.cessative.match(said) if w.cessative is not None else None
         if stop is not None and actions_said(stop["verb"]) is None and names(stop["target"]):
-            clause, stopped = w.cessative_as.format(target=stop["target"]), True
+            clause, reworded = w.cessative_as.format(target=stop["target"]), True
         low = clause.lower()
         if w.discourse.fullmatch(low):
             # "..., no wait, ...": what came before is replaced. An apology with
@@ -120,6 +122,12 @@ def split(
             clause = clause[lead.end() :].strip(" " + marks("comma"))
         elif lead is not None and lead.end() < len(low) and cancelled:
             clause = clause[lead.end() :].strip(" " + marks("comma"))
+        elif (rather := w.rather.match(low)) and _says_more(low[rather.end() :], lang) and not kept:
+            # "haishi jingyin ba" (rather mute it), the turn after a command: the
+            # correction of the command before, whose clause is not here. Only words
+            # of "rather": "bu shi kai deng" (I did not say lights on) is no request.
+            clause = clause[rather.end() :].strip(" " + marks("comma"))
+            reworded = True  # what is kept is not the request as it was said
         ordered = activity(low, lang)  # "stop vacuuming" is no negation
         if len(raw) > 1 and (
             neg.search(ordered.rest if ordered else low) or (negated_last and bare(clause))
@@ -133,11 +141,16 @@ def split(
         # Every clause negated: the request asks for nothing; decide it whole so that
         # the policy says so.
         return Clauses((text,), negated=tuple(negated))
-    if stopped:
+    if reworded:
         return Clauses(tuple(kept), cancelled, tuple(before), tuple(negated))
     if not cancelled and not before and not negated and (len(kept) == len(raw) or not kept):
         return Clauses((text,))  # nothing taken back: the request as it was said
     return Clauses(tuple(kept), cancelled, tuple(before), tuple(negated))
+
+
+def _says_more(rest: str, lang: Lang) -> bool:
+    """More than particles and fillers ("suanle ba" is all one "never mind")."""
+    return bool(re.sub(r"[\W_]+", "", grammar(lang).skip.sub(" ", rest)))
 
 
 def _strip_lead(pattern: re.Pattern[str], low: str) -> str:

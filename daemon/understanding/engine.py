@@ -384,8 +384,10 @@ class IntentEngine:
             # Not when only a room the home lacks is named: "the heated floor in the
             # bathroom" is no misheard "heater".
             norm = self.respeller.respell(norm, lang)
-        if self.model is None:
-            # Without a model, "not sure" has to be an honest "unknown".
+        if self.model is None or said.elsewhere:
+            # Without a model, "not sure" has to be an honest "unknown"; and a kind of
+            # device somewhere this home does not reach ("the neighbours' lights") is
+            # none of its devices, whatever the model would pick.
             return self._finish(Decision.one(UNKNOWN), text, lang, "rules", t0)
         self.model.use(self.registry)
         wary = suspicious(self._without_names(text))

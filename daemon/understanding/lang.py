@@ -35,7 +35,7 @@ class Grammar:
     polite: re.Pattern[str]
     hypothetical: re.Pattern[str]
     reported: re.Pattern[str]
-    reminder: re.Pattern[str]
+    lacking: re.Pattern[str]
     injection: re.Pattern[str]
     separators: re.Pattern[str]
     fillers: re.Pattern[str]
@@ -120,7 +120,7 @@ def grammar(lang: Lang) -> Grammar:
         # Irony asks for nothing either, as a hypothetical does.
         hypothetical=alternation([*raw["hypothetical"], *raw.get("ironic", [])], words),
         reported=alternation(raw["reported"], words),
-        reminder=alternation(raw.get("reminder", []), words),
+        lacking=alternation(raw.get("lacking", []), words),
         injection=alternation(raw["injection"], words),
         separators=re.compile("|".join(raw["clause_separators"])),
         fillers=alternation(raw["target_fillers"], words),

@@ -190,16 +190,14 @@ def _pct(num: str) -> str:
 
 
 def as_spoken(words: str, original: str) -> str:
-    """`words` read out of the normalised `original`, with its numbers as `original`
-    said them: a list item keeps "two gallons", though the matchers saw "2 gallons".
-    `words` itself when `original` does not hold it."""
-    if not re.search(r"\d", words):
-        return words
-    word = "|".join(sorted(_EN_WORDS | {"and"}, key=len, reverse=True))
-    number = rf"(?:\d+|(?:{word})(?:[ -](?:{word}))*)"
+    """`words` read out of the normalised `original`, as `original` said them: a list
+    item keeps "two gallons", though the matchers saw "2 gallons", and its capitals
+    ("Weet-Bix"). `words` itself when `original` does not hold it."""
+    word = "|".join(sorted(_EN_WORDS, key=len, reverse=True))
+    number = rf"(?:\d+|(?:{word})(?:[ -](?:and )?(?:{word}))*)"
     pieces = re.split(r"(\d+)", words)
     pattern = r"\b" + "".join(
         number if p.isdigit() else r"\s+".join(map(re.escape, p.split(" "))) for p in pieces
     )
-    found = re.search(pattern, original.lower())
+    found = re.search(pattern, original, re.IGNORECASE)
     return found.group(0) if found is not None else words

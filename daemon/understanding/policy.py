@@ -4,8 +4,9 @@
   the garage"), a hypothetical ("I wonder if I should ..."), reported speech ("he said
   to unlock ...") becomes `chat`; a question ("why is the kitchen light on?", "did you
   turn off the porch light?") becomes a `query` of the devices it names.
-- A request for a reminder or an alarm ("remind me to turn off the heater") is
-  `unknown`: dialogd keeps timers, not reminders, and nothing it names moves now.
+- A request for a reminder, an alarm or a TV channel ("remind me to turn off the
+  heater") is `unknown`: dialogd keeps timers, not reminders, and nothing it names moves
+  now.
 - A value out of a device's range is never clamped or changed: the command becomes
   `unknown`, and the reply names the range.
 - The model may choose a `sensitive` action (unlocking a door, opening the garage) only
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 
 from daemon.core.vocabulary import (
@@ -37,6 +39,9 @@ from daemon.understanding.lang import grammar, suspicious
 _LOG = logging.getLogger(__name__)
 
 
+_LATIN_BESIDE_CJK = re.compile(r"(?<=[\u3400-\u9fff])(?=[a-z])|(?<=[a-z'])(?=[\u3400-\u9fff])")
+
+
 @dataclass(frozen=True)
 class Mood:
     """What kind of utterance a request is, by its grammar alone."""
@@ -45,7 +50,7 @@ class Mood:
     question: bool
     hypothetical: bool
     reported: bool
-    reminder: bool = False  # "remind me to ...": for later, which dialogd cannot do
+    lacking: bool = False  # "remind me to ...", "channel 4": what dialogd cannot do
 
     @property
     def asks_for_nothing(self) -> bool:
@@ -56,7 +61,9 @@ def mood(text: str, lang: Lang) -> Mood:
     """The request's mood by the grammar of its language, and of English too: mixed
     requests ("don't turn on the chufang deng") are common, and a negation in either
     counts."""
-    low = text.lower().strip()
+    # English words right against Chinese ones ("don't kai cheku men"): apart, so that
+    # the English grammar finds their edges.
+    low = _LATIN_BESIDE_CJK.sub(" ", text.lower().strip())
     grammars = [grammar(lang)] + ([grammar("en")] if lang != "en" else [])
     polite = any(g.polite.search(low) for g in grammars)
     question = any(g.question.search(low) for g in grammars) and not polite
@@ -68,7 +75,7 @@ def mood(text: str, lang: Lang) -> Mood:
         question=question,
         hypothetical=any(g.hypothetical.search(low) for g in grammars),
         reported=any(g.reported.search(low) for g in grammars),
-        reminder=any(g.reminder.search(low) for g in grammars),
+        lacking=any(g.lacking.search(low) for g in grammars),
     )
 
 
@@ -92,8 +99,8 @@ class Policy:
         if engine == "model" and grounded is not None:
             d = self._grounded(d, text, grounded)
         actions = {c.action for c in d.commands}
-        if actions != {START_TIMER} and mood(text, lang).reminder:
-            _LOG.info("%r asks for a reminder, which dialogd does not keep: unknown", text)
+        if actions != {START_TIMER} and mood(text, lang).lacking:
+            _LOG.info("%r asks for what dialogd cannot do (a reminder, a channel): unknown", text)
             return Decision.one(UNKNOWN)
         if not actions & (ACTUATING | {UNKNOWN, QUERY, START_TIMER, CANCEL_TIMER}):
             return self._valid(self._ranges(d))  # a timer's length has a range too

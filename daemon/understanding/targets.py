@@ -415,7 +415,7 @@ class TargetFinder:
                     taken.append(m.span())
                     hit = True
             flags[key] = hit
-        rooms = []
+        rooms = [h for h in lex["other_homes"].finditer(low) if _free(h.span(), taken)]
         vague: list[str] = []
         for r in room_words:
             if not _free(r.span(), taken):
@@ -759,6 +759,7 @@ def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
         "every": alt("every"),
         "anaphora": alt("anaphora"),
         "rooms": alt("rooms"),
+        "other_homes": alt("other_homes") if lex.get("other_homes") else re.compile("(?!x)x"),
         "kind_lead": alt("kind_lead") if lex.get("kind_lead") else re.compile("(?!x)x"),
         "verb_object": (
             re.compile(rf"\s+{alt('verb_object').pattern}")
