@@ -651,11 +651,18 @@ def test_in_leads_into_a_place_with_no_article(tmp_path: Path) -> None:
     assert (c.action, set(c.devices)) == ("query", {"m1", "m2"})
 
 
+def _engine_for(tmp_path: Path, toml: str) -> IntentEngine:
+    """The rules of a home written for one test."""
+    home = tmp_path / "home.toml"
+    home.write_text(toml)
+    return IntentEngine(home_registry(load_settings(home)))
+
+
 def _townhouse(tmp_path: Path) -> IntentEngine:
     """A home whose names are written in traditional characters, with two desk lamps,
     a water heater beside the sprinklers, and locks beside a garage door."""
-    home = tmp_path / "home.toml"
-    home.write_text(
+    return _engine_for(
+        tmp_path,
         '[[areas]]\nid = "study"\nname = "study"\naliases = ["\u66f8\u623f"]\n'
         '[[areas]]\nid = "bed"\nname = "bedroom"\naliases = ["\u81e5\u5ba4"]\n'
         '[[areas]]\nid = "kid"\nname = "Ella\'s room"\n'
@@ -675,9 +682,8 @@ def _townhouse(tmp_path: Path) -> IntentEngine:
         '[[devices]]\nid = "front"\ntype = "lock"\nname = "front door"\n'
         '[[devices]]\nid = "back"\ntype = "lock"\nname = "back door"\n'
         '[[devices]]\nid = "list"\ntype = "list"\nname = "shopping list"\n'
-        'aliases = ["\u8cfc\u7269\u6e05\u55ae"]\n'
+        'aliases = ["\u8cfc\u7269\u6e05\u55ae"]\n',
     )
-    return IntentEngine(home_registry(load_settings(home)))
 
 
 def _simple(u: Understood | None) -> list[tuple[str, frozenset[str], Value]]:
@@ -892,17 +898,16 @@ def test_run_ons_colloquial_chinese_and_sounds(
 
 
 def test_a_kind_word_in_the_other_language(tmp_path: Path) -> None:
-    home = tmp_path / "home.toml"
-    home.write_text(
+    engine = _engine_for(
+        tmp_path,
         '[[areas]]\nid = "lr"\nname = "living room"\naliases = ["\u5ba2\u5385"]\n'
         '[[areas]]\nid = "br"\nname = "bedroom"\naliases = ["\u5367\u5ba4"]\n'
         '[[devices]]\nid = "lr_ac"\ntype = "climate"\n'
         'name = "\u5ba2\u5385\u7a7a\u8c03"\narea = "lr"\n'
         '[[devices]]\nid = "br_ac"\ntype = "climate"\n'
         'name = "\u5367\u5ba4\u7a7a\u8c03"\narea = "br"\n'
-        '[[devices]]\nid = "heat"\ntype = "climate"\nname = "\u5730\u6696"\n'
+        '[[devices]]\nid = "heat"\ntype = "climate"\nname = "\u5730\u6696"\n',
     )
-    engine = IntentEngine(home_registry(load_settings(home)))
     (c,) = engine.understand("\u628a AC \u6253\u5f00").decision.commands
     assert (c.action, set(c.devices)) == ("clarify", {"lr_ac", "br_ac"})
     (c,) = engine.understand("AC \u8c03\u5230 24 \u5ea6", "br").decision.commands
@@ -910,8 +915,8 @@ def test_a_kind_word_in_the_other_language(tmp_path: Path) -> None:
 
 
 def _big_home(tmp_path: Path) -> IntentEngine:
-    home = tmp_path / "home.toml"
-    home.write_text(
+    return _engine_for(
+        tmp_path,
         '[[areas]]\nid = "kid"\nname = "Lily\'s room"\n'
         '[[areas]]\nid = "suite"\nname = "primary suite"\n'
         '[[areas]]\nid = "yard"\nname = "yard"\n'
@@ -921,9 +926,8 @@ def _big_home(tmp_path: Path) -> IntentEngine:
         '[[devices]]\nid = "xmas"\ntype = "switch"\nname = "Christmas lights"\narea = "yard"\n'
         '[[devices]]\nid = "mower"\ntype = "appliance"\nname = "robot mower"\narea = "yard"\n'
         '[[devices]]\nid = "oven"\ntype = "appliance"\nname = "oven"\n'
-        '[[devices]]\nid = "haiku"\ntype = "fan"\nname = "Haiku"\narea = "suite"\n'
+        '[[devices]]\nid = "haiku"\ntype = "fan"\nname = "Haiku"\narea = "suite"\n',
     )
-    return IntentEngine(home_registry(load_settings(home)))
 
 
 @pytest.mark.parametrize(

@@ -435,12 +435,14 @@ class FastPath:
                 return self._narrow_query(narrower, text, lang)
         everything = bool(grammar(lang).everything.search(text.lower()))
         command = self.resolver.resolve(m, area, everything, focus).command
-        named = self.targets.mentions(text, lang)
-        if command.action == UNKNOWN and "device_class" in m.slots and named.names:
+        if command.action == UNKNOWN and "device_class" in m.slots:
             # A device's own name wins over a word a template took for a class of device
             # ("kai yixia damen": the front door lock called "damen", not a gate).
-            other = self._canonical(text, lang, area, focus) or self._door(text, named)
-            if other is not None and other.action != UNKNOWN:
+            named = self.targets.mentions(text, lang)
+            other = named.names and (
+                self._canonical(text, lang, area, focus) or self._door(text, named)
+            )
+            if other and other.action != UNKNOWN:
                 return other
         if command.action == QUERY and not mood(text, lang).question:
             # "every lamp off on the ground floor" fits "[are] all lights off ...": a
