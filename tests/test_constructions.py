@@ -377,6 +377,14 @@ def test_a_word_of_several_names_is_no_name(engine: IntentEngine) -> None:
         "我昨天把电视关了",
         # Hearsay: "X said to ...".
         "我老公说把前门打开",
+        # Somebody else's words, with or without "to" after "said".
+        "my brother said turn off the porch light but he's still out",
+        "房东说暖气要一直开着",
+        "他刚才喊了一句“把灯全关了”",
+        # A report in the perfect, or of what is already done.
+        "they've taken the curtains down at last",
+        "yesterday I already off the porch light",
+        "我刚才已经把大门锁好了",
     ],
 )
 def test_a_narrative_or_hearsay_moves_nothing(engine: IntentEngine, text: str) -> None:
@@ -386,6 +394,9 @@ def test_a_narrative_or_hearsay_moves_nothing(engine: IntentEngine, text: str) -
 def test_a_narrative_clause_leaves_the_command_beside_it(engine: IntentEngine) -> None:
     got = _triples(engine.understand("I left the porch light on, turn it off"))
     assert got == [("turn_off", ("porch_light",), None)]
+    # Insisting is no hearsay: "I said ..." is the speaker's own order.
+    got = _triples(engine.understand("I said turn off the tv"))
+    assert got == [("turn_off", ("tv",), None)]
     # A relative clause is no narrative: the order is not refused.
     from daemon.understanding.policy import mood
 
@@ -1040,3 +1051,62 @@ def test_a_channel_is_unknown_on_every_path() -> None:
     for said in (Decision.one("change_volume", ("tv",), 10), Decision.one("chat")):
         d = policy.apply(said, "switch the tv to channel 4", "en", "model")
         assert [c.action for c in d.commands] == ["unknown"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # "one" after a name's own word stands for its kind word.
+        ("is the porch one on", ("query", ("porch_light",), None)),
+        ("turn the porch one off", ("turn_off", ("porch_light",), None)),
+        # An action said as the state to put a device in.
+        ("put the telly on mute", ("mute", ("tv",), None)),
+        ("put the speaker on pause", ("pause", ("kitchen_speaker",), None)),
+    ],
+)
+def test_one_for_a_kind_and_a_state_for_an_action(
+    engine: IntentEngine, text: str, expect: Triple
+) -> None:
+    assert _triples(engine.understand(text)) == [expect]
+
+
+@pytest.mark.parametrize("text", ["kitchen", "the living room", "\u53a8\u623f"])
+def test_a_place_alone_turns_nothing_on(engine: IntentEngine, text: str) -> None:
+    # Home Assistant's "[the] {name}" turns a device on by its name; a place is no name.
+    u = engine.understand_fast(text, None)
+    assert u is None or not {c.action for c in u.decision.commands} & ACTUATING
+
+
+def test_a_types_other_word_means_the_devices_named_so(tmp_path: Path) -> None:
+    engine = _engine_for(
+        tmp_path,
+        """
+[[areas]]
+id = "bedroom"
+name = "bedroom"
+
+[[devices]]
+id = "big_light"
+type = "light"
+name = "bedroom big light"
+area = "bedroom"
+
+[[devices]]
+id = "his_lamp"
+type = "light"
+name = "Dave's lamp"
+area = "bedroom"
+
+[[devices]]
+id = "her_lamp"
+type = "light"
+name = "Sarah's lamp"
+area = "bedroom"
+""",
+    )
+    for text, expect in (
+        ("switch the lamps off", {"her_lamp", "his_lamp"}),
+        ("switch the lights off", {"big_light", "her_lamp", "his_lamp"}),
+    ):
+        (c,) = engine.understand(text, "bedroom").decision.commands
+        assert (c.action, set(c.devices)) == ("turn_off", expect)

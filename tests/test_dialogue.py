@@ -664,3 +664,28 @@ def test_rather_and_i_meant_correct_the_command_before() -> None:
     assert triples(say(d, "and Weet-Bix", session="l")) == {
         ("add_item", "shopping_list", "Weet-Bix")
     }
+
+
+def test_the_part_of_a_name_and_one_and_a_place_alone_follow_up() -> None:
+    d = dialogue()
+    say(d, "turn on the kitchen light", session="p")
+    # "the porch one": the porch light, another of the kind the last command was about.
+    assert triples(say(d, "and the porch one", session="p")) == {("turn_on", "porch_light", None)}
+    assert triples(say(d, "is the porch one on too?", session="p")) == {
+        ("query", "porch_light", None)
+    }
+    say(d, "dim the bedroom light to 30", session="n")
+    # A place alone decides nothing by itself: the last command, there.
+    assert triples(say(d, "now the living room", session="n")) == {
+        ("set_brightness", "living_room_light", 30)
+    }
+    # "X ne?" repeats the command; its "ne" is no question about X.
+    say(d, "\u6253\u5f00\u5ba2\u5385\u706f", session="z")  # the living-room light on
+    assert triples(say(d, "\u5367\u5ba4\u7684\u5462", session="z")) == {  # the bedroom's?
+        ("turn_on", "bedroom_light", None)
+    }
+    # After a question it is still a question.
+    say(d, "\u5ba2\u5385\u706f\u5f00\u7740\u5417", session="q")  # is the living-room light on
+    assert triples(say(d, "\u5367\u5ba4\u7684\u5462", session="q")) == {
+        ("query", "bedroom_light", None)
+    }

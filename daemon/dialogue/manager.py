@@ -239,9 +239,7 @@ class Dialogue:
             again = self.engine.fast.repeat(s.last, normalize(fixed, lang), lang, req.area)
             if (again is None or not again.devices) and s.last.action not in (CLARIFY, QUERY):
                 # "not this one, Ann's": part of the name of another of the same kind.
-                kind = self.engine.fast.targets.narrowest_kind(s.last.devices)
-                pool = tuple(sorted(kind - set(s.last.devices)))
-                picked = self._which(pool, fixed, lang) if pool else ()
+                picked = self._of_kind(s.last, fixed, lang)
                 if picked:
                     again = Command(s.last.action, picked, s.last.value)
             if (
@@ -306,8 +304,12 @@ class Dialogue:
                 cmd = Command(s.last.action, picked, s.last.value)
                 s.last, s.last_at = cmd, now
                 return Turn(self.engine.conclude(Decision((cmd,)), req.text, lang), key)
-        if w.also.search(low):
+        if w.also.search(low) or self._only_place(req, low, lang, now):
             again = self.engine.fast.repeat(s.last, w.also.sub(" ", low), lang, req.area)
+            if (again is None or not again.devices) and s.last.action not in (CLARIFY, QUERY):
+                # "and the porch one": part of the name of another of the kind.
+                picked = self._of_kind(s.last, w.also.sub(" ", req.text.lower()), lang)
+                again = Command(s.last.action, picked, s.last.value) if picked else again
             if again is not None:
                 if again.devices and again.action == s.last.action:
                     # "them" now means both: what was talked about, and this one too.
@@ -317,14 +319,26 @@ class Dialogue:
                 elif again.devices:
                     # "..., and put batteries on the list": its own action, its own device.
                     s.last, s.last_at = again, now
-                return Turn(self.engine.conclude(Decision((again,)), req.text, lang), key)
+                # The policy reads the turn without its "too": "woshi ne?" repeats the
+                # command; its "ne" is no question about the bedroom.
+                rest = w.also.sub(" ", low)
+                return Turn(self.engine.conclude(Decision((again,)), rest, lang), key)
             focus = self.focus(req.session, now, req.text)
             if _undecided(self.engine.understand_fast(req.text, req.area, focus)):
                 # "taideng ye guandiao" (the desk lamp too, off): its own verb, and the
                 # "too" the templates do not know.
                 own = self.engine.understand_fast(w.also.sub(" ", low), req.area, focus)
-                if own is not None and own.decision.first.action in (*ACTUATING, UNKNOWN):
-                    # Unknown too: "the kitchen light purple too" when it takes no colour.
+                mine = own.decision.first if own is not None else None
+                if (
+                    own is not None
+                    and mine is not None
+                    and (
+                        mine.action in (*ACTUATING, UNKNOWN)
+                        or (mine.action == QUERY and mine.devices)
+                    )
+                ):
+                    # Unknown too: "the kitchen light purple too" when it takes no colour;
+                    # a question too: "is the porch one on too?".
                     return self.after(req, own, now)
         return None
 
@@ -594,6 +608,24 @@ class Dialogue:
             if m.kinds is not None and not (m.devices or m.areas or m.floors):
                 rest = without_spans(rest, m.spans)
         return tuple(picked) if picked and not _leftover(rest, lang) else ()
+
+    def _only_place(self, req: Request, low: str, lang: Lang, now: float) -> bool:
+        """The turn names only targets that decide nothing by themselves ("now the
+        living room"): it is about the last command, like "and the living room"."""
+        if not self.engine.fast.bare_target(grammar(lang).skip.sub(" ", low), lang):
+            return False
+        focus = self.focus(req.session, now, req.text)
+        return _undecided(self.engine.understand_fast(req.text, req.area, focus))
+
+    def _of_kind(self, last: Command, text: str, lang: Lang) -> tuple[str, ...]:
+        """The others of the last command's kind that `text` picks, by a part of their
+        name ("the porch one", "Ann's"), that take its action."""
+        reg = self.engine.registry
+        kind = self.engine.fast.targets.narrowest_kind(last.devices)
+        pool = tuple(
+            sorted(d for d in kind - set(last.devices) if reg.by_id[d].accepts(last.action))
+        )
+        return self._which(pool, text, lang) if pool else ()
 
     def _beside(self, last: Command) -> tuple[str, ...]:
         """ "The other one" with no question asked before: the devices of the same kind in

@@ -802,6 +802,12 @@ class FastPath:
         m = self.matcher.match(canon, lang, area, placeholder=(PLACEHOLDER, domains))
         if m is None or self._placeholder(m) is None:
             return None
+        if m.intent == "HassTurnOn" and not (mentions.devices or mentions.back):
+            said = grammar(lang).skip.sub(" ", canon.replace(PLACEHOLDER, " "))
+            if not re.sub(r"[\W_]+", "", said):
+                # A device's name alone turns it on (Home Assistant's "[the] {name}");
+                # a place or a kind alone ("the kitchen") asks for nothing by itself.
+                return None
         dom = m.name_domain
         devices = [d for d in target.devices if dom is None or domain_of(d.type) == dom]
         if len(domains) > 1:
@@ -894,7 +900,8 @@ class FastPath:
             if pattern.search(rest):
                 found.append(self._targets[phrase])
                 rest = pattern.sub(" ", rest)
-        leftover = grammar(lang).fillers.sub(" ", rest)
+        g = grammar(lang)
+        leftover = g.fillers.sub(" ", g.skip.sub(" ", rest))  # "now the bedroom"
         if not found:
             return None
         ids: list[str] = []

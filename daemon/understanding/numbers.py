@@ -36,7 +36,8 @@ _ONE_AS_NUMBER_AFTER = {"to", "at", "by", "for", "from", "of", "than", "speed", 
                         "setting", "number", "minus", "plus", "only", "just", "and",
                         "on", "is", "was", "gear", "step", "notch"}  # fmt: skip
 # Before these, "one" after a noun is a pronoun ("the downstairs one to 70").
-_ONE_BEFORE = {"to", "in", "on", "at", "too", "as", "also", "please", "instead", "and", "by"}
+_ONE_BEFORE = {"to", "in", "on", "off", "at", "too", "as", "also", "please", "instead", "and",
+               "or", "by", "is", "was", "now", "then", "first", "with"}  # fmt: skip
 
 
 _TOKEN = re.compile(r"(\W*)([A-Za-z]+)(\W*)")

@@ -117,12 +117,6 @@ class TargetFinder:
         each device type (daemon/data/lang), and the head nouns that device names share
         ("dining chandelier", "foyer chandelier": "chandelier"; "keting kongtiao":
         "kongtiao")."""
-        table: dict[str, set[str]] = {}
-        for lang in ("en", "zh"):
-            words = lexicon(lang)["kinds"]
-            for dev in registry.devices:
-                for w in words.get(dev.type, ()):
-                    table.setdefault(w.lower(), set()).add(dev.id)
         heads: dict[str, set[str]] = {}
         names: dict[str, set[str]] = {}  # a Chinese name's last two characters -> names
         for dev in registry.devices:
@@ -132,6 +126,20 @@ class TargetFinder:
                     names.setdefault(head, set()).update(
                         p for p in dev.phrases if p.endswith(head) and len(p) >= 3
                     )
+        table: dict[str, set[str]] = {}
+        for lang in ("en", "zh"):
+            for kind, words in lexicon(lang)["kinds"].items():
+                mine = {d.id for d in registry.devices if d.type == kind}
+                own = set(_forms(words[0].lower())) if words else set()
+                for w in words:
+                    # A type's other words ("lamp", "plug") mean the devices named so,
+                    # when some are: "the lamps" beside a "big light" are the lamps.
+                    named = {d for f in _forms(w.lower()) for d in heads.get(f, ())} & mine
+                    if mine:
+                        is_own = own & set(_forms(w.lower()))
+                        table.setdefault(w.lower(), set()).update(
+                            mine if is_own or not named else named
+                        )
         # A Chinese name that is its room and a noun ("woshi kongtiao" in the bedroom):
         # the noun alone is a kind too, as "the air conditioner" is in English.
         places = {a.id: a.phrases for a in registry.areas}
