@@ -1110,3 +1110,61 @@ area = "bedroom"
     ):
         (c,) = engine.understand(text, "bedroom").decision.commands
         assert (c.action, set(c.devices)) == ("turn_off", expect)
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "expect"),
+    [
+        # "Open"/"close" of a device with nothing to open: Chinese kai/guan said in English.
+        ("open the kitchen light", None, ("turn_on", ("kitchen_light",), None)),
+        ("close the tv", None, ("turn_off", ("tv",), None)),
+        # A value with no verb, its unit or its word said.
+        ("thermostat twenty one degree", None, ("set_temperature", ("thermostat",), 21)),
+        ("fan high", None, ("set_speed", ("bedroom_fan",), 3)),
+        ("put the fan on full blast", None, ("set_speed", ("bedroom_fan",), 3)),
+        # Anything that is on somewhere: everything there.
+        (
+            "is anything still on in the kitchen?",
+            None,
+            ("query", ("kitchen_light", "kitchen_speaker", "coffee_maker"), None),
+        ),
+        # A courtesy after the command ("jiu hao": that will do), and "tiao xiao sheng".
+        ("声音调小点就好", "living_room", ("change_volume", ("tv",), -10)),
+        ("调小声点", "living_room", ("change_volume", ("tv",), -10)),
+        # The scene clause names the device; its "tiao" (of kongtiao) is no verb.
+        ("空调有点冷，调高一点", None, ("change_temperature", ("thermostat",), 1)),
+    ],
+)
+def test_verbs_of_other_languages_values_and_courtesies(
+    engine: IntentEngine, text: str, area: str | None, expect: Triple
+) -> None:
+    assert _triples(engine.understand(text, area)) == [expect]
+
+
+def test_anything_is_a_target_only_where_it_stands_for_devices(engine: IntentEngine) -> None:
+    (c,) = engine.understand("forget I said anything").decision.commands
+    assert not c.devices
+
+
+def test_a_name_word_written_as_two(tmp_path: Path) -> None:
+    engine = _engine_for(
+        tmp_path,
+        """
+[[devices]]
+id = "dishwasher"
+type = "appliance"
+name = "dishwasher"
+
+[[devices]]
+id = "washing_machine"
+type = "appliance"
+name = "washing machine"
+aliases = ["washer"]
+""",
+    )
+    assert _triples(engine.understand("the dish washer start")) == [
+        ("start", ("dishwasher",), None)
+    ]
+    assert _triples(engine.understand("start the washer")) == [
+        ("start", ("washing_machine",), None)
+    ]

@@ -689,3 +689,19 @@ def test_the_part_of_a_name_and_one_and_a_place_alone_follow_up() -> None:
     assert triples(say(d, "\u5367\u5ba4\u7684\u5462", session="q")) == {
         ("query", "bedroom_light", None)
     }
+
+
+def test_the_value_meant_and_what_an_advice_question_proposed() -> None:
+    d = dialogue()
+    assert triples(say(d, "set the heating to 40", session="v")) == {("unknown", None, None)}
+    # Out of range, but what was meant is known: "I meant 24" corrects it.
+    assert triples(say(d, "sorry, I meant 24", session="v")) == {
+        ("set_temperature", "thermostat", 24)
+    }
+    assert triples(say(d, "make that 22", session="v")) == {("set_temperature", "thermostat", 22)}
+    # An advice question asks nothing; a yes after it asks for what it proposed.
+    assert triples(say(d, "should I turn the fan on?", session="a")) == {("chat", None, None)}
+    assert triples(say(d, "go on then, do it", session="a")) == {("turn_on", "bedroom_fan", None)}
+    # Hearsay proposes nothing.
+    say(d, "my wife said to turn the fan on", session="h")
+    assert triples(say(d, "yes", session="h")) == {("chat", None, None)}

@@ -43,7 +43,7 @@ from daemon.core.vocabulary import (
 )
 from daemon.dialogue.sessions import Pending, Session, Sessions
 from daemon.dialogue.timers import Timer, TimerBook, TimerError
-from daemon.home.registry import Command, Decision
+from daemon.home.registry import Command, Decision, RangeProblem
 from daemon.understanding.clauses import after_correction
 from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.lang import (
@@ -55,6 +55,7 @@ from daemon.understanding.lang import (
     normalize,
     phrase_pattern,
 )
+from daemon.understanding.policy import mood
 from daemon.understanding.targets import without_spans
 from daemon.understanding.templates import domain_of
 
@@ -208,6 +209,15 @@ class Dialogue:
             # turn up the speaker?"). The question is dropped, and nothing it asked runs.
             _LOG.info("session %s: %s dropped for a new request", key, s.pending.request_id)
             s.pending = None
+        if (
+            s is not None
+            and s.proposal is not None
+            and now - s.last_at <= self.settings.followup_s
+            and self._whole_yes(req.text, lang)
+        ):
+            # "should I put the heater on?" - "go on then, do it".
+            proposal, s.proposal = s.proposal, None
+            return self.after(req, self.engine.conclude(proposal, req.text, lang), now)
         if self._whole_yes(req.text, lang):
             # "yes" with nothing to confirm is small talk, never a command.
             u = self.engine.conclude(Decision.one(CHAT), req.text, lang)
@@ -237,6 +247,8 @@ class Dialogue:
         again = None
         if fixed is not None:
             again = self.engine.fast.repeat(s.last, normalize(fixed, lang), lang, req.area)
+            # "sorry, I meant 24": the last command with the value meant.
+            again = again or self.engine.fast.refine(s.last, normalize(fixed, lang), lang)
             if (again is None or not again.devices) and s.last.action not in (CLARIFY, QUERY):
                 # "not this one, Ann's": part of the name of another of the same kind.
                 picked = self._of_kind(s.last, fixed, lang)
@@ -367,11 +379,14 @@ class Dialogue:
             return Turn(u, key, expect_reply=True)
         if first.action == CHAT:
             named = self.engine.fast.targets.mentions(normalize(req.text, u.lang), u.lang)
-            if named.devices:
+            proposal = self._proposed(req, u.lang)
+            talked = {d for c in proposal.commands for d in c.devices} if proposal else set()
+            if named.devices or talked:
                 # "should I turn the humidifier on?", then "then do it": what was talked
                 # about, though nothing was done to it.
                 fresh = self.sessions.reset(key)
-                fresh.topic, fresh.last_at = frozenset(named.devices), now
+                fresh.topic = frozenset(named.devices) | frozenset(talked)
+                fresh.proposal, fresh.last_at = proposal, now
                 return Turn(u, key)
         self._remember(s, u.decision, now)
         if any(self.engine.registry.is_sensitive(c) for c in u.decision.commands):
@@ -609,6 +624,21 @@ class Dialogue:
                 rest = without_spans(rest, m.spans)
         return tuple(picked) if picked and not _leftover(rest, lang) else ()
 
+    def _proposed(self, req: Request, lang: Lang) -> Decision | None:
+        """What an advice question asks about doing ("should I put the heater on?", "yao
+        bu yao kai jiashiqi"): its command without the question's frame; None for
+        anything else (hearsay, a negation, a narrative)."""
+        m = mood(req.text, lang)
+        if not m.hypothetical or m.reported or m.negated:
+            return None
+        g = grammar(lang)
+        rest = g.hypothetical.sub(" ", normalize(req.text, lang).lower())
+        rest = rest.strip(" " + marks("question", "stop", "exclamation"))
+        u = self.engine.understand_fast(rest, req.area) if rest else None
+        if u is None or not all(c.action in ACTUATING for c in u.decision.commands):
+            return None
+        return u.decision
+
     def _only_place(self, req: Request, low: str, lang: Lang, now: float) -> bool:
         """The turn names only targets that decide nothing by themselves ("now the
         living room"): it is about the last command, like "and the living room"."""
@@ -675,6 +705,10 @@ class Dialogue:
             talked = [Command(talked[0].action, devices, talked[0].value)]
         if talked:
             s.last, s.last_at = talked[-1], now
+        elif isinstance(d.problem, RangeProblem) and d.problem.device is not None:
+            # "set the heating to 40" was out of range: "sorry, I meant 24" corrects it.
+            p = d.problem
+            s.last, s.last_at = Command(p.action, (d.problem.device,), p.value), now
 
     # ------------------------------------------------------------------ timers
 

@@ -49,6 +49,9 @@ class Session:
     added: tuple[str, ...] = ()
     added_at: float = 0.0
     pending: Pending | None = None
+    # What an advice question talked of doing ("should I put the heater on?"): a yes
+    # next ("go on then, do it") asks for it.
+    proposal: Decision | None = None
     timer_at: float = 0.0  # when the conversation last talked about a timer
 
 

@@ -331,7 +331,7 @@ class Dispatcher:
         if self.dialogue is None:
             return None
         try:
-            return turns.by_conversation(self.dialogue, req)
+            return turns.by_conversation(self.dialogue, turns.placed(req, self._area_of(req)))
         except Exception:  # the stage must live on: the engine answers it afresh
             _LOG.exception("request %s: the dialogue failed on it", req.id)
             return None
@@ -341,7 +341,7 @@ class Dispatcher:
 
     def _decided(self, req: Request, u: Understood, registry: Registry) -> None:
         try:
-            turn = turns.conclude(self.dialogue, req, u)
+            turn = turns.conclude(self.dialogue, turns.placed(req, self._area_of(req)), u)
         except Exception:  # the conversation is lost, not the answer
             _LOG.exception("request %s: the dialogue failed on it", req.id)
             turn = Turn(u, req.session)

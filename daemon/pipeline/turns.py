@@ -22,6 +22,12 @@ from daemon.understanding.engine import IntentEngine, Understood
 from daemon.understanding.numbers import as_spoken
 
 
+def placed(req: Request, area: str | None) -> Request:
+    """The request with the area it was said in: its own, else its site's. The
+    conversation reads it too ("the heater" is the one in the speaker's room)."""
+    return replace(req, area=area) if req.area is None and area is not None else req
+
+
 def focus(dialogue: Dialogue | None, req: Request) -> frozenset[str]:
     """The devices the request's conversation is about ("it", "them")."""
     return dialogue.focus(req.session, text=read(req).text) if dialogue is not None else frozenset()
@@ -80,6 +86,7 @@ def conclude(dialogue: Dialogue | None, req: Request, u: Understood) -> Turn:
 
 def play(dialogue: Dialogue, req: Request, area: str | None = None) -> Turn:
     """A whole turn, blocking: the steps above in order."""
+    req = placed(req, area)
     turn = by_conversation(dialogue, req)
     if turn is not None:
         return turn

@@ -14,6 +14,7 @@ import re
 from functools import cache
 
 from daemon.core.vocabulary import (
+    ABSOLUTE_TO_RELATIVE,
     ACTUATING,
     CANCEL,
     CLARIFY,
@@ -835,9 +836,12 @@ class FastPath:
     def refine(self, last: Command, clause: str, lang: Lang) -> Command | None:
         """A clause of nothing but a value, after a relative change, says where the change
         ends ("make the telly louder, volume 60"; "dim the bedroom light, just 5
-        percent"): the absolute action on the same devices instead. The value's own
-        property words may stand with it (`value_words` in daemon/data/lang)."""
+        percent"): the absolute action on the same devices instead; after an absolute
+        one, the value meant ("sorry, I meant 24"). The value's own property words may
+        stand with it (`value_words` in daemon/data/lang)."""
         absolute = RELATIVE_TO_ABSOLUTE.get(last.action)
+        if absolute is None and last.action in ABSOLUTE_TO_RELATIVE:
+            absolute = last.action  # "set the heating to 40", "sorry, I meant 24"
         if absolute is None or self.targets.mentions(clause, lang).said:
             return None
         g = grammar(lang)

@@ -28,7 +28,7 @@ from daemon.understanding.lang import (
     longest_first,
     without_deictic,
 )
-from daemon.understanding.targets import Mentions
+from daemon.understanding.targets import Mentions, without_spans
 from daemon.understanding.verbs import actions_said
 
 
@@ -55,9 +55,12 @@ def lend(
         return first.format(text=clauses[1], placeholder=clauses[0])
     for i, j in ((0, 1), (1, 0)):
         scene, command = clauses[i], clauses[j]
-        if not asks_nothing(scene) or grammar(lang).negation.search(scene.lower()):
-            continue  # "it isn't cold upstairs, ...": a negation is judged on its clause
         ms, mc = said[i], said[j]
+        # Without its names: the "tiao" of "kongtiao" (the AC) is no verb.
+        if not asks_nothing(without_spans(scene, ms.spans)) or grammar(lang).negation.search(
+            scene.lower()
+        ):
+            continue  # "it isn't cold upstairs, ...": a negation is judged on its clause
         if (
             i == 0
             and _only_places(ms)

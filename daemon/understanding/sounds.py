@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import pairwise
 
 from jellyfish import metaphone
 from pypinyin import lazy_pinyin
@@ -59,6 +60,7 @@ class Respeller:
         # Words of the language that are right as they are, whatever home word they look
         # like: "the bathroom light" in a home with a bedroom is not the bedroom's.
         self._words = {w.lower() for w in lexicon("en")["rooms"]}
+        self._name_words = {w for p in self._en for w in _WORD.findall(p) if len(w) >= 6}
         by_sound: dict[tuple[str, ...], str] = {}
         for p in phrases:
             if _CJK.fullmatch(p[:1] or " ") and all(_CJK.match(c) for c in p):
@@ -73,6 +75,24 @@ class Respeller:
         if lang == "zh":
             return self._zh_respell(text)
         return self._en_respell(text, by_sound)
+
+    def rejoined(self, text: str, lang: Lang) -> str:
+        """`text` with two English words written apart put together where together they
+        are a word of the home's names, and apart are none ("the dish washer" for the
+        "dishwasher"): a recogniser's split, never a choice between two names."""
+        if lang != "en" or " " not in text:
+            return text
+        low = text.lower()
+        words = list(_WORD.finditer(low))
+        out, pos = [], 0
+        for a, b in pairwise(words):
+            if a.start() < pos or low[a.end() : b.start()] != " ":
+                continue
+            joined = a.group(0) + b.group(0)
+            if joined in self._name_words and f"{a.group(0)} {b.group(0)}" not in self._en:
+                out.append(low[pos : a.start()] + joined)
+                pos = b.end()
+        return "".join(out) + low[pos:] if out else text
 
     # ---------------------------------------------------------------- Chinese
 
