@@ -1168,3 +1168,72 @@ aliases = ["washer"]
     assert _triples(engine.understand("start the washer")) == [
         ("start", ("washing_machine",), None)
     ]
+
+
+def test_upstairs_is_the_floor_above_the_speakers(tmp_path: Path) -> None:
+    engine = _engine_for(
+        tmp_path,
+        """
+[[floors]]
+id = "f1"
+name = "first floor"
+
+[[floors]]
+id = "f2"
+name = "second floor"
+
+[[floors]]
+id = "f3"
+name = "third floor"
+
+[[areas]]
+id = "hall"
+name = "hall"
+floor = "f1"
+
+[[areas]]
+id = "bedroom"
+name = "bedroom"
+floor = "f2"
+
+[[areas]]
+id = "attic"
+name = "attic"
+floor = "f3"
+
+[[devices]]
+id = "hall_light"
+type = "light"
+name = "hall light"
+area = "hall"
+
+[[devices]]
+id = "bedroom_light"
+type = "light"
+name = "bedroom light"
+area = "bedroom"
+
+[[devices]]
+id = "attic_light"
+type = "light"
+name = "attic light"
+area = "attic"
+
+[[devices]]
+id = "robot"
+type = "vacuum"
+name = "Roborock Downstairs"
+area = "hall"
+""",
+    )
+    assert _triples(engine.understand("turn off the lights upstairs", "bedroom")) == [
+        ("turn_off", ("attic_light",), None)
+    ]
+    assert _triples(engine.understand("\u697c\u4e0b\u7684\u706f\u5173\u4e86", "bedroom")) == [
+        ("turn_off", ("hall_light",), None)  # loujia de deng (the lights downstairs) off
+    ]
+    # From nowhere, in a home of three floors, "upstairs" is no floor.
+    u = engine.understand_fast("turn off the lights upstairs", None)
+    assert u is None or not {c.action for c in u.decision.commands} & ACTUATING
+    # A word of a name is that name's first.
+    assert _triples(engine.understand("stop the downstairs vacuum")) == [("stop", ("robot",), None)]

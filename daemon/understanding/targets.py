@@ -52,6 +52,9 @@ class Mentions:
     # Areas named by a kind of room that several of their names contain ("woshi":
     # zhu woshi and xiao woshi): the place is not settled between them.
     vague_areas: tuple[str, ...] = ()
+    # "upstairs" in a home with no floor of that name: one floor up (+1) or down (-1)
+    # from the speaker's.
+    step: int = 0
     spans: tuple[tuple[int, int], ...] = ()  # where the target words stand
     names: tuple[tuple[int, int], ...] = ()  # where the devices' own names stand
 
@@ -68,6 +71,7 @@ class Mentions:
             or self.everywhere
             or self.back
             or bool(self.vague_areas)
+            or bool(self.step)
         )
 
     @property
@@ -415,6 +419,12 @@ class TargetFinder:
             for ident, span in self._bare_names(low, taken, kinds):
                 devices.append(ident)
                 modified.append(span)
+        step = 0  # after the names: "the downstairs vacuum" is "Roborock Downstairs"
+        for key, way in (("upstairs", 1), ("downstairs", -1)):
+            for m in lex[key].finditer(low):
+                if _free(m.span(), taken):
+                    taken.append(m.span())
+                    step = way
         flags = {}
         for key in ("anything", "here", "everywhere", "every", "anaphora"):
             hit = False
@@ -437,12 +447,13 @@ class TargetFinder:
         named_else = lang == "en" and any(
             _modified(low, a, lex["kind_lead"], taken) for a, _ in kind_spans
         )
-        placed = devices or areas or floors or vague
+        placed = devices or areas or floors or vague or step
         elsewhere = (bool(rooms) or named_else) and kinds is not None and not placed
         return Mentions(
             elsewhere=elsewhere,
             strange_room=bool(rooms),
             vague_areas=tuple(dict.fromkeys(vague)),
+            step=step,
             devices=tuple(dict.fromkeys(devices)),
             areas=tuple(dict.fromkeys(areas)),
             floors=tuple(dict.fromkeys(floors)),
@@ -457,6 +468,19 @@ class TargetFinder:
         )
 
     # ------------------------------------------------------------- resolving
+
+    def _floor_from(self, site_area: str | None, step: int) -> str | None:
+        """The floor `step` floors from the speaker's, in the order the home lists its
+        floors (lowest first); in a home of two floors, "upstairs" is the upper one from
+        anywhere."""
+        floors = [f.id for f in self.registry.floors]
+        area = self.registry.area_by_id.get(site_area or "")
+        if area is not None and area.floor in floors:
+            i = floors.index(area.floor) + step
+            return floors[i] if 0 <= i < len(floors) else None
+        if len(floors) == 2:
+            return floors[1] if step > 0 else floors[0]
+        return None
 
     def resolve(
         self,
@@ -480,6 +504,11 @@ class TargetFinder:
             return Target(named, True, True)
         if m.elsewhere:
             return Target((), True, True)
+        if m.step:
+            floor = self._floor_from(site_area, m.step)
+            if floor is None:
+                return Target((), False, True)  # which floor is up from nowhere?
+            m = replace(m, floors=(*m.floors, floor), step=0)
         pool = list(reg.devices)
         if m.kinds is not None:
             pool = [d for d in pool if d.id in m.kinds]
@@ -763,6 +792,8 @@ def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
     return {
         "anything": alt("anything"),
         "here": alt("here"),
+        "upstairs": alt("upstairs"),
+        "downstairs": alt("downstairs"),
         "everywhere": alt("everywhere"),
         "every": alt("every"),
         "anaphora": alt("anaphora"),
