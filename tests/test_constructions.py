@@ -1237,3 +1237,28 @@ area = "hall"
     assert u is None or not {c.action for c in u.decision.commands} & ACTUATING
     # A word of a name is that name's first.
     assert _triples(engine.understand("stop the downstairs vacuum")) == [("stop", ("robot",), None)]
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "expect"),
+    [
+        # "everything" with no place is the speaker's room; "all" or the home is all.
+        ("turn everything off", "kitchen", ("turn_off", ("kitchen_light", "coffee_maker"), None)),
+        # On and off as verbs (Singapore English), "of" for "off", a question tag.
+        ("eh on the fan", None, ("turn_on", ("bedroom_fan",), None)),
+        ("of the porch light", None, ("turn_off", ("porch_light",), None)),
+        ("on the tv can or not", None, ("turn_on", ("tv",), None)),
+        # An item with no list said: the home's one list.
+        ("add bin bags", None, ("add_item", ("shopping_list",), "bin bags")),
+    ],
+)
+def test_everything_here_on_and_off_as_verbs_and_a_lone_item(
+    engine: IntentEngine, text: str, area: str | None, expect: Triple
+) -> None:
+    assert _triples(engine.understand(text, area)) == [expect]
+
+
+def test_everything_from_nowhere_and_all_from_anywhere_is_the_home(engine: IntentEngine) -> None:
+    for text, area in (("turn everything off", None), ("turn off all the devices", "kitchen")):
+        (c,) = engine.understand(text, area).decision.commands
+        assert c.action == "turn_off" and {"kitchen_light", "tv", "bedroom_fan"} <= set(c.devices)

@@ -705,3 +705,16 @@ def test_the_value_meant_and_what_an_advice_question_proposed() -> None:
     # Hearsay proposes nothing.
     say(d, "my wife said to turn the fan on", session="h")
     assert triples(say(d, "yes", session="h")) == {("chat", None, None)}
+
+
+def test_stop_halts_what_moves_and_a_lone_item_goes_on_the_list_talked_about() -> None:
+    d = dialogue()
+    say(d, "close the curtains", session="c")
+    assert triples(say(d, "stop, stop!", session="c")) == {("stop", "curtains", None)}
+    say(d, "turn on the kitchen light", session="l")
+    # Nothing moves on: "stop" does not switch the light.
+    assert not {a for a, _, _ in triples(say(d, "stop", session="l"))} & {"stop", "turn_off"}
+    say(d, "what's on the shopping list?", session="s")
+    assert triples(say(d, "add bin bags", session="s")) == {
+        ("add_item", "shopping_list", "bin bags")
+    }

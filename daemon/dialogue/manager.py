@@ -60,6 +60,9 @@ from daemon.understanding.targets import without_spans
 from daemon.understanding.templates import domain_of
 
 _LOG = logging.getLogger(__name__)
+# What sets a device moving for a while: a "stop!" after it stops the device.
+_MOVING = frozenset({"open", "close", "set_position", "start", "return_to_base", "resume"})
+_STOP = "stop"
 _TIMER_ACTIONS = (START_TIMER, CANCEL_TIMER, TIMER_STATUS)
 
 TimerEventKind = Literal["started", "cancelled", "finished"]
@@ -89,6 +92,7 @@ class _Words:
     also: re.Pattern[str]
     again: re.Pattern[str]
     only: re.Pattern[str]
+    halt: re.Pattern[str]
     both: re.Pattern[str]
     other: re.Pattern[str]
     one_back: re.Pattern[str]
@@ -117,6 +121,7 @@ def words(lang: Lang) -> _Words:
         also=alt("also"),
         again=alt("again"),
         only=alt("only"),
+        halt=alt("halt"),
         both=alt("both"),
         other=alt("other"),
         one_back=alt("one_back"),
@@ -241,6 +246,9 @@ class Dialogue:
                 return about
         if s.last is None or now - s.last_at > window:
             return None
+        halted = self._halted(s, req.text, lang, now)
+        if halted is not None:
+            return self.after(req, self.engine.conclude(Decision((halted,)), req.text, lang), now)
         w = words(lang)
         low = normalize(req.text, lang).lower()
         fixed = after_correction(req.text, lang)
@@ -623,6 +631,19 @@ class Dialogue:
             if m.kinds is not None and not (m.devices or m.areas or m.floors):
                 rest = without_spans(rest, m.spans)
         return tuple(picked) if picked and not _leftover(rest, lang) else ()
+
+    def _halted(self, s: Session, text: str, lang: Lang, now: float) -> Command | None:
+        """ "Stop!" right after a command that set something moving (the blinds, the
+        vacuum): stop it."""
+        last = s.last
+        if last is None or now - s.last_at > self.settings.followup_s:
+            return None
+        w = words(lang)
+        if w.halt.sub(" ", _bare(text)).strip() or not w.halt.search(_bare(text)):
+            return None
+        reg = self.engine.registry
+        moving = last.action in _MOVING and all(reg.by_id[d].accepts(_STOP) for d in last.devices)
+        return Command(_STOP, last.devices) if moving and last.devices else None
 
     def _proposed(self, req: Request, lang: Lang) -> Decision | None:
         """What an advice question asks about doing ("should I put the heater on?", "yao

@@ -241,6 +241,9 @@ class IntentEngine:
             # "the TV is way too loud": nothing asked, but one step the other way meant.
             said = self.fast.complaint(p.text, p.lang, area, p.fast_focus)
             decision = None if said is None else Decision((said,))
+        if decision is None:
+            item = self.fast.add_alone(p.text, p.lang, p.fast_focus)
+            decision = None if item is None else Decision((item,))
         if decision is None and p.replaced is not None:
             # "..., no wait, the dining room ones": the replaced clause's action.
             again = self.fast.repeat(p.replaced, p.text, p.lang, area)

@@ -434,7 +434,13 @@ class FastPath:
             narrower = self._canonical(text, lang, area, focus)
             if narrower is not None:
                 return self._narrow_query(narrower, text, lang)
-        everything = bool(grammar(lang).everything.search(text.lower()))
+        # "all", or the whole home said: every one; "everything" alone is everything
+        # where the speaker is (FORMAT.md: no place said is the site's area).
+        said = text.lower()
+        for word in lexicon(lang).get("all_here", ()):
+            said = re.sub(rf"\b{word}\b", " ", said)
+        everything = bool(grammar(lang).everything.search(said))
+        everything = everything or self.targets.mentions(text, lang).everywhere
         command = self.resolver.resolve(m, area, everything, focus).command
         if command.action == UNKNOWN and "device_class" in m.slots:
             # A device's own name wins over a word a template took for a class of device
@@ -832,6 +838,20 @@ class FastPath:
             return False
         low = without_spans(clause.lower(), m.spans)
         return not re.sub(r"[\W_]+", "", grammar(lang).fillers.sub(" ", low))
+
+    def add_alone(self, text: str, lang: Lang, focus: frozenset[str]) -> Command | None:
+        """ "add bin bags" with no list said: the list talked about, else the home's one
+        list. The item names nothing of the home and holds no length of time."""
+        m = re.fullmatch(lexicon(lang)["add_alone"], text.strip().lower())
+        if m is None or re.search(r"\d", m.group("item")):
+            return None
+        if self.targets.mentions(m.group("item"), lang).said:
+            return None
+        lists = [d.id for d in self.registry.devices if d.type == "list"]
+        talked = [d for d in lists if d in focus]
+        target = talked if len(talked) == 1 else lists if len(lists) == 1 else []
+        item = text.strip()[m.start("item") : m.end("item")]
+        return Command("add_item", (target[0],), item) if target else None
 
     def refine(self, last: Command, clause: str, lang: Lang) -> Command | None:
         """A clause of nothing but a value, after a relative change, says where the change

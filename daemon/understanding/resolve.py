@@ -223,12 +223,18 @@ class Resolver:
             return [d for d in pool if d.area == area.value], True, True
         if floor is not None and floor.text:
             return [d for d in pool if reg.floor_of(d) == floor.value], True, True
+        here = site_area if site_area not in (None, NO_AREA) else None
+        if everything and not said_all and here is not None:
+            # "turn everything off" from the garage: the garage's (the template's "all"
+            # is "everything"; no quantifier and no whole home was said).
+            local = [d for d in pool if d.area == here]
+            if local:
+                return local, True, True
         if everything:
             return pool, True, True
         talked_about = [d for d in pool if d.id in focus]
         if talked_about:
             return talked_about, False, True
-        here = site_area if site_area not in (None, NO_AREA) else None
         if here is not None:
             local = [d for d in pool if d.area == here]
             if local:
