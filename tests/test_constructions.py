@@ -1262,3 +1262,44 @@ def test_everything_from_nowhere_and_all_from_anywhere_is_the_home(engine: Inten
     for text, area in (("turn everything off", None), ("turn off all the devices", "kitchen")):
         (c,) = engine.understand(text, area).decision.commands
         assert c.action == "turn_off" and {"kitchen_light", "tv", "bedroom_fan"} <= set(c.devices)
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        # A value said before its device, with no verb; a recogniser's "too" for two.
+        ("max volume on the kitchen speaker", ("set_volume", ("kitchen_speaker",), 100)),
+        ("turn up the heating by too degrees", ("change_temperature", ("thermostat",), 2)),
+        # A reminder with a length is a timer; "liang ge zhongtou" is two hours.
+        ("remind me to take the pizza out in 12 minutes", ("start_timer", (), 720)),
+        ("\u8ba1\u65f6\u4e24\u4e2a\u949f\u5934", ("start_timer", (), 7200)),
+        # "kai hui lai": turned back on.
+        ("\u628a\u7535\u89c6\u5f00\u56de\u6765", ("turn_on", ("tv",), None)),
+        # A wish with an adverb is still a wish.
+        ("i could really use a coffee", ("turn_on", ("coffee_maker",), None)),
+    ],
+)
+def test_values_lengths_and_wishes(engine: IntentEngine, text: str, expect: Triple) -> None:
+    assert _triples(engine.understand(text)) == [expect]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A reminder with no length is what dialogd cannot do; "how long" asks.
+        "remind me to turn off the heater before bed",
+        "the tv needs to be on how long before the game starts?",
+        # A statement with no "too" asks for nothing.
+        "the living room is freezing",
+    ],
+)
+def test_what_is_no_command(engine: IntentEngine, text: str) -> None:
+    assert not {c.action for c in engine.understand(text).decision.commands} & ACTUATING
+
+
+def test_a_respelling_never_trades_a_question_back_for_other_devices() -> None:
+    # "fan" is spelt like "flat" (the granny flat): the question about the fans stays.
+    home = Path(__file__).parent / "data" / "probe" / "home-au.toml"
+    engine = IntentEngine(home_registry(load_settings(home)))
+    (c,) = engine.understand("turn on the fan", "rumpus").decision.commands
+    assert c.action == "clarify" and "pedestal_fan" in c.devices and "radio" not in c.devices

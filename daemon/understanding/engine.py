@@ -216,14 +216,21 @@ class IntentEngine:
             decision = self.fast.decide(normalize(english, "en"), "en", area, p.fast_focus)
         if decision is None and p.lang == "zh" and _LATIN_WORD.search(p.text):
             decision = self._each_in_its_language(p.text, area, p.fast_focus)
-        if decision is None or _unknown(decision):
+        asking = decision is not None and decision.first.action == CLARIFY
+        if decision is None or _unknown(decision) or asking:
             # Misheard or mistyped names ("the projecter"; in Chinese "deng", wait,
-            # written for its homophone "deng", lamp).
+            # written for its homophone "deng", lamp); a question back that a misheard
+            # place made is asked only if it still must be: the respelling settles on
+            # some of the same devices, never on others ("fan" is no "flat").
             respelled = self.respeller.respell(p.text, p.lang)
             if respelled != p.text:
                 respelled_decision = self.fast.decide(respelled, p.lang, area, p.fast_focus)
                 if respelled_decision is not None and (
-                    decision is None or not _unknown(respelled_decision)
+                    (decision is None and not asking)
+                    or not (
+                        _unknown(respelled_decision)
+                        or (asking and not _narrows(respelled_decision, decision))
+                    )
                 ):
                     decision = respelled_decision
         if decision is None and p.lang == "en":
@@ -707,3 +714,12 @@ def _ms(t0: float) -> float:
 
 def _acts(decision: Decision) -> bool:
     return any(c.action in ACTUATING and c.devices for c in decision.commands)
+
+
+def _narrows(respelled: Decision, question: Decision | None) -> bool:
+    """A decision that settles a question back on some of its own candidates."""
+    if question is None or respelled.first.action == CLARIFY:
+        return False
+    asked = {d for c in question.commands for d in c.devices}
+    said = {d for c in respelled.commands for d in c.devices}
+    return bool(said) and said <= asked

@@ -108,7 +108,8 @@ def grammar(lang: Lang) -> Grammar:
     raw = _raw(lang)
     words = lang == "en"
     if words:
-        question = re.compile(r"^(?:" + "|".join(raw["question_start"]) + r")\b")
+        anywhere = "".join(rf"|\b(?:{w})\b" for w in raw.get("question_words", ()))
+        question = re.compile(r"^(?:" + "|".join(raw["question_start"]) + r")\b" + anywhere)
     else:
         question = alternation(raw["question_words"], words=False)
     return Grammar(

@@ -126,6 +126,7 @@ class _Numerals:
     percent: re.Pattern[str]  # "per cent" before a number, in numerals or digits
     before: str  # a lone numeral after one of these is a number
     units: str  # and before one of these
+    measured: tuple[str, ...]  # and before a measure word and its unit
 
 
 @cache
@@ -140,6 +141,7 @@ def _zh() -> _Numerals:
         percent=re.compile(re.escape(raw["percent"]) + rf"({numeral}+|\d+)"),
         before=raw["before"],
         units=raw["units"],
+        measured=tuple(raw.get("measured", ())),
     )
 
 
@@ -176,7 +178,10 @@ def zh_numbers_to_digits(text: str) -> str:
         # A lone "hundred" is a word (bai in baiyechuang, blinds); a lone "one" or "two"
         # more often "a bit" than a number, unless a number is expected there.
         multi = len(run) > 1 or run == zh.ten
-        if not (multi or (before and before in zh.before) or (after and after in zh.units)):
+        measured = text.startswith(zh.measured, m.end()) if zh.measured else False
+        if not (
+            multi or measured or (before and before in zh.before) or (after and after in zh.units)
+        ):
             return run
         value = zh_to_int(run)
         return run if value is None else str(value)
