@@ -275,6 +275,10 @@ def test_the_wide_corpus_and_the_probe_sets(config: Path) -> None:
             "us",
             "sh",
             "au",
+            "uk",
+            "gz",
+            "sgflat",
+            "bench2",
         )
     ]
     later.append(f"{DATA / 'home.toml'}:{probe / 'reference-conversations.jsonl'}")
