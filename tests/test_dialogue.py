@@ -718,3 +718,49 @@ def test_stop_halts_what_moves_and_a_lone_item_goes_on_the_list_talked_about() -
     assert triples(say(d, "add bin bags", session="s")) == {
         ("add_item", "shopping_list", "bin bags")
     }
+
+
+def test_answers_by_a_word_of_the_place_with_particles_and_max_it(tmp_path: Path) -> None:
+    home = tmp_path / "home.toml"
+    home.write_text(
+        """
+[[areas]]
+id = "common_toilet"
+name = "common toilet"
+
+[[areas]]
+id = "master_toilet"
+name = "master toilet"
+
+[[devices]]
+id = "common_light"
+type = "light"
+name = "common toilet light"
+area = "common_toilet"
+
+[[devices]]
+id = "master_light"
+type = "light"
+name = "master toilet light"
+area = "master_toilet"
+
+[[devices]]
+id = "fan"
+type = "fan"
+name = "fan"
+speeds = 5
+""",
+        encoding="utf-8",
+    )
+    engine = IntentEngine(home_registry(load_settings(home)))
+    d = Dialogue(engine, DialogueSettings(), TimerBook(None), "site")
+    asked = say(d, "off the toilet light", session="t").understood.decision.first
+    assert asked.action == "clarify" and set(asked.devices) == {"common_light", "master_light"}
+    assert triples(say(d, "the common one", session="t")) == {("turn_off", "common_light", None)}
+    say(d, "off the toilet light", session="b")
+    assert triples(say(d, "both lah", session="b")) == {
+        ("turn_off", "common_light", None),
+        ("turn_off", "master_light", None),
+    }
+    say(d, "eh on the fan", session="f")
+    assert triples(say(d, "max it", session="f")) == {("set_speed", "fan", 5)}

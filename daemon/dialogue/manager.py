@@ -144,8 +144,9 @@ def _head(name: str) -> str:
 
 
 def _leftover(text: str, lang: Lang) -> str:
-    """What an answer says besides the words around a target ("the", "one", "please")."""
-    rest = words(lang).fillers.sub(" ", text)
+    """What an answer says besides the words around a target ("the", "one", "please")
+    and the particles and courtesies the templates skip ("both lah")."""
+    rest = grammar(lang).skip.sub(" ", words(lang).fillers.sub(" ", text))
     if lang == "en":
         rest = grammar(lang).fillers.sub(" ", rest)
     return rest.strip()
@@ -581,7 +582,7 @@ class Dialogue:
         """The candidates an answer to "which one?" picks; () if it is no answer."""
         w = words(lang)
         low = _bare(text)  # not normalised: "the kitchen one" is no number
-        if w.both.search(low) and not w.fillers.sub(" ", w.both.sub(" ", low)).strip():
+        if w.both.search(low) and not _leftover(w.both.sub(" ", low), lang):
             return candidates
         reg = self.engine.registry
 
@@ -622,6 +623,20 @@ class Dialogue:
             for dev_id, mine in parts.items():
                 others = {p for other, ps in parts.items() if other != dev_id for p in ps}
                 hits = [p for p in mine - others if pattern(p).search(rest)]
+                if hits:
+                    picked.append(dev_id)
+                    rest = pattern(max(hits, key=len)).sub(" ", rest)
+        if not picked and lang == "en":
+            # A word of one candidate's place name alone: "the common one" of the
+            # "common toilet" light, beside the "master toilet" one.
+            words_of: dict[str, set[str]] = {}
+            for dev_id in candidates:
+                place = reg.area_by_id.get(reg.by_id[dev_id].area or "")
+                names = place.phrases if place is not None else ()
+                words_of[dev_id] = {w for p in names for w in p.lower().split() if len(w) > 3}
+            for dev_id, own in words_of.items():
+                others = {w for other, ws in words_of.items() if other != dev_id for w in ws}
+                hits = [w for w in own - others if pattern(w).search(rest)]
                 if hits:
                     picked.append(dev_id)
                     rest = pattern(max(hits, key=len)).sub(" ", rest)

@@ -37,7 +37,8 @@ _ONE_AS_NUMBER_AFTER = {"to", "at", "by", "for", "from", "of", "than", "speed", 
                         "on", "is", "was", "gear", "step", "notch"}  # fmt: skip
 # Before these, "one" after a noun is a pronoun ("the downstairs one to 70").
 _ONE_BEFORE = {"to", "in", "on", "off", "at", "too", "as", "also", "please", "instead", "and",
-               "or", "by", "is", "was", "now", "then", "first", "with"}  # fmt: skip
+               "or", "by", "is", "was", "now", "then", "first", "with",
+               "lah", "leh", "lor", "ah", "hor"}  # fmt: skip
 
 
 _TOKEN = re.compile(r"(\W*)([A-Za-z]+)(\W*)")
