@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
@@ -158,6 +159,21 @@ def _punctuation() -> re.Pattern[str]:
     apostrophe inside one: "Chloe's room")."""
     kinds = ("comma", "stop", "exclamation", "question", "semicolon", "colon", "enumeration")
     return re.compile(rf"(?:[\s{re.escape(marks(*kinds))}~…\"]|'(?!\w)|(?<!\w)')+")
+
+
+def _by_own_words(
+    words_of: dict[str, frozenset[str]], text: str, pattern: Callable[[str], re.Pattern[str]]
+) -> tuple[list[str], str]:
+    """The candidates `text` names by words that are theirs alone (of no other
+    candidate), and `text` without those words."""
+    picked = []
+    for dev_id, own in words_of.items():
+        others = {w for other, ws in words_of.items() if other != dev_id for w in ws}
+        hits = [w for w in own - others if pattern(w).search(text)]
+        if hits:
+            picked.append(dev_id)
+            text = pattern(max(hits, key=len)).sub(" ", text)
+    return picked, text
 
 
 def _undecided(u: Understood | None) -> bool:
@@ -620,26 +636,18 @@ class Dialogue:
             parts = {
                 dev_id: self.engine.fast.targets.name_parts(dev_id, lang) for dev_id in candidates
             }
-            for dev_id, mine in parts.items():
-                others = {p for other, ps in parts.items() if other != dev_id for p in ps}
-                hits = [p for p in mine - others if pattern(p).search(rest)]
-                if hits:
-                    picked.append(dev_id)
-                    rest = pattern(max(hits, key=len)).sub(" ", rest)
+            picked, rest = _by_own_words(parts, rest, pattern)
         if not picked and lang == "en":
             # A word of one candidate's place name alone: "the common one" of the
             # "common toilet" light, beside the "master toilet" one.
-            words_of: dict[str, set[str]] = {}
+            words_of: dict[str, frozenset[str]] = {}
             for dev_id in candidates:
                 place = reg.area_by_id.get(reg.by_id[dev_id].area or "")
                 names = place.phrases if place is not None else ()
-                words_of[dev_id] = {w for p in names for w in p.lower().split() if len(w) > 3}
-            for dev_id, own in words_of.items():
-                others = {w for other, ws in words_of.items() if other != dev_id for w in ws}
-                hits = [w for w in own - others if pattern(w).search(rest)]
-                if hits:
-                    picked.append(dev_id)
-                    rest = pattern(max(hits, key=len)).sub(" ", rest)
+                words_of[dev_id] = frozenset(
+                    w for p in names for w in p.lower().split() if len(w) > 3
+                )
+            picked, rest = _by_own_words(words_of, rest, pattern)
         if picked:
             # "the lamp on the porch": the kind word is the candidates' own.
             m = self.engine.fast.targets.mentions(rest, lang)
@@ -657,7 +665,9 @@ class Dialogue:
         if w.halt.sub(" ", _bare(text)).strip() or not w.halt.search(_bare(text)):
             return None
         reg = self.engine.registry
-        moving = last.action in _MOVING and all(reg.by_id[d].accepts(_STOP) for d in last.devices)
+        moving = last.action in _MOVING and all(
+            d in reg.by_id and reg.by_id[d].accepts(_STOP) for d in last.devices
+        )
         return Command(_STOP, last.devices) if moving and last.devices else None
 
     def _proposed(self, req: Request, lang: Lang) -> Decision | None:

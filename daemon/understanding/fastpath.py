@@ -46,7 +46,13 @@ from daemon.understanding.lang import (
 from daemon.understanding.policy import mood
 from daemon.understanding.resolve import Resolver, door_action
 from daemon.understanding.setting import asks_nothing, states
-from daemon.understanding.targets import PLACEHOLDER, Mentions, TargetFinder, without_spans
+from daemon.understanding.targets import (
+    PLACEHOLDER,
+    Mentions,
+    TargetFinder,
+    says_everywhere,
+    without_spans,
+)
 from daemon.understanding.templates import PLACEHOLDER_ID, Match, TemplateMatcher, domain_of
 from daemon.understanding.timing import timer_command
 from daemon.understanding.verbs import actions_said, verb_starts
@@ -439,8 +445,7 @@ class FastPath:
         said = text.lower()
         for word in lexicon(lang).get("all_here", ()):
             said = re.sub(rf"\b{word}\b", " ", said)
-        everything = bool(grammar(lang).everything.search(said))
-        everything = everything or self.targets.mentions(text, lang).everywhere
+        everything = bool(grammar(lang).everything.search(said)) or says_everywhere(said, lang)
         command = self.resolver.resolve(m, area, everything, focus).command
         if command.action == UNKNOWN and "device_class" in m.slots:
             # A device's own name wins over a word a template took for a class of device

@@ -822,6 +822,11 @@ def _compiled(lang: Lang) -> dict[str, re.Pattern[str]]:
     }
 
 
+def says_everywhere(text: str, lang: Lang) -> bool:
+    """The text names the whole home ("everywhere", "the whole house", "quan wu")."""
+    return bool(_compiled(lang)["everywhere"].search(text.lower()))
+
+
 def _forms(word: str) -> tuple[str, ...]:
     """A word and its singular ("tasks": "task"; "groceries": "grocery")."""
     if word.endswith("ies") and len(word) > 4:
